@@ -1,0 +1,43 @@
+# One command each for the README's jobs. Every target creates .venv/ first when it is missing.
+PYTHON ?= $(shell command -v python3.11 || command -v python3)
+VENV   ?= .venv
+PY     := $(VENV)/bin/python
+STAMP  := $(VENV)/.installed
+export SEQ2SEQ_DATA_DIR ?= $(abspath ../shared/data)
+
+.PHONY: help venv demo test generate grade lock clean
+
+help:
+	@echo "make demo      train the solution on the embedded corpus (for now: the environment report)"
+	@echo "make test      run the test suite (generation, autograder validity, public checks)"
+	@echo "make generate  rebuild assignments/ and solutions/ from source/"
+	@echo "make grade SUBMISSION=dir [OUT=results.json]   grade one submission folder"
+
+venv: $(STAMP)
+
+# Pinned: torch==2.13.0 explicitly (an unpinned torch pulls a multi-GB CUDA build), the rest via the lock file.
+$(STAMP): requirements.txt requirements.lock source/attention_seq2seq/requirements.txt
+	test -x $(PY) || $(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install --quiet --upgrade pip
+	$(PY) -m pip install --quiet -r requirements.txt -c requirements.lock
+	touch $(STAMP)
+
+demo: $(STAMP)
+	cd solutions/attention_seq2seq && ../../$(PY) -m seq2seq demo
+
+test: $(STAMP)
+	$(PY) -m pytest
+
+generate: $(STAMP)
+	$(PY) tools/generate.py
+
+OUT ?= results.json
+grade: $(STAMP)
+	@test -n "$(SUBMISSION)" || (echo "usage: make grade SUBMISSION=path/to/attention_seq2seq [OUT=results.json]"; exit 2)
+	$(PY) -m autograder grade $(SUBMISSION) --out $(OUT)
+
+lock: $(STAMP)
+	$(PY) -m pip freeze --exclude-editable > requirements.lock
+
+clean:
+	rm -rf .cache .pytest_cache

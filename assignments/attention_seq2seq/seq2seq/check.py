@@ -1,0 +1,45 @@
+"""Visible sanity checks: ``check("Q4")`` in the notebook, ``python -m seq2seq check Q4`` in a terminal.
+
+They run the public tests of one question from ``public_tests/`` in a few seconds and say in plain words what is
+wrong. Passing them is a good sign, not a grade: the hidden graders check much more.
+"""
+from __future__ import annotations
+
+import re
+import subprocess
+import sys
+
+from seq2seq import ASSIGNMENT_DIR
+
+PUBLIC_TESTS = ASSIGNMENT_DIR / "public_tests"
+
+
+def check(question: str = "all", *, verbose: bool = False) -> bool:
+    """Run the visible checks of ``question`` ("Q1".."Q34" or "all") and print a short verdict.
+
+    Returns:
+        True when every selected check passed.
+
+    Raises:
+        ValueError: ``question`` is not of the form ``Q<number>`` or ``all``.
+    """
+    label = question.strip().upper()
+    if label != "ALL" and not re.fullmatch(r"Q\d{1,2}", label):
+        raise ValueError(f"question must look like 'Q4' or be 'all', got {question!r}")
+    args = [sys.executable, "-m", "pytest", str(PUBLIC_TESTS), "-q", "--no-header", "-p", "no:cacheprovider",
+            "--tb=line" if not verbose else "--tb=short", "-c", str(PUBLIC_TESTS / "pytest.ini")]
+    if label != "ALL":
+        args += ["-k", f"test_{label.lower()}_"]  # public tests are named test_q4_..., so Q1 never selects Q12
+    done = subprocess.run(args, cwd=ASSIGNMENT_DIR, capture_output=True, text=True)
+    report = done.stdout.strip().splitlines()
+    if done.returncode == 5:
+        print(f"{label}: no visible checks for this question yet.")
+        return True
+    if done.returncode == 0:
+        print(f"{label}: all visible checks passed ({report[-1] if report else ''}).")
+        return True
+    print(f"{label}: some visible checks failed:")
+    for line in report:
+        if line.startswith(("E ", "FAILED", "/")) or "Error" in line or verbose:
+            print("  " + line)
+    return False

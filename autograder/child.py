@@ -1,0 +1,96 @@
+"""The child process: import a submission's code and run one question's probes on it.
+
+    python -m autograder.child SUBMISSION_DIR QID OUT_FILE
+
+Writes ``OUT_FILE`` (``torch.save``) holding ``{probe name: {"ok": plain value} | {"error": message}}``. The
+deciding process reads it with ``torch.load(weights_only=True)``, which builds tensors and plain containers only,
+and checks every value itself; this process is never trusted with a verdict.
+"""
+from __future__ import annotations
+
+import os
+import random
+import sys
+import traceback
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+
+from autograder.registry import PROBES, Submission, load_graders
+
+MAX_DEPTH = 8
+
+
+def plain(value: Any, depth: int = 0) -> Any:
+    """Convert a probe's result to data that ``torch.load(weights_only=True)`` accepts.
+
+    Tensors become plain CPU tensors (subclasses are stripped); containers are rebuilt; objects of any other
+    type become ``{"__type__": name}`` so that a check can say what came back instead of crashing.
+    """
+    if depth > MAX_DEPTH:
+        return {"__type__": "too deeply nested"}
+    if value is None or type(value) in (bool, int, float, str):
+        return value
+    if isinstance(value, torch.Tensor):
+        return value.detach().as_subclass(torch.Tensor).to("cpu").clone()
+    if isinstance(value, np.ndarray) and value.dtype != object:
+        return torch.from_numpy(np.array(value))
+    if isinstance(value, np.generic):
+        return value.item()
+    if type(value) in (list, tuple):
+        return type(value)(plain(item, depth + 1) for item in value)
+    if type(value) is dict:
+        return {str(key): plain(item, depth + 1) for key, item in value.items()}
+    return {"__type__": type(value).__name__}
+
+
+def describe_error(error: BaseException, submission: Path) -> str:
+    """A student-facing account of an exception: its type and message, and only the frames of student files."""
+    if isinstance(error, NotImplementedError):
+        head = "not implemented yet: the stub still raises NotImplementedError"
+    elif isinstance(error, SystemExit):
+        head = f"your code called sys.exit({error.code!r}); a function must return, not end the program"
+    else:
+        head = f"{type(error).__name__}: {error}"[:500]
+    frames = [frame for frame in traceback.extract_tb(error.__traceback__)
+              if Path(frame.filename).resolve().is_relative_to(submission)]
+    lines = [head]
+    for frame in frames[-3:]:
+        where = Path(frame.filename).resolve().relative_to(submission)
+        lines.append(f"  at {where}, line {frame.lineno}, in {frame.name}: {(frame.line or '').strip()}"[:300])
+    return "\n".join(lines)
+
+
+def run(submission: Path, qid: str) -> dict[str, dict[str, Any]]:
+    load_graders()
+    probes = PROBES.get(qid)
+    if probes is None:
+        raise SystemExit(f"unknown question {qid}")
+    sys.path.insert(0, str(submission))  # after torch and the graders are imported: a student torch.py shadows nothing
+    student = Submission()
+    results: dict[str, dict[str, Any]] = {}
+    for name, fn in probes.items():
+        random.seed(0)
+        np.random.seed(0)
+        torch.manual_seed(0)
+        try:
+            results[name] = {"ok": plain(fn(student))}
+        except BaseException as error:  # noqa: BLE001 - SystemExit and KeyboardInterrupt from student code included
+            results[name] = {"error": describe_error(error, submission)}
+    return results
+
+
+def main() -> None:
+    submission, qid, out = Path(sys.argv[1]).resolve(), sys.argv[2], Path(sys.argv[3])
+    torch.set_num_threads(1)  # the same arithmetic in every child, whatever the machine: results compare exactly
+    results = run(submission, qid)
+    torch.save(results, out)
+    sys.stdout.flush()
+    sys.stderr.flush()
+    os._exit(0)  # skip interpreter shutdown: student atexit hooks and finalisers cannot change what was written
+
+
+if __name__ == "__main__":
+    main()

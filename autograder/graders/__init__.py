@@ -1,0 +1,1 @@
+"""Hidden graders, one module per outline section. Never copied to the student release."""

@@ -1,0 +1,325 @@
+"""Graders for section 2, setting up the environment: Q1–Q4.
+
+Probes (``@probe``) run in the child, on student code; checks (``@pytest.mark.grade``) run in the deciding
+process and compare. Feedback messages speak to the student and never quote expected values they could not
+compute themselves.
+"""
+from __future__ import annotations
+
+import importlib.metadata
+import random
+import sys
+import tempfile
+from pathlib import Path
+from unittest import mock
+
+import numpy as np
+import pytest
+import torch
+from torch import nn
+
+from autograder.registry import probe, question
+
+question("Q1", "package versions and requirement check", timeout=60)
+question("Q2", "imports for the later sections", timeout=60)
+question("Q3", "device choice and moving data", timeout=60)
+question("Q4", "set_seed reproducibility", timeout=60)
+
+REAL = ["torch", "pyzmq", "PyYAML"]  # pyzmq is imported as zmq, PyYAML as yaml: metadata, not imports
+MISSING = "no-such-distribution-for-grading"
+FAKE = ("gradingfake", "1.2.3+local7")  # a distribution made up in the child, with a local version label
+
+
+def _fake_distribution(version: str) -> None:
+    """Install metadata of a made-up distribution on sys.path (in the child's own temporary folder)."""
+    site = Path(tempfile.mkdtemp(prefix="fake-site-"))
+    info = site / f"{FAKE[0]}-{version}.dist-info"
+    info.mkdir()
+    (info / "METADATA").write_text(f"Metadata-Version: 2.1\nName: {FAKE[0]}\nVersion: {version}\n")
+    sys.path.append(str(site))
+
+
+# ---------------------------------------------------------------------------------------------------- Q1
+@probe("Q1")
+def q1_versions(s):
+    return s.environment.package_versions(REAL + [MISSING])
+
+
+@probe("Q1")
+def q1_status(s):
+    _fake_distribution(FAKE[1])
+    return s.environment.check_requirements({
+        FAKE[0]: "1.2.3", "torch": importlib.metadata.version("torch").split("+")[0],
+        "numpy": "0.0.1", MISSING: "1.0", "tqdm": "0.0.1+local"})
+
+
+@pytest.mark.grade("Q1", points=2)
+def test_q1_versions_from_metadata(out):
+    """package_versions reports installed versions from the distribution metadata, in the given order."""
+    got = out["q1_versions"]
+    assert isinstance(got, dict), f"package_versions must return a dict, not {type(got).__name__}"
+    assert list(got) == REAL + [MISSING], "return one entry per requested name, in the given order"
+    for name in REAL:
+        assert got[name] == importlib.metadata.version(name), (
+            f"the version reported for {name!r} is not the installed one: read the distribution metadata "
+            "(importlib.metadata.version), since import names can differ from distribution names")
+
+
+@pytest.mark.grade("Q1", points=1)
+def test_q1_missing_is_none(out):
+    """package_versions maps a package that is not installed to None instead of raising."""
+    got = out["q1_versions"]
+    assert isinstance(got, dict) and MISSING in got, "a missing package must still have an entry"
+    assert got[MISSING] is None, "a package that is not installed maps to None"
+
+
+@pytest.mark.grade("Q1", points=2)
+def test_q1_requirement_statuses(out):
+    """check_requirements says ok / missing / wrong version, ignoring local version labels such as +cpu."""
+    got = out["q1_status"]
+    assert isinstance(got, dict), f"check_requirements must return a dict, not {type(got).__name__}"
+    assert got.get(MISSING) == "missing", "a package that is not installed has status 'missing'"
+    assert got.get("numpy") == "wrong version", "an installed package with another version is 'wrong version'"
+    assert got.get("tqdm") == "wrong version", "a pin is compared with the installed version, not merely parsed"
+    assert got.get("torch") == "ok", "an installed package at the pinned version is 'ok'"
+    assert got.get(FAKE[0]) == "ok", (
+        "an installed version with a local label (1.2.3+local7) satisfies the pin 1.2.3: compare the part "
+        "before '+'")
+    assert list(got) == [FAKE[0], "torch", "numpy", MISSING, "tqdm"], "one entry per pin, in the given order"
+
+
+# ---------------------------------------------------------------------------------------------------- Q2
+EXPECTED_MODULES = {"torch": "torch", "nn": "torch.nn", "F": "torch.nn.functional", "optim": "torch.optim",
+                    "data": "torch.utils.data", "np": "numpy", "spacy": "spacy", "sacrebleu": "sacrebleu",
+                    "plt": "matplotlib.pyplot", "tqdm": "tqdm.auto"}
+
+
+@probe("Q2")
+def q2_modules(s):
+    modules = s.environment.import_libraries()
+    return {str(key): [type(value).__name__, getattr(value, "__name__", None)] for key, value in modules.items()}
+
+
+def _check_modules(got: dict, keys: list[str]) -> None:
+    assert isinstance(got, dict), "import_libraries must return a dict"
+    for key in keys:
+        assert key in got, f"the entry {key!r} is missing"
+        kind, name = got[key]
+        assert kind == "module", f"{key!r} must map to a module object, not a {kind}"
+        assert name == EXPECTED_MODULES[key], f"{key!r} maps to the module {name!r}; see the table in the docstring"
+
+
+@pytest.mark.grade("Q2", points=1)
+def test_q2_torch_modules(out):
+    """import_libraries gives torch, nn, F, optim and data as the right torch modules."""
+    _check_modules(out["q2_modules"], ["torch", "nn", "F", "optim", "data"])
+
+
+@pytest.mark.grade("Q2", points=1)
+def test_q2_other_modules(out):
+    """import_libraries gives np, spacy, sacrebleu, plt and tqdm, and nothing else."""
+    got = out["q2_modules"]
+    _check_modules(got, ["np", "spacy", "sacrebleu", "plt", "tqdm"])
+    extra = sorted(set(got) - set(EXPECTED_MODULES))
+    assert not extra, f"unexpected entries: {extra}"
+
+
+# ---------------------------------------------------------------------------------------------------- Q3
+def _device_or_error(fn, *args):
+    try:
+        value = fn(*args)
+    except NotImplementedError:
+        raise  # the stub: reported as "not implemented yet", not as a wrong exception type
+    except Exception as error:  # noqa: BLE001 - the type is what we report
+        return ["raised", type(error).__name__]
+    return [type(value).__name__, str(value)]
+
+
+@probe("Q3")
+def q3_without_cuda(s):
+    with mock.patch.object(torch.cuda, "is_available", return_value=False), \
+            mock.patch.object(torch.cuda, "device_count", return_value=0):
+        return {pref: _device_or_error(s.environment.get_device, pref)
+                for pref in ["auto", "cpu", " CPU ", "cuda", "cuda:0", "gpu", "tpu"]}
+
+
+@probe("Q3")
+def q3_with_cuda(s):
+    # No GPU is needed: torch.device("cuda") is only a description until a tensor is put there.
+    with mock.patch.object(torch.cuda, "is_available", return_value=True), \
+            mock.patch.object(torch.cuda, "device_count", return_value=2):
+        return {pref: _device_or_error(s.environment.get_device, pref)
+                for pref in ["auto", "AUTO", "cpu", "cuda", "cuda:1"]}
+
+
+@probe("Q3")
+def q3_move(s):
+    # The "meta" device needs no hardware, so moving to it is observable on any machine.
+    module = nn.Linear(3, 2)
+    batch = {"src": torch.ones(2, 3), "pair": [torch.zeros(1), (torch.arange(3), 7)], "name": "x", "model": module}
+    moved = s.environment.move_to(batch, torch.device("meta"))
+    tensor = s.environment.move_to(torch.ones(2), "meta")
+    return {
+        "top": type(moved).__name__,
+        "keys": sorted(moved) if isinstance(moved, dict) else None,
+        "src": str(moved["src"].device),
+        "pair_type": type(moved["pair"]).__name__,
+        "pair0": str(moved["pair"][0].device),
+        "inner_type": type(moved["pair"][1]).__name__,
+        "inner0": str(moved["pair"][1][0].device),
+        "inner1": moved["pair"][1][1],
+        "name": moved["name"],
+        "model_same_object": moved["model"] is module,
+        "model_device": str(module.weight.device),
+        "tensor": str(tensor.device) if isinstance(tensor, torch.Tensor) else type(tensor).__name__,
+    }
+
+
+@pytest.mark.grade("Q3", points=1)
+def test_q3_cpu_without_cuda(out):
+    """get_device gives the CPU for 'auto' and 'cpu' on a machine without CUDA, as a torch.device."""
+    got = out["q3_without_cuda"]
+    for pref in ["auto", "cpu", " CPU "]:
+        kind, value = got[pref]
+        assert kind != "raised", f"get_device({pref!r}) raised {value} on a machine without CUDA"
+        assert kind == "device", f"get_device({pref!r}) must return a torch.device, not a {kind}"
+        assert value == "cpu", f"get_device({pref!r}) must give the CPU when CUDA is not available"
+
+
+@pytest.mark.grade("Q3", points=2)
+def test_q3_cuda_when_available(out):
+    """get_device picks CUDA for 'auto' when available, and honours 'cpu', 'cuda' and 'cuda:N'."""
+    got = out["q3_with_cuda"]
+    expected = {"auto": "cuda", "AUTO": "cuda", "cpu": "cpu", "cuda": "cuda", "cuda:1": "cuda:1"}
+    for pref, device in expected.items():
+        kind, value = got[pref]
+        assert kind != "raised", f"get_device({pref!r}) raised {value} while CUDA is available"
+        assert kind == "device", f"get_device({pref!r}) must return a torch.device, not a {kind}"
+        assert value == device, (f"with CUDA available, get_device({pref!r}) gave {value}"
+                                 + (": an explicit request must be honoured" if pref == "cpu" else ""))
+
+
+@pytest.mark.grade("Q3", points=1)
+def test_q3_clear_errors(out):
+    """get_device raises RuntimeError for CUDA without a GPU and ValueError for an unknown preference."""
+    got = out["q3_without_cuda"]
+    for pref in ["cuda", "cuda:0"]:
+        assert got[pref] == ["raised", "RuntimeError"], (
+            f"get_device({pref!r}) on a machine without CUDA must raise RuntimeError; yours "
+            + (f"raised {got[pref][1]}" if got[pref][0] == "raised" else "returned a device (a silent fallback)"))
+    for pref in ["gpu", "tpu"]:
+        assert got[pref] == ["raised", "ValueError"], f"get_device({pref!r}) must raise ValueError"
+
+
+@pytest.mark.grade("Q3", points=2)
+def test_q3_move_nested(out):
+    """move_to moves tensors and modules inside nested dicts, lists and tuples, keeping their types."""
+    got = out["q3_move"]
+    assert got["top"] == "dict" and got["keys"] == ["model", "name", "pair", "src"], "a dict stays a dict, same keys"
+    assert got["src"] == "meta", "a tensor in a dict was not moved"
+    assert got["pair_type"] == "list" and got["inner_type"] == "tuple", "lists stay lists and tuples stay tuples"
+    assert got["pair0"] == "meta" and got["inner0"] == "meta", "tensors inside nested lists/tuples were not moved"
+    assert got["inner1"] == 7 and got["name"] == "x", "values that are not tensors are returned unchanged"
+    assert got["model_same_object"] and got["model_device"] == "meta", "a module is moved in place and returned"
+    assert got["tensor"] == "meta", "a bare tensor (device given as a string) was not moved"
+
+
+# ---------------------------------------------------------------------------------------------------- Q4
+def _draws() -> dict:
+    return {"python": [random.random() for _ in range(3)], "numpy": np.random.rand(3),
+            "torch": torch.rand(3), "torch_normal": torch.randn(2, 2)}
+
+
+@probe("Q4")
+def q4_draws(s):
+    s.environment.set_seed(123)
+    first = _draws()
+    # Draw something else in between: a seed must reset the state, not merely have been set once.
+    random.random(), np.random.rand(5), torch.rand(5)
+    s.environment.set_seed(123)
+    again = _draws()
+    s.environment.set_seed(321)
+    other = _draws()
+    return {"first": first, "again": again, "other": other}
+
+
+@probe("Q4")
+def q4_model_init(s):
+    s.environment.set_seed(5)
+    first = nn.GRU(4, 3).weight_hh_l0.detach().clone()
+    s.environment.set_seed(5)
+    again = nn.GRU(4, 3).weight_hh_l0.detach().clone()
+    return {"first": first, "again": again}
+
+
+def _flags() -> list:
+    return [torch.are_deterministic_algorithms_enabled(), torch.is_deterministic_algorithms_warn_only_enabled(),
+            torch.backends.cudnn.deterministic, torch.backends.cudnn.benchmark]
+
+
+def _reset_flags() -> None:
+    torch.use_deterministic_algorithms(False)
+    torch.backends.cudnn.deterministic, torch.backends.cudnn.benchmark = False, True
+
+
+@probe("Q4")
+def q4_flags(s):
+    _reset_flags()
+    s.environment.set_seed(1, deterministic=True)
+    on = _flags()
+    _reset_flags()
+    s.environment.set_seed(1)
+    untouched = _flags()
+    return {"on": on, "untouched": untouched}
+
+
+def _same(a, b) -> bool:
+    if isinstance(a, torch.Tensor):
+        return isinstance(b, torch.Tensor) and a.shape == b.shape and torch.equal(a, b)
+    return a == b
+
+
+@pytest.mark.parametrize("source", ["python", "numpy", "torch"])
+@pytest.mark.grade("Q4", points=1)
+def test_q4_same_seed_same_draws(out, source):
+    """The same seed gives the same draws again (Python random, NumPy, torch)."""
+    got = out["q4_draws"]
+    keys = ["torch", "torch_normal"] if source == "torch" else [source]
+    for key in keys:
+        assert _same(got["first"][key], got["again"][key]), (
+            f"after set_seed with the same seed, {source} drew different numbers: "
+            + {"python": "seed Python's random module",
+               "numpy": "seed NumPy's global generator (np.random.seed); a new default_rng is not the global one",
+               "torch": "seed torch (torch.manual_seed)"}[source])
+
+
+@pytest.mark.grade("Q4", points=1)
+def test_q4_other_seed_other_draws(out):
+    """Different seeds give different draws."""
+    got = out["q4_draws"]
+    for key in ["python", "numpy", "torch"]:
+        assert not _same(got["first"][key], got["other"][key]), f"seeds 123 and 321 gave the same {key} draws"
+
+
+@pytest.mark.grade("Q4", points=1)
+def test_q4_model_initialisation(out):
+    """A model built after set_seed(s) starts from the same weights every time."""
+    got = out["q4_model_init"]
+    assert _same(got["first"], got["again"]), "two GRUs built after set_seed(5) got different initial weights"
+
+
+@pytest.mark.grade("Q4", points=1)
+def test_q4_deterministic_flags(out):
+    """deterministic=True turns on deterministic algorithms (warn only) and cuDNN determinism, benchmark off."""
+    enabled, warn_only, cudnn_deterministic, benchmark = out["q4_flags"]["on"]
+    assert enabled, "deterministic=True must call torch.use_deterministic_algorithms(True, warn_only=True)"
+    assert warn_only, "use warn_only=True, so that operations without a deterministic version warn, not fail"
+    assert cudnn_deterministic, "deterministic=True must set torch.backends.cudnn.deterministic = True"
+    assert not benchmark, "deterministic=True must set torch.backends.cudnn.benchmark = False"
+
+
+@pytest.mark.grade("Q4", points=1)
+def test_q4_default_leaves_flags(out):
+    """deterministic=False leaves torch's algorithm settings as they were."""
+    assert out["q4_flags"]["untouched"] == [False, False, False, True], (
+        "set_seed(seed) without deterministic=True must not change torch's determinism or cuDNN settings")

@@ -1,0 +1,201 @@
+"""The deciding process: run the hidden pytest graders against one submission and score them.
+
+Student code never runs here. For every selected question the harness starts two children (see sandbox.py):
+one on the submission and one on the reference solution (cached on disk: it is the same for every student).
+The graders, ordinary pytest tests, compare the two sets of raw outputs. This module collects each test's
+verdict, adds up the points declared on it, and writes Gradescope's ``results.json``.
+"""
+from __future__ import annotations
+
+import hashlib
+import platform
+import time
+from concurrent.futures import Future, ThreadPoolExecutor
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import pytest
+import torch
+
+from autograder import sandbox
+from autograder.registry import QUESTIONS, load_graders
+
+AUTOGRADER_DIR = Path(__file__).resolve().parent
+REPO_ROOT = AUTOGRADER_DIR.parent
+DEFAULT_REFERENCE = REPO_ROOT / "solutions" / "attention_seq2seq"
+DEFAULT_CACHE = REPO_ROOT / ".cache" / "autograder"
+
+
+class StudentCodeError(Exception):
+    """Raised by ``out[...]`` when the student's code failed in that probe; the message is the feedback."""
+
+
+class GraderError(RuntimeError):
+    """The reference solution failed a probe: the graders themselves are broken, not the submission."""
+
+
+class Outputs:
+    """A question's probe outputs, as the ``out`` and ``ref`` fixtures give them: ``out["probe_name"]``."""
+
+    def __init__(self, result: sandbox.ChildResult, *, reference: bool) -> None:
+        self.result, self.reference = result, reference
+
+    def __getitem__(self, name: str) -> Any:
+        if self.result.failure is not None:
+            raise (GraderError if self.reference else StudentCodeError)(self.result.failure)
+        entry = self.result.outputs.get(name)
+        if entry is None:
+            raise (GraderError if self.reference else StudentCodeError)(f"no result for {name}")
+        if "error" in entry:
+            raise (GraderError if self.reference else StudentCodeError)(entry["error"])
+        return entry["ok"]
+
+
+@dataclass
+class Verdict:
+    qid: str
+    name: str        # the test's docstring, first line: what it checks, in student terms
+    points: float
+    passed: bool
+    message: str = ""
+    grader_error: bool = False
+
+
+@dataclass
+class Grading:
+    """One grading run; also the pytest plugin that provides the ``out``/``ref`` fixtures and collects verdicts."""
+
+    submission: Path
+    reference: Path
+    questions: list[str]
+    workers: int = 2
+    max_timeout: float | None = None  # caps every question's own limit (tests use short ones)
+    cache_dir: Path | None = DEFAULT_CACHE
+    verdicts: list[Verdict] = field(default_factory=list)
+    student: dict[str, Future] = field(default_factory=dict)
+    expected: dict[str, Future] = field(default_factory=dict)
+
+    # -- children -----------------------------------------------------------------------------------------
+    def start(self, pool: ThreadPoolExecutor) -> None:
+        # Longest questions first, so that the pool stays busy to the end.
+        for qid in sorted(self.questions, key=lambda q: -QUESTIONS[q].timeout):
+            self.expected[qid] = pool.submit(self._reference_outputs, qid)
+            self.student[qid] = pool.submit(sandbox.run_question, self.submission, qid, self._timeout(qid))
+
+    def _timeout(self, qid: str) -> float:
+        return min(QUESTIONS[qid].timeout, self.max_timeout or QUESTIONS[qid].timeout)
+
+    def _reference_outputs(self, qid: str) -> sandbox.ChildResult:
+        cached = self.cache_dir / _reference_key(self.reference) / f"{qid}.pt" if self.cache_dir else None
+        if cached is not None and cached.exists():
+            return sandbox.ChildResult(outputs=torch.load(cached, weights_only=True))
+        result = sandbox.run_question(self.reference, qid, QUESTIONS[qid].timeout)  # never capped
+        if cached is not None and result.failure is None and all("ok" in v for v in result.outputs.values()):
+            cached.parent.mkdir(parents=True, exist_ok=True)
+            partial = cached.with_suffix(".tmp")
+            torch.save(result.outputs, partial)
+            partial.replace(cached)  # atomic: a parallel run never reads half a file
+        return result
+
+    # -- pytest plugin ------------------------------------------------------------------------------------
+    @pytest.fixture
+    def out(self, request: pytest.FixtureRequest) -> Outputs:
+        return Outputs(self.student[_qid(request.node)].result(), reference=False)
+
+    @pytest.fixture
+    def ref(self, request: pytest.FixtureRequest) -> Outputs:
+        return Outputs(self.expected[_qid(request.node)].result(), reference=True)
+
+    def pytest_collection_modifyitems(self, config: pytest.Config, items: list[pytest.Item]) -> None:
+        items[:] = [item for item in items if _qid(item) in self.questions]
+
+    @pytest.hookimpl(wrapper=True)
+    def pytest_runtest_makereport(self, item: pytest.Item, call: pytest.CallInfo):
+        report = yield
+        failed = call.excinfo is not None and report.when in ("setup", "call")
+        if report.when == "call" or failed:
+            marker = item.get_closest_marker("grade")
+            doc = (getattr(item, "function", None).__doc__ or item.name).strip().splitlines()[0]
+            if hasattr(item, "callspec"):
+                doc += f" [{item.callspec.id}]"
+            verdict = Verdict(_qid(item), doc, float(marker.kwargs["points"]), passed=not failed)
+            if failed:
+                verdict.message, verdict.grader_error = _explain(call.excinfo.value)
+            self.verdicts.append(verdict)
+        return report
+
+
+def _qid(item: pytest.Item) -> str:
+    marker = item.get_closest_marker("grade")
+    if marker is None or "points" not in marker.kwargs:
+        raise GraderError(f"{item.nodeid}: every grader needs @pytest.mark.grade(QID, points=N)")
+    return marker.args[0]
+
+
+def _explain(error: BaseException) -> tuple[str, bool]:
+    """The feedback for a failed check: never the grader's source, never a traceback into hidden code."""
+    if isinstance(error, StudentCodeError):
+        return f"your code failed: {error}", False
+    if isinstance(error, GraderError):
+        return f"internal grader error (not your fault; tell your instructor): {error}", True
+    if isinstance(error, AssertionError):
+        return (str(error) or "the result is not what the question asks for"), False
+    # A grader tripping over a malformed result (wrong type, missing key) is the submission's fault.
+    return f"your result has the wrong form ({type(error).__name__}: {str(error)[:200]})", False
+
+
+def _reference_key(reference: Path) -> str:
+    """Changes whenever the reference, the graders or the runtime change, so a stale cache is never read."""
+    digest = hashlib.sha256(f"{platform.python_version()} {torch.__version__}".encode())
+    for root in (reference, AUTOGRADER_DIR):
+        for path in sorted(root.rglob("*.py")):
+            digest.update(str(path.relative_to(root)).encode())
+            digest.update(path.read_bytes())
+    return digest.hexdigest()[:16]
+
+
+def grade(submission: Path, *, reference: Path = DEFAULT_REFERENCE, questions: list[str] | None = None,
+          workers: int = 2, cache_dir: Path | None = DEFAULT_CACHE, max_timeout: float | None = None
+          ) -> dict[str, Any]:
+    """Grade ``submission`` (a folder holding the ``seq2seq`` package) and return results.json's content."""
+    started = time.monotonic()
+    modules = load_graders()
+    selected = sorted(questions or QUESTIONS, key=lambda q: QUESTIONS[q].number)
+    unknown = [q for q in selected if q not in QUESTIONS]
+    if unknown:
+        raise ValueError(f"no graders for {', '.join(unknown)}; known: {', '.join(QUESTIONS)}")
+    grading = Grading(submission.resolve(), reference.resolve(), selected, workers, max_timeout, cache_dir)
+    with ThreadPoolExecutor(max_workers=max(1, workers)) as pool:
+        grading.start(pool)
+        args = [str(Path(module.__file__)) for module in modules]
+        # Quiet: the verdicts come from the plugin, and plain asserts keep grader source out of the messages.
+        args += ["-p", "no:terminal", "-p", "no:cacheprovider", "--assert=plain", "-c", str(AUTOGRADER_DIR / "pytest.ini"),
+                 "--rootdir", str(AUTOGRADER_DIR), "-p", "no:warnings", "-s"]
+        code = pytest.main(args, plugins=[grading])
+    if code not in (pytest.ExitCode.OK, pytest.ExitCode.TESTS_FAILED):
+        raise GraderError(f"pytest could not run the graders (exit {code}); see why with: "
+                          f"python -m pytest --collect-only -c autograder/pytest.ini autograder/graders")
+    return _results(grading, time.monotonic() - started)
+
+
+def _results(grading: Grading, seconds: float) -> dict[str, Any]:
+    tests = []
+    for qid in grading.questions:
+        verdicts = [v for v in grading.verdicts if v.qid == qid]
+        score = sum(v.points for v in verdicts if v.passed)
+        maximum = sum(v.points for v in verdicts)
+        lines = [f"{'PASS' if v.passed else 'FAIL'} ({v.points if v.passed else 0:g}/{v.points:g}) {v.name}"
+                 + ("" if v.passed else "\n    " + v.message.replace("\n", "\n    ")) for v in verdicts]
+        child = grading.student[qid].result()
+        if score < maximum and child.printed.strip():
+            lines.append("Your code printed (last lines):\n" + child.printed.strip()[-800:])
+        tests.append({"name": f"{qid} {QUESTIONS[qid].title}", "score": score, "max_score": maximum,
+                      "status": "passed" if score == maximum else "failed", "output": "\n".join(lines),
+                      "visibility": "visible"})
+    grader_errors = [v for v in grading.verdicts if v.grader_error]
+    # Gradescope's results.json; what Gradescope does not define goes under its free-form "extra_data".
+    return {"score": sum(t["score"] for t in tests), "execution_time": round(seconds, 1), "tests": tests,
+            "output": (f"Graded {len(tests)} questions in {seconds:.0f} s."
+                       + (f" {len(grader_errors)} checks hit an internal grader error." if grader_errors else "")),
+            "extra_data": {"max_score": sum(t["max_score"] for t in tests), "grader_errors": len(grader_errors)}}

@@ -1,0 +1,73 @@
+"""Questions and probes, declared next to the graders that use them.
+
+A grader module (``autograder/graders/test_<section>.py``) declares:
+
+* its questions: ``question("Q4", "set_seed reproducibility")``;
+* probes: functions ``probe(s) -> plain data`` that call student code (``s.environment.set_seed(...)``) and run
+  in a child process only; registered with ``@probe("Q4")``;
+* checks: pytest tests marked ``@pytest.mark.grade("Q4", points=2)`` that read the probes' outputs for the
+  student (fixture ``out``) and the reference solution (fixture ``ref``). Points are declared there, once.
+"""
+from __future__ import annotations
+
+import importlib
+import pkgutil
+from collections.abc import Callable
+from dataclasses import dataclass
+from types import ModuleType
+from typing import Any
+
+GRADERS_PACKAGE = "autograder.graders"
+
+
+@dataclass(frozen=True)
+class Question:
+    qid: str           # "Q4"
+    title: str         # "set_seed reproducibility"; results.json names the question "Q4 set_seed reproducibility"
+    timeout: float     # wall-clock seconds for all of this question's probes, in one child process
+
+    @property
+    def number(self) -> int:
+        return int(self.qid[1:])
+
+
+QUESTIONS: dict[str, Question] = {}
+PROBES: dict[str, dict[str, Callable[[Any], Any]]] = {}
+
+
+def question(qid: str, title: str, *, timeout: float = 60.0) -> Question:
+    """Declare a question (once, in the grader module of its section)."""
+    if qid in QUESTIONS and QUESTIONS[qid].title != title:
+        raise ValueError(f"{qid} is declared twice")
+    QUESTIONS[qid] = Question(qid, title, timeout)
+    PROBES.setdefault(qid, {})
+    return QUESTIONS[qid]
+
+
+def probe(qid: str) -> Callable[[Callable[[Any], Any]], Callable[[Any], Any]]:
+    """Register ``fn(s)`` as a probe of ``qid``; its name is the key under which checks find its output."""
+    def register(fn: Callable[[Any], Any]) -> Callable[[Any], Any]:
+        if qid not in QUESTIONS:
+            raise ValueError(f"probe {fn.__name__}: declare {qid} with question() first")
+        if fn.__name__ in PROBES[qid]:
+            raise ValueError(f"probe {fn.__name__} registered twice for {qid}")
+        PROBES[qid][fn.__name__] = fn
+        return fn
+    return register
+
+
+def load_graders() -> list[ModuleType]:
+    """Import every grader module (which fills QUESTIONS and PROBES) and return them."""
+    package = importlib.import_module(GRADERS_PACKAGE)
+    return [importlib.import_module(f"{GRADERS_PACKAGE}.{info.name}")
+            for info in sorted(pkgutil.iter_modules(package.__path__), key=lambda info: info.name)
+            if info.name.startswith("test_")]
+
+
+class Submission:
+    """What a probe receives: ``s.environment`` imports ``seq2seq.environment`` from the submission."""
+
+    def __getattr__(self, module: str) -> ModuleType:
+        if module.startswith("_"):
+            raise AttributeError(module)
+        return importlib.import_module(f"seq2seq.{module}")

@@ -1,0 +1,20 @@
+"""Attention-based sequence-to-sequence translation in PyTorch: the course package.
+
+One module per section of the course notebook, so that a question always lives in the file named after its
+section:
+
+========================  =========  ==========================================================
+module                    questions  what it holds
+========================  =========  ==========================================================
+``environment``           Q1–Q4      packages, imports, device choice, seeding
+========================  =========  ==========================================================
+
+Run ``python -m seq2seq --help`` for the command line, and ``from seq2seq.check import check; check("Q4")``
+for a question's visible sanity checks.
+"""
+from pathlib import Path
+
+__all__ = ["PACKAGE_DIR", "ASSIGNMENT_DIR"]
+
+PACKAGE_DIR = Path(__file__).resolve().parent
+ASSIGNMENT_DIR = PACKAGE_DIR.parent  # holds requirements.txt, the notebook and public_tests/

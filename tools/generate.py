@@ -1,0 +1,187 @@
+"""Build the student release (``assignments/``) and the solution (``solutions/``) from ``source/``.
+
+``source/<assignment>/`` is the only place where course code is written. Solution code sits between
+``### BEGIN SOLUTION`` and ``### END SOLUTION``:
+
+* in the student release each such region becomes ``# YOUR CODE HERE`` + ``raise NotImplementedError()``;
+  notebooks go through nbgrader's own ``generate_assignment``, and ``.py`` files through :func:`strip_regions`
+  here, because nbgrader copies ``.py`` files verbatim (solutions included);
+* in the solution the marker lines are dropped and the code stays.
+
+Hidden graders are never in ``source/``: they live in ``autograder/``. A ``BEGIN HIDDEN TESTS`` marker in
+``source/`` is therefore an error, not something to strip.
+
+Usage::
+
+    python tools/generate.py                # rewrite assignments/ and solutions/ in this repository
+    python tools/generate.py --out DIR      # write DIR/assignments and DIR/solutions instead (used by tests)
+"""
+from __future__ import annotations
+
+import argparse
+import filecmp
+import json
+import os
+import re
+import shutil
+import subprocess
+import sys
+import tempfile
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+ASSIGNMENT = "attention_seq2seq"
+BEGIN, END = "### BEGIN SOLUTION", "### END SOLUTION"
+FORBIDDEN = ("BEGIN HIDDEN TESTS", "END HIDDEN TESTS")
+STUB = ("# YOUR CODE HERE", "raise NotImplementedError()")
+# What never travels from source/ to a release: caches and editor droppings.
+SKIP_PARTS = ("__pycache__", ".ipynb_checkpoints", ".pytest_cache")
+IGNORED = shutil.ignore_patterns(*SKIP_PARTS, "*.pyc", ".DS_Store")
+_MARKER = re.compile(r"^(?P<indent>[ \t]*)### (?P<kind>BEGIN|END) SOLUTION[ \t]*$")
+
+
+class GenerateError(ValueError):
+    """A malformed solution region in source/ (the message names the file and line)."""
+
+
+def _skipped(rel: Path) -> bool:
+    return bool(set(SKIP_PARTS) & set(rel.parts)) or rel.suffix == ".pyc" or rel.name == ".DS_Store"
+
+
+def strip_regions(text: str, *, student: bool, where: str = "<text>") -> str:
+    """Rewrite the solution regions of one Python source text.
+
+    Args:
+        text: the file's content.
+        student: True for the student release (region -> stub), False for the solution (markers dropped).
+        where: file name used in error messages.
+
+    Returns:
+        The rewritten text. Lines outside regions are untouched, so line endings and spacing survive.
+
+    Raises:
+        GenerateError: nested, unterminated or unopened regions, and hidden-test markers.
+    """
+    out: list[str] = []
+    open_at: int | None = None
+    for number, line in enumerate(text.splitlines(keepends=True), start=1):
+        if any(marker in line for marker in FORBIDDEN):
+            raise GenerateError(f"{where}:{number}: hidden tests belong in autograder/, not in source/")
+        match = _MARKER.match(line.rstrip("\r\n"))
+        if match is None:
+            if BEGIN in line or END in line:
+                raise GenerateError(f"{where}:{number}: a solution marker must stand alone on its line")
+            if open_at is None or not student:
+                out.append(line)
+            continue
+        if match["kind"] == "BEGIN":
+            if open_at is not None:
+                raise GenerateError(f"{where}:{number}: solution region opened inside the one at line {open_at}")
+            open_at = number
+            if student:
+                newline = "\r\n" if line.endswith("\r\n") else "\n"
+                out.extend(match["indent"] + stub + newline for stub in STUB)
+        else:
+            if open_at is None:
+                raise GenerateError(f"{where}:{number}: '{END}' without a matching '{BEGIN}'")
+            open_at = None
+    if open_at is not None:
+        raise GenerateError(f"{where}:{open_at}: solution region is never closed")
+    return "".join(out)
+
+
+def _solution_notebook(src: Path, dst: Path) -> None:
+    """Write the solution notebook: markers dropped from code cells, outputs cleared, metadata kept."""
+    nb = json.loads(src.read_text(encoding="utf-8"))
+    for cell in nb["cells"]:
+        source = cell["source"] if isinstance(cell["source"], str) else "".join(cell["source"])
+        if cell["cell_type"] == "code":
+            source = strip_regions(source, student=False, where=f"{src}")
+            cell["outputs"], cell["execution_count"] = [], None
+        elif any(marker in source for marker in FORBIDDEN):
+            raise GenerateError(f"{src}: hidden tests belong in autograder/, not in source/")
+        cell["source"] = source.splitlines(keepends=True)
+    dst.write_text(json.dumps(nb, indent=1, ensure_ascii=False, sort_keys=True) + "\n", encoding="utf-8")
+
+
+def _nbgrader_release(source_dir: Path, out_dir: Path) -> None:
+    """Run ``nbgrader generate_assignment`` in a throw-away course root and copy its notebooks to out_dir."""
+    with tempfile.TemporaryDirectory(prefix="nbgrader-") as tmp:
+        course = Path(tmp)
+        shutil.copy(ROOT / "nbgrader_config.py", course / "nbgrader_config.py")
+        shutil.copytree(source_dir, course / "source" / ASSIGNMENT, ignore=IGNORED)
+        nbgrader = [sys.executable, "-m", "nbgrader", "generate_assignment", ASSIGNMENT, "--force",
+                    f"--db=sqlite:///{course / 'gradebook.db'}", "--log-level=WARN"]
+        # nbgrader runs `alembic` from PATH: make the interpreter's own bin folder (the venv's) visible.
+        env = {**os.environ, "PATH": f"{Path(sys.executable).parent}{os.pathsep}{os.environ.get('PATH', '')}"}
+        done = subprocess.run(nbgrader, cwd=course, capture_output=True, text=True, env=env)
+        if done.returncode != 0:
+            raise GenerateError(f"nbgrader generate_assignment failed:\n{done.stdout}\n{done.stderr}")
+        release = course / "assignments" / ASSIGNMENT
+        for notebook in release.rglob("*.ipynb"):
+            target = out_dir / notebook.relative_to(release)
+            target.parent.mkdir(parents=True, exist_ok=True)
+            # Re-serialise with sorted keys so the committed file is byte-stable across nbformat versions.
+            nb = json.loads(notebook.read_text(encoding="utf-8"))
+            target.write_text(json.dumps(nb, indent=1, ensure_ascii=False, sort_keys=True) + "\n", encoding="utf-8")
+
+
+def build(out_root: Path) -> None:
+    """Write ``out_root/assignments/<id>`` and ``out_root/solutions/<id>`` from ``source/<id>``."""
+    source_dir = ROOT / "source" / ASSIGNMENT
+    staging = Path(tempfile.mkdtemp(prefix="generate-"))
+    try:
+        student_dir, solution_dir = staging / "assignments" / ASSIGNMENT, staging / "solutions" / ASSIGNMENT
+        for path in sorted(source_dir.rglob("*")):
+            rel = path.relative_to(source_dir)
+            if path.is_dir() or _skipped(rel):
+                continue
+            for tree in (student_dir, solution_dir):
+                (tree / rel).parent.mkdir(parents=True, exist_ok=True)
+            if path.suffix == ".py":
+                text = path.read_text(encoding="utf-8")
+                (student_dir / rel).write_text(strip_regions(text, student=True, where=str(rel)), encoding="utf-8")
+                (solution_dir / rel).write_text(strip_regions(text, student=False, where=str(rel)), encoding="utf-8")
+            elif path.suffix == ".ipynb":
+                _solution_notebook(path, solution_dir / rel)  # the student copy comes from nbgrader below
+            else:
+                for tree in (student_dir, solution_dir):
+                    shutil.copy2(path, tree / rel)
+        _nbgrader_release(source_dir, student_dir)
+        for kind in ("assignments", "solutions"):
+            target = out_root / kind / ASSIGNMENT
+            if target.exists():
+                shutil.rmtree(target)
+            target.parent.mkdir(parents=True, exist_ok=True)
+            shutil.copytree(staging / kind / ASSIGNMENT, target)
+    finally:
+        shutil.rmtree(staging, ignore_errors=True)
+
+
+def trees_differ(left: Path, right: Path) -> list[str]:
+    """Relative paths whose presence or bytes differ between two trees (caches ignored)."""
+    def files(root: Path) -> set[str]:
+        return {str(p.relative_to(root)) for p in root.rglob("*")
+                if p.is_file() and not _skipped(p.relative_to(root))}
+    a, b = files(left) if left.exists() else set(), files(right) if right.exists() else set()
+    differ = sorted(a ^ b)
+    differ += sorted(rel for rel in a & b if not filecmp.cmp(left / rel, right / rel, shallow=False))
+    return differ
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--out", type=Path, default=ROOT, help="folder that receives assignments/ and solutions/")
+    args = parser.parse_args(argv)
+    try:
+        build(args.out.resolve())
+    except GenerateError as error:
+        print(f"generate: {error}", file=sys.stderr)
+        return 1
+    print(f"generated {os.path.relpath(args.out / 'assignments' / ASSIGNMENT)} and "
+          f"{os.path.relpath(args.out / 'solutions' / ASSIGNMENT)} from source/{ASSIGNMENT}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
