@@ -1,0 +1,45 @@
+"""Helpers for testing the graders: build mutated submissions and grade them in this process.
+
+A *mutant* is the generated solution with a few exact text replacements, each a realistic student mistake.
+``mutant()`` refuses a replacement whose old text is not found exactly once, so a mutant can never silently
+turn into the unmodified solution when the source changes.
+"""
+from __future__ import annotations
+
+import shutil
+from pathlib import Path
+
+from autograder.harness import grade
+
+REPO = Path(__file__).resolve().parent.parent
+SOLUTION = REPO / "solutions" / "attention_seq2seq"
+STUB = REPO / "assignments" / "attention_seq2seq"
+CACHE = REPO / ".cache" / "autograder-tests"  # reference outputs, shared by every test run
+
+
+def mutant(tmp: Path, edits: dict[str, list[tuple[str, str]]], *, base: Path = SOLUTION) -> Path:
+    """Copy ``base`` to ``tmp/submission`` and apply ``{relative file: [(old, new), ...]}`` replacements."""
+    target = tmp / "submission"
+    shutil.copytree(base, target, ignore=shutil.ignore_patterns("__pycache__"))
+    for rel, replacements in edits.items():
+        path = target / rel
+        text = path.read_text(encoding="utf-8")
+        for old, new in replacements:
+            count = text.count(old)
+            assert count == 1, f"mutation target found {count} times in {rel}: {old!r}"
+            text = text.replace(old, new)
+        path.write_text(text, encoding="utf-8")
+    return target
+
+
+def scores(submission: Path, questions: list[str] | None = None, *, timeout: float | None = None) -> dict[str, float]:
+    """Grade ``submission`` and return ``{"Q4": score, ...}`` (also asserts that no grader broke)."""
+    results = grade(submission, questions=questions, cache_dir=CACHE, max_timeout=timeout)
+    assert results["extra_data"]["grader_errors"] == 0, results
+    return {test["name"].split()[0]: test["score"] for test in results["tests"]}
+
+
+def full_marks(questions: list[str] | None = None) -> dict[str, float]:
+    """The maximum score of each question, read from grading the solution."""
+    results = grade(SOLUTION, questions=questions, cache_dir=CACHE)
+    return {test["name"].split()[0]: test["max_score"] for test in results["tests"]}
