@@ -14,7 +14,11 @@ for a question's visible sanity checks.
 """
 from pathlib import Path
 
-__all__ = ["PACKAGE_DIR", "ASSIGNMENT_DIR"]
+__all__ = ["PACKAGE_DIR", "ASSIGNMENT_DIR", "SPECIALS", "PAD", "SOS", "EOS", "UNK"]
 
 PACKAGE_DIR = Path(__file__).resolve().parent
 ASSIGNMENT_DIR = PACKAGE_DIR.parent  # holds requirements.txt, the notebook and public_tests/
+
+# Special tokens at fixed indices in every vocabulary, so that models, losses and masks agree without asking.
+SPECIALS = ("<pad>", "<sos>", "<eos>", "<unk>")
+PAD, SOS, EOS, UNK = range(len(SPECIALS))
