@@ -98,5 +98,6 @@ def _crash_message(code: int | None, printed: str) -> str:
     if "MemoryError" in printed or "DefaultCPUAllocator: can't allocate memory" in printed:
         return "the process running your code ran out of memory (limit 4 GiB)"
     if code == 0:
-        return "the process running your code returned no readable results"
+        return ("the process running your code ended before it returned any results: "
+                "does your code call os._exit or end the program?")
     return f"the process running your code exited early (exit status {code}): did it call os._exit or crash?"

@@ -1,0 +1,184 @@
+"""Validity of the Q1–Q4 graders: the stub scores 0, the solution full marks, realistic bugs lose points on
+their own question only, another correct implementation scores full marks, hostile code gains nothing."""
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+import time
+
+import pytest
+
+from tests.helpers import REPO, SOLUTION, STUB, full_marks, mutant, scores
+
+QUESTIONS = ["Q1", "Q2", "Q3", "Q4"]
+ENV = "seq2seq/environment.py"
+
+
+@pytest.fixture(scope="module")
+def maximum():
+    marks = full_marks(QUESTIONS)
+    assert all(marks[q] > 0 for q in QUESTIONS)
+    return marks
+
+
+def test_solution_full_marks(maximum):
+    assert scores(SOLUTION, QUESTIONS) == maximum
+
+
+def test_stub_scores_zero_with_readable_feedback(tmp_path):
+    out = tmp_path / "r.json"
+    done = subprocess.run([sys.executable, "-m", "autograder", "grade", str(STUB), "--out", str(out),
+                           "--questions", ",".join(QUESTIONS)], cwd=REPO, capture_output=True, text=True)
+    assert done.returncode == 0, done.stderr
+    results = json.loads(out.read_text())
+    assert results["score"] == 0
+    assert [t["name"].split()[0] for t in results["tests"]] == QUESTIONS
+    for test in results["tests"]:
+        assert test["score"] == 0 and test["max_score"] > 0 and test["status"] == "failed"
+        assert "not implemented yet" in test["output"], test["output"]
+        assert "assert " not in test["output"] and "def test_" not in test["output"], "grader code leaked"
+        assert set(test) >= {"name", "score", "max_score", "status", "output"}
+
+
+# Each mutant is a realistic mistake; it must cost points on its own question and nothing elsewhere.
+MUTANTS = {
+    "Q1 versions by import": ("Q1", [("versions[name] = importlib.metadata.version(name)",
+                                      "versions[name] = importlib.import_module(name).__version__")]),
+    "Q1 missing raises": ("Q1", [("        except importlib.metadata.PackageNotFoundError:\n"
+                                  "            versions[name] = None\n",
+                                  "        except ImportError:\n            raise\n")]),
+    "Q1 exact version compare": ("Q1", [("elif have.split(\"+\", 1)[0] == wanted:", "elif have == wanted:")]),
+    "Q2 F is nn": ("Q2", [('"F": "torch.nn.functional"', '"F": "torch.nn"')]),
+    "Q2 tqdm missing": ("Q2", [(', "tqdm": "tqdm.auto"}', "}")]),
+    "Q3 auto always cpu": ("Q3", [('return torch.device("cuda" if torch.cuda.is_available() else "cpu")',
+                                   'return torch.device("cpu")')]),
+    "Q3 silent fallback": ("Q3", [("            raise RuntimeError(f\"device {preference!r} was requested",
+                                   "            return torch.device('cpu')\n            raise RuntimeError(f\"device {preference!r} was requested")]),
+    "Q3 returns strings": ("Q3", [("        return torch.device(choice)\n", "        return choice\n"),
+                                  ('        return torch.device("cpu")\n    if choice == "cuda"',
+                                   '        return "cpu"\n    if choice == "cuda"')]),
+    "Q3 no recursion": ("Q3", [("        return type(obj)(move_to(item, device) for item in obj)",
+                                "        return obj")]),
+    "Q4 numpy unseeded": ("Q4", [("    np.random.seed(seed)\n", "    np.random.default_rng(seed)\n")]),
+    "Q4 python unseeded": ("Q4", [("    random.seed(seed)\n", "")]),
+    "Q4 flags ignored": ("Q4", [("    if deterministic:\n        torch.use_deterministic_algorithms(True, warn_only=True)",
+                                 "    if False:\n        torch.use_deterministic_algorithms(True, warn_only=True)")]),
+    "Q4 flags always on": ("Q4", [("    if deterministic:\n", "    if True:\n")]),
+}
+
+
+@pytest.mark.parametrize("name", MUTANTS)
+def test_mutant_loses_points_on_its_question_only(name, tmp_path, maximum):
+    broken, edits = MUTANTS[name]
+    got = scores(mutant(tmp_path, {ENV: edits}), QUESTIONS)
+    assert got[broken] < maximum[broken], f"{name}: the {broken} graders did not notice"
+    for qid in QUESTIONS:
+        if qid != broken:
+            assert got[qid] == maximum[qid], f"{name}: {qid} lost points for a mistake in {broken}"
+
+
+ALTERNATIVE = '''
+
+# An independently written, correct implementation of Q1-Q4 (replaces the solution's functions).
+def package_versions(names):
+    from importlib import metadata
+    out = {}
+    for n in names:
+        try:
+            out[n] = metadata.distribution(n).version
+        except metadata.PackageNotFoundError:
+            out[n] = None
+    return out
+
+
+def check_requirements(pins):
+    have = package_versions(pins)
+    return {n: "missing" if have[n] is None else ("ok" if have[n].partition("+")[0] == v else "wrong version")
+            for n, v in pins.items()}
+
+
+def import_libraries():
+    import matplotlib.pyplot as plt, sacrebleu, spacy, torch.nn.functional as F, torch.utils.data as data
+    from tqdm import auto
+    return dict(torch=torch, nn=torch.nn, F=F, optim=torch.optim, data=data, np=np, spacy=spacy,
+                sacrebleu=sacrebleu, plt=plt, tqdm=auto)
+
+
+def get_device(preference="auto"):
+    p = preference.lower().strip()
+    if p not in ("auto", "cpu") and not (p == "cuda" or (p.startswith("cuda:") and p[5:].isdigit())):
+        raise ValueError(preference)
+    if p == "auto":
+        p = "cuda" if torch.cuda.is_available() else "cpu"
+    elif p != "cpu" and (not torch.cuda.is_available() or int(p[5:] or 0) >= torch.cuda.device_count()):
+        raise RuntimeError("no such CUDA device")
+    return torch.device(p)
+
+
+def move_to(obj, device):
+    if hasattr(obj, "to") and isinstance(obj, (torch.Tensor, nn.Module)):
+        return obj.to(device)
+    if isinstance(obj, (list, tuple)):
+        return type(obj)([move_to(o, device) for o in obj])
+    if isinstance(obj, dict):
+        return {k: move_to(v, device) for k, v in obj.items()}
+    return obj
+
+
+def set_seed(seed, deterministic=False):
+    import random as r
+    r.seed(seed); np.random.seed(seed % 2**32); torch.manual_seed(seed)
+    if deterministic:
+        torch.backends.cudnn.benchmark = False
+        torch.backends.cudnn.deterministic = True
+        torch.use_deterministic_algorithms(mode=True, warn_only=True)
+'''
+
+
+def test_an_independent_correct_implementation_scores_full_marks(tmp_path, maximum):
+    sub = mutant(tmp_path, {})
+    path = sub / ENV
+    path.write_text(path.read_text() + ALTERNATIVE)
+    assert scores(sub, QUESTIONS) == maximum
+
+
+HOSTILE = {
+    "package_versions": "    import sys; sys.exit(0)\n",
+    "import_libraries": "    import os; os._exit(0)\n",
+    "get_device": "    import torch; _hog = torch.ones(3 << 30)\n",  # 12 GiB
+    "set_seed": "    while True:\n        pass\n",
+}
+
+
+@pytest.mark.parametrize("hostile", [["package_versions", "get_device"], ["import_libraries", "set_seed"]])
+def test_hostile_code_costs_only_its_own_question(hostile, tmp_path, maximum):
+    text = (SOLUTION / ENV).read_text()
+    for function in hostile:
+        head = f"def {function}("
+        start = text.index(head)
+        body = text.index('    """\n', text.index('"""', start) + 3) + len('    """\n')
+        text = text[:body] + HOSTILE[function] + text[body:]
+    sub = mutant(tmp_path, {})
+    (sub / ENV).write_text(text)
+    started = time.monotonic()
+    got = scores(sub, QUESTIONS, timeout=10)
+    assert time.monotonic() - started < 60
+    attacked = {"package_versions": "Q1", "import_libraries": "Q2", "get_device": "Q3", "set_seed": "Q4"}
+    for qid in QUESTIONS:
+        if qid in {attacked[f] for f in hostile}:
+            # The attacked function earns nothing; honest functions of the same question keep their points.
+            assert got[qid] < maximum[qid], f"{qid} kept full points despite {hostile}"
+        else:
+            assert got[qid] == maximum[qid], f"{qid} lost points for hostile code elsewhere"
+
+
+def test_grading_is_repeatable(maximum):
+    first = scores(STUB, QUESTIONS)
+    assert scores(STUB, QUESTIONS) == first == {q: 0 for q in QUESTIONS}
+
+
+def test_not_a_submission_is_a_usage_error(tmp_path):
+    done = subprocess.run([sys.executable, "-m", "autograder", "grade", str(tmp_path)], cwd=REPO,
+                          capture_output=True, text=True)
+    assert done.returncode == 2 and "no seq2seq/__init__.py" in done.stderr
