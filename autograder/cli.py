@@ -11,7 +11,7 @@ import json
 import sys
 from pathlib import Path
 
-from autograder.harness import DEFAULT_CACHE, DEFAULT_REFERENCE, GraderError, grade
+from autograder.harness import DEFAULT_REFERENCE, GraderError, grade
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -23,7 +23,6 @@ def main(argv: list[str] | None = None) -> int:
     one.add_argument("--questions", help="comma-separated subset, e.g. Q1,Q4 (default: all)")
     one.add_argument("--reference", type=Path, default=DEFAULT_REFERENCE, help="the reference solution folder")
     one.add_argument("--workers", type=int, default=2, help="child processes at once (default 2)")
-    one.add_argument("--no-cache", action="store_true", help="recompute the reference outputs")
     one.add_argument("--timeout", type=float, help="cap on every question's time limit, in seconds")
     args = parser.parse_args(argv)
 
@@ -33,7 +32,7 @@ def main(argv: list[str] | None = None) -> int:
     questions = [q.strip().upper() for q in args.questions.split(",")] if args.questions else None
     try:
         results = grade(args.submission, reference=args.reference, questions=questions, workers=args.workers,
-                        cache_dir=None if args.no_cache else DEFAULT_CACHE, max_timeout=args.timeout)
+                        max_timeout=args.timeout)
     except ValueError as error:
         print(f"autograder: {error}", file=sys.stderr)
         return 2

@@ -1,14 +1,20 @@
 """The deciding process: run the hidden pytest graders against one submission and score them.
 
 Student code never runs here. For every selected question the harness starts two children (see sandbox.py):
-one on the submission and one on the reference solution (cached on disk: it is the same for every student).
-The graders, ordinary pytest tests, compare the two sets of raw outputs. This module collects each test's
-verdict, adds up the points declared on it, and writes Gradescope's ``results.json``.
+one on the submission and one on the reference solution. The graders, ordinary pytest tests, compare the two
+sets of raw outputs. This module collects each test's verdict, adds up the points declared on it, and returns
+the content of Gradescope's ``results.json``.
+
+Reference outputs are kept in memory only, for the life of this process (``grade-all`` computes them once for
+a whole class). They are never cached on disk, where a student's child process could forge them. The grader
+modules are imported before any child starts, and the files of the autograder and of the reference are
+fingerprinted before and after grading: a submission that changes them is reported, never scored.
 """
 from __future__ import annotations
 
 import hashlib
 import platform
+import threading
 import time
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
@@ -24,7 +30,10 @@ from autograder.registry import QUESTIONS, load_graders
 AUTOGRADER_DIR = Path(__file__).resolve().parent
 REPO_ROOT = AUTOGRADER_DIR.parent
 DEFAULT_REFERENCE = REPO_ROOT / "solutions" / "attention_seq2seq"
-DEFAULT_CACHE = REPO_ROOT / ".cache" / "autograder"
+
+# (fingerprint of reference + graders + runtime, question) -> the reference's outputs, for this process's life.
+_REFERENCE: dict[tuple[str, str], Future] = {}
+_REFERENCE_LOCK = threading.Lock()
 
 
 class StudentCodeError(Exception):
@@ -71,7 +80,6 @@ class Grading:
     questions: list[str]
     workers: int = 2
     max_timeout: float | None = None  # caps every question's own limit (tests use short ones)
-    cache_dir: Path | None = DEFAULT_CACHE
     verdicts: list[Verdict] = field(default_factory=list)
     student: dict[str, Future] = field(default_factory=dict)
     expected: dict[str, Future] = field(default_factory=dict)
@@ -79,24 +87,17 @@ class Grading:
     # -- children -----------------------------------------------------------------------------------------
     def start(self, pool: ThreadPoolExecutor) -> None:
         # Longest questions first, so that the pool stays busy to the end.
+        key = _reference_key(self.reference)
         for qid in sorted(self.questions, key=lambda q: -QUESTIONS[q].timeout):
-            self.expected[qid] = pool.submit(self._reference_outputs, qid)
+            with _REFERENCE_LOCK:
+                if (key, qid) not in _REFERENCE:  # the reference's own limit is never capped
+                    _REFERENCE[key, qid] = pool.submit(sandbox.run_question, self.reference, qid,
+                                                       QUESTIONS[qid].timeout)
+                self.expected[qid] = _REFERENCE[key, qid]
             self.student[qid] = pool.submit(sandbox.run_question, self.submission, qid, self._timeout(qid))
 
     def _timeout(self, qid: str) -> float:
         return min(QUESTIONS[qid].timeout, self.max_timeout or QUESTIONS[qid].timeout)
-
-    def _reference_outputs(self, qid: str) -> sandbox.ChildResult:
-        cached = self.cache_dir / _reference_key(self.reference) / f"{qid}.pt" if self.cache_dir else None
-        if cached is not None and cached.exists():
-            return sandbox.ChildResult(outputs=torch.load(cached, weights_only=True))
-        result = sandbox.run_question(self.reference, qid, QUESTIONS[qid].timeout)  # never capped
-        if cached is not None and result.failure is None and all("ok" in v for v in result.outputs.values()):
-            cached.parent.mkdir(parents=True, exist_ok=True)
-            partial = cached.with_suffix(".tmp")
-            torch.save(result.outputs, partial)
-            partial.replace(cached)  # atomic: a parallel run never reads half a file
-        return result
 
     # -- pytest plugin ------------------------------------------------------------------------------------
     @pytest.fixture
@@ -145,19 +146,23 @@ def _explain(error: BaseException) -> tuple[str, bool]:
     return f"your result has the wrong form ({type(error).__name__}: {str(error)[:200]})", False
 
 
+def fingerprint(*roots: Path) -> dict[str, str]:
+    """sha256 of every file below ``roots`` (caches excluded), by path."""
+    return {str(path): hashlib.sha256(path.read_bytes()).hexdigest()
+            for root in roots for path in sorted(root.rglob("*"))
+            if path.is_file() and "__pycache__" not in path.parts}
+
+
 def _reference_key(reference: Path) -> str:
-    """Changes whenever the reference, the graders or the runtime change, so a stale cache is never read."""
+    """Changes whenever the reference, the graders or the runtime change, so stale outputs are never reused."""
     digest = hashlib.sha256(f"{platform.python_version()} {torch.__version__}".encode())
-    for root in (reference, AUTOGRADER_DIR):
-        for path in sorted(root.rglob("*.py")):
-            digest.update(str(path.relative_to(root)).encode())
-            digest.update(path.read_bytes())
+    for path, sha in fingerprint(reference, AUTOGRADER_DIR).items():
+        digest.update(f"{path} {sha}".encode())
     return digest.hexdigest()[:16]
 
 
 def grade(submission: Path, *, reference: Path = DEFAULT_REFERENCE, questions: list[str] | None = None,
-          workers: int = 2, cache_dir: Path | None = DEFAULT_CACHE, max_timeout: float | None = None
-          ) -> dict[str, Any]:
+          workers: int = 2, max_timeout: float | None = None) -> dict[str, Any]:
     """Grade ``submission`` (a folder holding the ``seq2seq`` package) and return results.json's content."""
     started = time.monotonic()
     modules = load_graders()
@@ -165,7 +170,8 @@ def grade(submission: Path, *, reference: Path = DEFAULT_REFERENCE, questions: l
     unknown = [q for q in selected if q not in QUESTIONS]
     if unknown:
         raise ValueError(f"no graders for {', '.join(unknown)}; known: {', '.join(QUESTIONS)}")
-    grading = Grading(submission.resolve(), reference.resolve(), selected, workers, max_timeout, cache_dir)
+    grading = Grading(submission.resolve(), reference.resolve(), selected, workers, max_timeout)
+    before = fingerprint(AUTOGRADER_DIR, grading.reference)
     with ThreadPoolExecutor(max_workers=max(1, workers)) as pool:
         grading.start(pool)
         args = [str(Path(module.__file__)) for module in modules]
@@ -173,6 +179,10 @@ def grade(submission: Path, *, reference: Path = DEFAULT_REFERENCE, questions: l
         args += ["-p", "no:terminal", "-p", "no:cacheprovider", "--assert=plain", "-c", str(AUTOGRADER_DIR / "pytest.ini"),
                  "--rootdir", str(AUTOGRADER_DIR), "-p", "no:warnings", "-s"]
         code = pytest.main(args, plugins=[grading])
+    changed = sorted(set(before.items()) ^ set(fingerprint(AUTOGRADER_DIR, grading.reference).items()))
+    if changed:
+        raise GraderError(f"files of the autograder or of the reference changed while grading {submission} "
+                          f"(first: {changed[0][0]}): restore them (git checkout) and look at that submission")
     if code not in (pytest.ExitCode.OK, pytest.ExitCode.TESTS_FAILED):
         raise GraderError(f"pytest could not run the graders (exit {code}); see why with: "
                           f"python -m pytest --collect-only -c autograder/pytest.ini autograder/graders")

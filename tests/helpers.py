@@ -14,7 +14,6 @@ from autograder.harness import grade
 REPO = Path(__file__).resolve().parent.parent
 SOLUTION = REPO / "solutions" / "attention_seq2seq"
 STUB = REPO / "assignments" / "attention_seq2seq"
-CACHE = REPO / ".cache" / "autograder-tests"  # reference outputs, shared by every test run
 
 
 def mutant(tmp: Path, edits: dict[str, list[tuple[str, str]]], *, base: Path = SOLUTION) -> Path:
@@ -34,12 +33,12 @@ def mutant(tmp: Path, edits: dict[str, list[tuple[str, str]]], *, base: Path = S
 
 def scores(submission: Path, questions: list[str] | None = None, *, timeout: float | None = None) -> dict[str, float]:
     """Grade ``submission`` and return ``{"Q4": score, ...}`` (also asserts that no grader broke)."""
-    results = grade(submission, questions=questions, cache_dir=CACHE, max_timeout=timeout)
+    results = grade(submission, questions=questions, max_timeout=timeout)
     assert results["extra_data"]["grader_errors"] == 0, results
     return {test["name"].split()[0]: test["score"] for test in results["tests"]}
 
 
 def full_marks(questions: list[str] | None = None) -> dict[str, float]:
     """The maximum score of each question, read from grading the solution."""
-    results = grade(SOLUTION, questions=questions, cache_dir=CACHE)
+    results = grade(SOLUTION, questions=questions)
     return {test["name"].split()[0]: test["max_score"] for test in results["tests"]}

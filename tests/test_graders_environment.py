@@ -9,6 +9,7 @@ import time
 
 import pytest
 
+from autograder.harness import GraderError
 from tests.helpers import REPO, SOLUTION, STUB, full_marks, mutant, scores
 
 QUESTIONS = ["Q1", "Q2", "Q3", "Q4"]
@@ -171,6 +172,19 @@ def test_hostile_code_costs_only_its_own_question(hostile, tmp_path, maximum):
             assert got[qid] < maximum[qid], f"{qid} kept full points despite {hostile}"
         else:
             assert got[qid] == maximum[qid], f"{qid} lost points for hostile code elsewhere"
+
+
+def test_tampering_with_the_graders_is_reported_not_scored(tmp_path):
+    target = REPO / "autograder" / "graders" / "__init__.py"
+    original = target.read_bytes()
+    sub = mutant(tmp_path, {ENV: [("    random.seed(seed)\n",
+                                   f"    open({str(target)!r}, 'a').write('# graded by me\\n')\n"
+                                   "    random.seed(seed)\n")]})
+    try:
+        with pytest.raises(GraderError, match="changed while grading"):
+            scores(sub, ["Q4"])
+    finally:
+        target.write_bytes(original)
 
 
 def test_grading_is_repeatable(maximum):
