@@ -5,7 +5,7 @@ Layout:
     child.py      the process that imports student code and runs a question's probes
     sandbox.py    starts a child with a time limit, a memory limit and a quiet environment
     harness.py    runs the graders (pytest) in the deciding process and writes Gradescope's results.json
-    graders/      one ``test_<section>.py`` per outline section: probes and the checks with their points
+    graders/      one ``grade_<section>.py`` per outline section: probes and the checks with their points
 
 Student code only ever runs in a child. A child returns raw outputs (tensors, numbers, strings); the
 deciding process compares them with outputs of the reference solution, so nothing the student code does in its

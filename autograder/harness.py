@@ -161,6 +161,30 @@ def _reference_key(reference: Path) -> str:
     return digest.hexdigest()[:16]
 
 
+def _pytest_args(modules: list) -> list[str]:
+    # Quiet: the verdicts come from the plugin, and plain asserts keep grader source out of the messages.
+    return [str(Path(module.__file__)) for module in modules] + [
+        "-p", "no:terminal", "-p", "no:cacheprovider", "-p", "no:warnings", "--assert=plain", "-s",
+        "-c", str(AUTOGRADER_DIR / "pytest.ini"), "--rootdir", str(AUTOGRADER_DIR)]
+
+
+class _PointCounter:
+    def __init__(self) -> None:
+        self.points: dict[str, float] = {}
+
+    def pytest_collection_modifyitems(self, items: list[pytest.Item]) -> None:
+        for item in items:
+            qid = _qid(item)
+            self.points[qid] = self.points.get(qid, 0.0) + float(item.get_closest_marker("grade").kwargs["points"])
+
+
+def question_maxima() -> dict[str, float]:
+    """``{qid: maximum points}`` for every question, read from the graders' marks without running them."""
+    counter = _PointCounter()
+    pytest.main(_pytest_args(load_graders()) + ["--collect-only"], plugins=[counter])
+    return counter.points
+
+
 def grade(submission: Path, *, reference: Path = DEFAULT_REFERENCE, questions: list[str] | None = None,
           workers: int = 2, max_timeout: float | None = None) -> dict[str, Any]:
     """Grade ``submission`` (a folder holding the ``seq2seq`` package) and return results.json's content."""
@@ -174,18 +198,14 @@ def grade(submission: Path, *, reference: Path = DEFAULT_REFERENCE, questions: l
     before = fingerprint(AUTOGRADER_DIR, grading.reference)
     with ThreadPoolExecutor(max_workers=max(1, workers)) as pool:
         grading.start(pool)
-        args = [str(Path(module.__file__)) for module in modules]
-        # Quiet: the verdicts come from the plugin, and plain asserts keep grader source out of the messages.
-        args += ["-p", "no:terminal", "-p", "no:cacheprovider", "--assert=plain", "-c", str(AUTOGRADER_DIR / "pytest.ini"),
-                 "--rootdir", str(AUTOGRADER_DIR), "-p", "no:warnings", "-s"]
-        code = pytest.main(args, plugins=[grading])
+        code = pytest.main(_pytest_args(modules), plugins=[grading])
     changed = sorted(set(before.items()) ^ set(fingerprint(AUTOGRADER_DIR, grading.reference).items()))
     if changed:
         raise GraderError(f"files of the autograder or of the reference changed while grading {submission} "
                           f"(first: {changed[0][0]}): restore them (git checkout) and look at that submission")
     if code not in (pytest.ExitCode.OK, pytest.ExitCode.TESTS_FAILED):
         raise GraderError(f"pytest could not run the graders (exit {code}); see why with: "
-                          f"python -m pytest --collect-only -c autograder/pytest.ini autograder/graders")
+                          f"python -m pytest --collect-only -c autograder/pytest.ini autograder/graders/grade_*.py")
     return _results(grading, time.monotonic() - started)
 
 

@@ -1,6 +1,6 @@
 """Questions and probes, declared next to the graders that use them.
 
-A grader module (``autograder/graders/test_<section>.py``) declares:
+A grader module (``autograder/graders/grade_<section>.py``) declares:
 
 * its questions: ``question("Q4", "set_seed reproducibility")``;
 * probes: functions ``probe(s) -> plain data`` that call student code (``s.environment.set_seed(...)``) and run
@@ -61,7 +61,7 @@ def load_graders() -> list[ModuleType]:
     package = importlib.import_module(GRADERS_PACKAGE)
     return [importlib.import_module(f"{GRADERS_PACKAGE}.{info.name}")
             for info in sorted(pkgutil.iter_modules(package.__path__), key=lambda info: info.name)
-            if info.name.startswith("test_")]
+            if info.name.startswith("grade_")]
 
 
 class Submission:

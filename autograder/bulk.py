@@ -1,0 +1,120 @@
+"""Grade a whole class: ``python -m autograder grade-all SUBMISSIONS_DIR --out OUT_DIR``.
+
+Layouts recognised under SUBMISSIONS_DIR (or under its ``submitted/`` folder, nbgrader's):
+``<student_id>/seq2seq/`` and ``<student_id>/attention_seq2seq/seq2seq/`` (nbgrader's
+``submitted/<student_id>/attention_seq2seq/``).
+
+Every submission is copied to a private staging folder before any student code runs, and its fingerprint is
+checked again just before it is graded, so one student's code cannot change another's submission. Reference
+outputs are computed once for the class (in memory). A student whose ``OUT_DIR/<id>/results.json`` was made
+from the same submission files is not graded again: an interrupted run resumes where it stopped.
+
+Writes ``OUT_DIR/grades.csv`` (one row per student, one column per question, total), and per student
+``OUT_DIR/<id>/results.json`` (Gradescope's format) and ``OUT_DIR/<id>/feedback.md``.
+"""
+from __future__ import annotations
+
+import csv
+import hashlib
+import json
+import shutil
+import tempfile
+from pathlib import Path
+from typing import Any
+
+from tqdm.auto import tqdm
+
+from autograder.feedback import markdown
+from autograder.harness import DEFAULT_REFERENCE, GraderError, fingerprint, grade, question_maxima
+from autograder.registry import QUESTIONS
+
+ASSIGNMENT = "attention_seq2seq"
+
+
+def find_submissions(root: Path) -> dict[str, Path | None]:
+    """``{student id: folder holding seq2seq/ (None when the student's folder holds none)}``, sorted by id."""
+    base = root / "submitted" if (root / "submitted").is_dir() else root
+    found: dict[str, Path | None] = {}
+    for folder in sorted(p for p in base.iterdir() if p.is_dir() and not p.name.startswith(".")):
+        candidates = [folder, folder / ASSIGNMENT]
+        found[folder.name] = next((c for c in candidates if (c / "seq2seq" / "__init__.py").is_file()), None)
+    return found
+
+
+def _digest(folder: Path) -> str:
+    prints = fingerprint(folder)
+    return hashlib.sha256("\n".join(f"{Path(p).relative_to(folder)} {h}" for p, h in prints.items())
+                          .encode()).hexdigest()
+
+
+def _empty_results(reason: str, questions: list[str] | None) -> dict[str, Any]:
+    """Zero on every question, with ``reason`` as the feedback: for a missing or suspect submission."""
+    maxima = question_maxima()
+    tests = [{"name": f"{q.qid} {q.title}", "score": 0, "max_score": maxima[q.qid], "status": "failed",
+              "output": reason, "visibility": "visible"}
+             for q in sorted(QUESTIONS.values(), key=lambda q: q.number) if not questions or q.qid in questions]
+    return {"score": 0, "tests": tests, "output": reason,
+            "extra_data": {"flag": reason, "max_score": sum(t["max_score"] for t in tests)}}
+
+
+def grade_all(root: Path, out: Path, *, reference: Path = DEFAULT_REFERENCE, questions: list[str] | None = None,
+              workers: int = 2, max_timeout: float | None = None, progress: bool = True) -> list[dict[str, Any]]:
+    """Grade every submission under ``root``; return the class rows written to ``out/grades.csv``."""
+    submissions = find_submissions(root)
+    out.mkdir(parents=True, exist_ok=True)
+    staging = Path(tempfile.mkdtemp(prefix="grade-all-"))
+    try:
+        staged: dict[str, tuple[Path, str]] = {}
+        for student, folder in submissions.items():  # copy everything before any student code runs
+            if folder is not None:
+                copy = staging / student / ASSIGNMENT
+                shutil.copytree(folder, copy, ignore=shutil.ignore_patterns("__pycache__", "*.pyc"))
+                staged[student] = (copy, _digest(copy))
+        rows = []
+        for student in tqdm(submissions, desc="grading", unit="student", disable=not progress):
+            rows.append(_grade_one(student, staged.get(student), out / student, reference, questions, workers,
+                                   max_timeout))
+    finally:
+        shutil.rmtree(staging, ignore_errors=True)
+    _write_csv(out / "grades.csv", rows)
+    return rows
+
+
+def _grade_one(student: str, staged: tuple[Path, str] | None, out: Path, reference: Path,
+               questions: list[str] | None, workers: int, max_timeout: float | None) -> dict[str, Any]:
+    out.mkdir(parents=True, exist_ok=True)
+    results_file = out / "results.json"
+    if staged is None:
+        results = _empty_results("no submission found: the folder holds no seq2seq/ package", questions)
+    else:
+        folder, digest = staged
+        previous = json.loads(results_file.read_text()) if results_file.exists() else None
+        if previous and previous.get("extra_data", {}).get("submission_sha256") == digest \
+                and previous["extra_data"].get("questions") == questions:
+            results = previous  # resumed: same files, same selection
+        elif _digest(folder) != digest:
+            results = _empty_results("this submission was modified during grading, by another submission's "
+                                     "code: grade it again on its own", questions)
+        else:
+            try:
+                results = grade(folder, reference=reference, questions=questions, workers=workers,
+                                max_timeout=max_timeout)
+            except GraderError as error:
+                results = _empty_results(f"not graded: {error}", questions)
+            results["extra_data"].update(submission_sha256=digest, questions=questions)
+    results_file.write_text(json.dumps(results, indent=2) + "\n", encoding="utf-8")
+    (out / "feedback.md").write_text(markdown(results, student), encoding="utf-8")
+    row: dict[str, Any] = {"student": student}
+    row.update({test["name"].split()[0]: f"{test['score']:g}" for test in results["tests"]})
+    row["total"] = f"{results['score']:g}"
+    row["flag"] = results.get("extra_data", {}).get("flag", "")
+    return row
+
+
+def _write_csv(path: Path, rows: list[dict[str, Any]]) -> None:
+    columns = ["student"] + sorted({k for row in rows for k in row if k.startswith("Q")},
+                                   key=lambda q: int(q[1:])) + ["total", "flag"]
+    with open(path, "w", newline="", encoding="utf-8") as handle:
+        writer = csv.DictWriter(handle, fieldnames=columns, restval="")
+        writer.writeheader()
+        writer.writerows(rows)

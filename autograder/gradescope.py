@@ -1,0 +1,78 @@
+"""Gradescope packaging: ``python -m autograder gradescope-zip --out autograder.zip``.
+
+The zip holds what Gradescope expects at ``/autograder/source``: ``setup.sh`` (creates a virtual environment
+with the pinned packages), ``run_autograder`` (grades ``/autograder/submission`` and writes
+``/autograder/results/results.json``), the ``autograder`` package and the reference solution. Both scripts honour
+``AUTOGRADER_ROOT`` (default ``/autograder``), so the whole flow can be rehearsed in a temporary folder.
+"""
+from __future__ import annotations
+
+import json
+import stat
+import zipfile
+from pathlib import Path
+
+from autograder.bulk import ASSIGNMENT
+from autograder.feedback import markdown
+from autograder.harness import DEFAULT_REFERENCE, REPO_ROOT, GraderError, grade
+
+SETUP_SH = """#!/usr/bin/env bash
+# Gradescope runs this once, as root, when it builds the autograder image.
+set -euo pipefail
+ROOT="${AUTOGRADER_ROOT:-/autograder}"
+PYTHON="$(command -v python3.11 || command -v python3)"
+"$PYTHON" -m venv "$ROOT/venv"
+"$ROOT/venv/bin/python" -m pip install --quiet --upgrade pip
+"$ROOT/venv/bin/python" -m pip install --quiet -r "$ROOT/source/requirements.txt" -c "$ROOT/source/requirements.lock"
+"""
+
+RUN_AUTOGRADER = """#!/usr/bin/env bash
+# Gradescope runs this for every submission; results land in $ROOT/results/results.json whatever happens.
+set -uo pipefail
+ROOT="${AUTOGRADER_ROOT:-/autograder}"
+PYTHON="${AUTOGRADER_PYTHON:-$ROOT/venv/bin/python}"
+cd "$ROOT/source" && exec "$PYTHON" -m autograder gradescope-run --root "$ROOT"
+"""
+
+
+def build_zip(out: Path) -> Path:
+    """Write the Gradescope autograder zip to ``out`` and return its path."""
+    pins = (REPO_ROOT / "source" / ASSIGNMENT / "requirements.txt").read_text(encoding="utf-8")
+    entries: dict[str, bytes] = {
+        "setup.sh": SETUP_SH.encode(), "run_autograder": RUN_AUTOGRADER.encode(),
+        "requirements.txt": pins.encode(), "requirements.lock": (REPO_ROOT / "requirements.lock").read_bytes()}
+    for root, prefix in ((REPO_ROOT / "autograder", "autograder"),
+                         (DEFAULT_REFERENCE, f"solutions/{ASSIGNMENT}")):
+        for path in sorted(root.rglob("*")):
+            if path.is_file() and "__pycache__" not in path.parts:
+                entries[f"{prefix}/{path.relative_to(root)}"] = path.read_bytes()
+    out.parent.mkdir(parents=True, exist_ok=True)
+    with zipfile.ZipFile(out, "w", zipfile.ZIP_DEFLATED) as archive:
+        for name, data in sorted(entries.items()):
+            info = zipfile.ZipInfo(name, date_time=(2020, 1, 1, 0, 0, 0))  # fixed: the same zip every time
+            executable = name in ("setup.sh", "run_autograder")
+            info.external_attr = ((stat.S_IFREG | (0o755 if executable else 0o644)) << 16)
+            info.compress_type = zipfile.ZIP_DEFLATED
+            archive.writestr(info, data)
+    return out
+
+
+def run(root: Path) -> int:
+    """Grade ``root/submission`` into ``root/results/results.json``; always writes a results file."""
+    results_file = root / "results" / "results.json"
+    results_file.parent.mkdir(parents=True, exist_ok=True)
+    submission = root / "submission"
+    # The package may sit at any depth of the upload; the shallowest seq2seq/ is the one meant.
+    found = [p.parent.parent for p in sorted(submission.rglob("seq2seq/__init__.py"))] if submission.is_dir() else []
+    if not found:
+        results = {"score": 0, "output": "No seq2seq/ package was found in your submission: upload the "
+                   f"{ASSIGNMENT} folder (or its seq2seq/ folder together with its parent).", "tests": []}
+    else:
+        try:
+            results = grade(min(found, key=lambda p: len(p.parts)))
+        except GraderError as error:
+            results = {"score": 0, "tests": [], "output": f"The autograder failed; tell your instructor. ({error})"}
+    results_file.write_text(json.dumps(results, indent=2) + "\n", encoding="utf-8")
+    if results.get("tests"):
+        (root / "results" / "feedback.md").write_text(markdown(results), encoding="utf-8")
+    return 0
