@@ -59,6 +59,8 @@ MUTANTS = {
     "Q3 returns strings": ("Q3", [("        return torch.device(choice)\n", "        return choice\n"),
                                   ('        return torch.device("cpu")\n    if choice == "cuda"',
                                    '        return "cpu"\n    if choice == "cuda"')]),
+    "Q3 named tuples rebuilt wrongly": ("Q3", [("        return type(obj)(*(move_to(item, device) for item in obj))",
+                                                "        return tuple(move_to(item, device) for item in obj)")]),
     "Q3 no recursion": ("Q3", [("        return type(obj)(move_to(item, device) for item in obj)",
                                 "        return obj")]),
     "Q4 numpy unseeded": ("Q4", [("    np.random.seed(seed)\n", "    np.random.default_rng(seed)\n")]),
@@ -121,7 +123,8 @@ def move_to(obj, device):
     if hasattr(obj, "to") and isinstance(obj, (torch.Tensor, nn.Module)):
         return obj.to(device)
     if isinstance(obj, (list, tuple)):
-        return type(obj)([move_to(o, device) for o in obj])
+        items = [move_to(o, device) for o in obj]
+        return type(obj)(*items) if hasattr(obj, "_fields") else type(obj)(items)
     if isinstance(obj, dict):
         return {k: move_to(v, device) for k, v in obj.items()}
     return obj

@@ -11,6 +11,7 @@ import random
 import sys
 import tempfile
 from pathlib import Path
+from typing import NamedTuple
 from unittest import mock
 
 import numpy as np
@@ -152,12 +153,18 @@ def q3_with_cuda(s):
                 for pref in ["auto", "AUTO", "cpu", "cuda", "cuda:1"]}
 
 
+class _Pair(NamedTuple):  # like a data batch: a named tuple of tensors
+    src: torch.Tensor
+    rest: list
+
+
 @probe("Q3")
 def q3_move(s):
     # The "meta" device needs no hardware, so moving to it is observable on any machine.
     module = nn.Linear(3, 2)
     batch = {"src": torch.ones(2, 3), "pair": [torch.zeros(1), (torch.arange(3), 7)], "name": "x", "model": module}
     moved = s.environment.move_to(batch, torch.device("meta"))
+    pair = s.environment.move_to(_Pair(torch.ones(2), [torch.zeros(1)]), "meta")
     tensor = s.environment.move_to(torch.ones(2), "meta")
     return {
         "top": type(moved).__name__,
@@ -172,6 +179,8 @@ def q3_move(s):
         "model_same_object": moved["model"] is module,
         "model_device": str(module.weight.device),
         "tensor": str(tensor.device) if isinstance(tensor, torch.Tensor) else type(tensor).__name__,
+        "named": [type(pair).__name__, str(pair.src.device), str(pair.rest[0].device)]
+        if isinstance(pair, _Pair) else [type(pair).__name__],
     }
 
 
@@ -222,6 +231,8 @@ def test_q3_move_nested(out):
     assert got["inner1"] == 7 and got["name"] == "x", "values that are not tensors are returned unchanged"
     assert got["model_same_object"] and got["model_device"] == "meta", "a module is moved in place and returned"
     assert got["tensor"] == "meta", "a bare tensor (device given as a string) was not moved"
+    assert got["named"] == ["_Pair", "meta", "meta"], (
+        "a named tuple (such as a data batch) must come back as the same named tuple type, its tensors moved")
 
 
 # ---------------------------------------------------------------------------------------------------- Q4

@@ -139,13 +139,15 @@ def move_to(obj: Any, device: torch.device | str) -> Any:
 
     Args:
         obj: a ``torch.Tensor``; an ``nn.Module`` (moved in place, as ``module.to`` does); or a ``list``,
-            ``tuple`` or ``dict`` whose items are any of these, nested to any depth. Anything else (ints,
-            strings, None) is returned unchanged.
+            ``tuple`` (named tuples included, such as a batch ``Batch(src, src_lengths, tgt)``) or ``dict``
+            whose items are any of these, nested to any depth. Anything else (ints, strings, None) is returned
+            unchanged.
         device: the target device.
 
     Returns:
         The moved object: a tensor on ``device``; the same module object, now on ``device``; a new container
-        of the same type (``list``/``tuple``/``dict``, keys unchanged) holding the moved items.
+        of the same type (``list``/``tuple``/named tuple/``dict``, keys and field names unchanged) holding the
+        moved items.
     """
     # YOUR CODE HERE
     raise NotImplementedError()

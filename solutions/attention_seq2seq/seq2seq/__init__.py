@@ -9,6 +9,7 @@ module                    questions  what it holds
 ``environment``           Q1–Q4      packages, imports, device choice, seeding
 ``training``              Q22, Q24   the optimizer; perplexity, smoothing, divergence, early stopping
 ``evaluation``            Q26        corpus BLEU from scratch
+``visualisation``         Q28        attention heatmaps; loss curves
 ========================  =========  ==========================================================
 
 Run ``python -m seq2seq --help`` for the command line, and ``from seq2seq.check import check; check("Q4")``

@@ -1,0 +1,101 @@
+"""Section 10, visualising attention weights: Q28 (the heatmap), plus the loss curves of training.
+
+Q29 (reading an alignment out of the weights) and Q30 (collecting the weights while decoding) join this module
+with the later sections.
+"""
+from __future__ import annotations
+
+from collections.abc import Sequence
+from pathlib import Path
+
+import matplotlib.pyplot as plt  # headless machines fall back to the Agg backend by themselves
+import torch
+from matplotlib.figure import Figure
+
+
+def plot_attention(weights: torch.Tensor, src_tokens: Sequence[str], tgt_tokens: Sequence[str],
+                   title: str | None = None, ax: plt.Axes | None = None) -> Figure:
+    """Q28: draw one sentence pair's attention as a heatmap.
+
+    Row ``t`` is the weights the decoder used to produce target token ``t``, so target tokens go *down* the
+    rows (y axis) and source tokens *across* the columns (x axis), the layout of Bahdanau et al.'s figures.
+
+    Args:
+        weights: ``(tgt_len, src_len)``, row ``t`` the attention for ``tgt_tokens[t]`` (each row sums to 1).
+        src_tokens: ``src_len`` labels of the columns, in order (include ``<eos>`` if the source had it).
+        tgt_tokens: ``tgt_len`` labels of the rows, in order (``<eos>`` included when it was produced).
+        title: the axes title, if any.
+        ax: draw into these axes; ``None`` makes a new figure sized to the sentence.
+
+    Returns:
+        The ``matplotlib.figure.Figure`` holding the heatmap. Its axes hold exactly one image (``ax.images[0]``)
+        whose data equal ``weights`` (as NumPy, same orientation), drawn with ``imshow`` in the default
+        ``origin="upper"`` (row 0 at the top), colours from 0 to 1 (``vmin=0, vmax=1``); a tick per token with
+        the token as its label (x ticks rotated for readability), axis labels ``"source"`` (x) and ``"target"``
+        (y), and a colour bar.
+
+    Raises:
+        ValueError: ``weights`` is not 2-D or its shape does not match the two token lists.
+    """
+    weights = torch.as_tensor(weights).detach().float().cpu()
+    if weights.dim() != 2 or tuple(weights.shape) != (len(tgt_tokens), len(src_tokens)):
+        raise ValueError(f"weights of shape {tuple(weights.shape)} do not fit {len(tgt_tokens)} target and "
+                         f"{len(src_tokens)} source tokens: expected (tgt_len, src_len)")
+    if ax is None:
+        fig, ax = plt.subplots(figsize=(1.2 + 0.45 * len(src_tokens), 1.0 + 0.4 * len(tgt_tokens)))
+    else:
+        fig = ax.figure
+    image = ax.imshow(weights.numpy(), cmap="viridis", vmin=0.0, vmax=1.0, aspect="auto")
+    ax.set_xticks(range(len(src_tokens)), labels=list(src_tokens), rotation=60, ha="right")
+    ax.set_yticks(range(len(tgt_tokens)), labels=list(tgt_tokens))
+    ax.set_xlabel("source")
+    ax.set_ylabel("target")
+    if title:
+        ax.set_title(title)
+    fig.colorbar(image, ax=ax, fraction=0.046, pad=0.04, label="attention weight")
+    fig.tight_layout()
+    return fig
+
+
+def plot_attention_grid(examples: Sequence[tuple[torch.Tensor, Sequence[str], Sequence[str]]],
+                        titles: Sequence[str] | None = None, columns: int = 2) -> Figure:
+    """Several heatmaps side by side: ``examples`` holds ``(weights, src_tokens, tgt_tokens)`` triples."""
+    rows = (len(examples) + columns - 1) // columns
+    widest = max(len(src) for _, src, _ in examples)
+    tallest = max(len(tgt) for _, _, tgt in examples)
+    fig, axes = plt.subplots(rows, columns, squeeze=False,
+                             figsize=(columns * (1.5 + 0.45 * widest), rows * (1.2 + 0.4 * tallest)))
+    for index, ax in enumerate(axes.flat):
+        if index < len(examples):
+            plot_attention(*examples[index], title=titles[index] if titles else None, ax=ax)
+        else:
+            ax.axis("off")
+    fig.tight_layout()
+    return fig
+
+
+def plot_losses(steps: Sequence[float], epochs: Sequence[dict[str, float]], smoothed: Sequence[float] = ()
+                ) -> Figure:
+    """Loss curves: step losses (and their smoothed curve) on the left, train/valid loss per epoch on the right."""
+    fig, (left, right) = plt.subplots(1, 2, figsize=(10, 3.6))
+    left.plot(range(1, len(steps) + 1), steps, alpha=0.35, label="step loss")
+    if smoothed:
+        left.plot(range(1, len(smoothed) + 1), smoothed, label="smoothed")
+    left.set(xlabel="optimisation step", ylabel="cross-entropy (nats per token)", title="training loss by step")
+    left.legend()
+    numbers = [row["epoch"] for row in epochs]
+    right.plot(numbers, [row["train_loss"] for row in epochs], marker="o", label="train")
+    right.plot(numbers, [row["valid_loss"] for row in epochs], marker="o", label="valid")
+    right.set(xlabel="epoch", ylabel="cross-entropy (nats per token)", title="loss by epoch")
+    right.legend()
+    fig.tight_layout()
+    return fig
+
+
+def save(fig: Figure, path: str | Path, dpi: int = 120) -> Path:
+    """Save a figure as PNG (folders created) and close it, so long runs do not accumulate open figures."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fig.savefig(path, dpi=dpi, bbox_inches="tight")
+    plt.close(fig)
+    return path
