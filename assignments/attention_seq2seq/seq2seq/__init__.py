@@ -7,6 +7,7 @@ section:
 module                    questions  what it holds
 ========================  =========  ==========================================================
 ``environment``           Q1–Q4      packages, imports, device choice, seeding
+``data``                  Q5–Q8      corpora, spaCy tokens, ``Vocab``, padded batches
 ========================  =========  ==========================================================
 
 Run ``python -m seq2seq --help`` for the command line, and ``from seq2seq.check import check; check("Q4")``
