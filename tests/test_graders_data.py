@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from tests.helpers import STUB, SOLUTION, full_marks, mutant, scores
+from autograder.harness import grade
+from tests.helpers import CACHE, SOLUTION, STUB, full_marks, mutant, scores
 
 QUESTIONS = ["Q5", "Q6", "Q7", "Q8"]
 DATA = "seq2seq/data.py"
@@ -75,11 +76,13 @@ def _ids(cases: list[tuple[str, str]]) -> list[str]:
 
 @pytest.fixture(scope="module")
 def maximum() -> dict[str, float]:
-    return full_marks(QUESTIONS)
+    return full_marks(QUESTIONS)  # grades the solution: its scores must be these maxima
 
 
 def test_solution_gets_full_marks(maximum):
-    assert scores(SOLUTION, QUESTIONS) == maximum
+    results = grade(SOLUTION, questions=QUESTIONS, cache_dir=CACHE)
+    assert results["extra_data"]["grader_errors"] == 0
+    assert all(test["score"] == test["max_score"] for test in results["tests"]), results
     assert all(2 <= points <= 5 for points in maximum.values()), maximum
 
 
