@@ -563,8 +563,9 @@ def tokenize(text: str, lang: str, *, lower: bool = True) -> list[str]:
     """Q6 (part b): split a sentence into tokens with spaCy's tokenizer for its language.
 
     Normalise with :func:`normalize_text` (passing ``lower`` on), run the cached :func:`get_tokenizer` ``(lang)``
-    on the result and keep the text of every token that is not whitespace. spaCy knows each language's rules:
-    English "I'm" → ``["i", "'m"]``, French "l'école" → ``["l'", "école"]`` while "aujourd'hui" stays one token.
+    on the result and keep the text of every token (after normalising, none is whitespace). spaCy knows each
+    language's rules: English "I'm" → ``["i", "'m"]``, French "l'école" → ``["l'", "école"]`` while
+    "aujourd'hui" stays one token.
 
     Args:
         text: one sentence.

@@ -584,8 +584,9 @@ def tokenize(text: str, lang: str, *, lower: bool = True) -> list[str]:
     """Q6 (part b): split a sentence into tokens with spaCy's tokenizer for its language.
 
     Normalise with :func:`normalize_text` (passing ``lower`` on), run the cached :func:`get_tokenizer` ``(lang)``
-    on the result and keep the text of every token that is not whitespace. spaCy knows each language's rules:
-    English "I'm" → ``["i", "'m"]``, French "l'école" → ``["l'", "école"]`` while "aujourd'hui" stays one token.
+    on the result and keep the text of every token (after normalising, none is whitespace). spaCy knows each
+    language's rules: English "I'm" → ``["i", "'m"]``, French "l'école" → ``["l'", "école"]`` while
+    "aujourd'hui" stays one token.
 
     Args:
         text: one sentence.
@@ -595,7 +596,7 @@ def tokenize(text: str, lang: str, *, lower: bool = True) -> list[str]:
     Returns:
         The tokens, a list of strings (empty for an empty sentence).
     """
-    return [token.text for token in get_tokenizer(lang)(normalize_text(text, lower=lower)) if not token.is_space]
+    return [token.text for token in get_tokenizer(lang)(normalize_text(text, lower=lower))]
 
 
 _NO_SPACE_BEFORE = {".", ",", "!", "?", ";", ":", ")", "]", "}", "...", "%", "n't", "'s", "'m", "'re", "'ve",

@@ -590,8 +590,9 @@ def tokenize(text: str, lang: str, *, lower: bool = True) -> list[str]:
     """Q6 (part b): split a sentence into tokens with spaCy's tokenizer for its language.
 
     Normalise with :func:`normalize_text` (passing ``lower`` on), run the cached :func:`get_tokenizer` ``(lang)``
-    on the result and keep the text of every token that is not whitespace. spaCy knows each language's rules:
-    English "I'm" → ``["i", "'m"]``, French "l'école" → ``["l'", "école"]`` while "aujourd'hui" stays one token.
+    on the result and keep the text of every token (after normalising, none is whitespace). spaCy knows each
+    language's rules: English "I'm" → ``["i", "'m"]``, French "l'école" → ``["l'", "école"]`` while
+    "aujourd'hui" stays one token.
 
     Args:
         text: one sentence.
@@ -602,7 +603,7 @@ def tokenize(text: str, lang: str, *, lower: bool = True) -> list[str]:
         The tokens, a list of strings (empty for an empty sentence).
     """
     ### BEGIN SOLUTION
-    return [token.text for token in get_tokenizer(lang)(normalize_text(text, lower=lower)) if not token.is_space]
+    return [token.text for token in get_tokenizer(lang)(normalize_text(text, lower=lower))]
     ### END SOLUTION
 
 
