@@ -824,7 +824,7 @@ class BucketBatchSampler(Sampler[list[int]]):
     of ``batch_size`` indices; only the last batch may be smaller, and it is kept (dropping it would silently
     never train on some pairs). The epoch's randomness comes only from a private ``random.Random`` seeded with
     ``f"{seed}:{epoch}"`` (a string seed: it is hashed the same way in every run), so runs are reproducible and
-    each epoch differs. The epoch counter starts at 0 and goes up by one after each ``iter``; ``set_epoch``
+    each epoch differs. The epoch counter starts at 0 and goes up by one with each ``iter``; ``set_epoch``
     sets it.
 
     One epoch, with ``rng = random.Random(f"{self.seed}:{self.epoch}")``:
@@ -834,7 +834,7 @@ class BucketBatchSampler(Sampler[list[int]]):
        their shuffled order);
     3. cut into consecutive batches of ``batch_size``;
     4. with ``shuffle``, ``rng.shuffle`` the list of batches (so training does not go from short to long);
-    5. yield the batches, then add one to the epoch counter.
+    5. add one to the epoch counter (first, so that an epoch cut short still counts), then yield the batches.
 
     Args:
         lengths: one sortable length per dataset item (an int, or a ``(src_len, tgt_len)`` tuple).
