@@ -134,13 +134,14 @@ def test_q5_reports_bad_lines(out):
     """read_tsv reports each malformed line (no tab, empty side) by number, or raises naming file and line."""
     got = out["q5_read"]
     assert [list(item) for item in got["skipped"]] == TSV_SKIPPED, (
-        f"with strict=False, skipped must list (line number, reason) for lines 4 (no tab), 6, 8 and 10 "
-        f"(empty side), counting from 1; yours: {got['skipped']}")
+        "with strict=False, skipped must list (line number counted from 1, reason) for every line without a tab "
+        f"('no tab') or with a side that is empty after stripping ('empty side'); yours: {got['skipped']}")
     strict = got["strict"]
     assert strict[0] == "raised", "with strict=True, a malformed line must raise an error, not be skipped"
     assert strict[3], f"raise DataError (a ValueError), not {strict[1]}"
     assert _mentions_line(strict[2], "corpus.tsv", 4), (
-        f"the error must name the file and the first bad line ('corpus.tsv:4: ...'); yours said: {strict[2]!r}")
+        f"the error must start with the file and the number of the first bad line ('{{path}}:{{line}}: ...'); "
+        f"yours said: {strict[2]!r}")
     assert got["hopeless"][0] == "raised", (
         "a file where no line is usable must raise even with strict=False: never return an empty corpus silently")
 
@@ -351,9 +352,9 @@ def test_q7_min_freq(out):
     assert sorted(got["all"][4:]) == sorted(["le", ".", "chat", "noir", "chatte", "chien", "dort", "la", "zèbre"]), (
         f"with min_freq=1 every token of the data is kept once; yours: {got['all'][4:]}")
     assert sorted(got["min2"][4:]) == sorted(["le", ".", "chat", "noir"]), (
-        f"with min_freq=2, tokens seen exactly twice ('chat', 'noir') are kept and tokens seen once dropped; "
+        f"with min_freq=2, keep every token seen at least twice (exactly twice included) and nothing else; "
         f"yours kept {got['min2'][4:]}")
-    assert sorted(got["min3"][4:]) == [".", "le"], f"with min_freq=3 yours kept {got['min3'][4:]}"
+    assert sorted(got["min3"][4:]) == [".", "le"], f"with min_freq=3 yours kept {got['min3'][4:]}: too many or too few"
     assert got["generator"] == got["all"], "build must read its sentences once: a generator gave another vocabulary"
 
 
@@ -364,7 +365,7 @@ def test_q7_order_and_max_size(out):
     assert got["all"][4:] == [".", "le", "chat", "noir", "chatte", "chien", "dort", "la", "zèbre"], (
         f"order: decreasing count, then alphabetical among equal counts; yours: {got['all'][4:]}")
     assert got["top3"] == SPECIALS + [".", "le", "chat"], (
-        f"max_size=3 keeps the 3 most frequent ordinary tokens, the specials on top; yours: {got['top3']}")
+        f"max_size=3 keeps the 3 first ordinary tokens of that order, the four specials on top; yours: {got['top3']}")
     assert got["top3_min2"] == SPECIALS + [".", "le", "chat"], f"min_freq=2, max_size=3 gave {got['top3_min2']}"
     assert got["lookup"] == 0, "token_to_id('<pad>') must be 0"
 
