@@ -68,7 +68,8 @@ def _serve_zip(www: Path, rel: str, member: str, content: bytes) -> None:
 
 PAIRS = "Go.\tVa !\nHi.\tSalut !\n".encode()
 LINES = "Zwei Männer.\nEin Hund.\n".encode()
-FAKE = (data.Source("eng-fra.txt", "http://unused.invalid", "tutorial/data.zip", _sha(PAIRS), member="data/eng-fra.txt"),
+FAKE = (data.Source("eng-fra.txt", "http://unused.invalid", "tutorial/data.zip", _sha(PAIRS),
+                    member="data/eng-fra.txt"),
         data.Source("multi30k/train.de", "http://unused.invalid", "raw/train.de.gz", _sha(LINES)))
 
 

@@ -25,7 +25,8 @@ MUTANTS: dict[str, dict[str, list[tuple[str, str]]]] = {
         "no stripping": [("src, tgt = fields[0].strip(), fields[1].strip()", "src, tgt = fields[0], fields[1]")],
     },
     "Q6": {
-        "forgets <eos>": [("return [SOS, *ids, EOS] if add_sos_eos else ids", "return [SOS, *ids] if add_sos_eos else ids")],
+        "forgets <eos>": [("return [SOS, *ids, EOS] if add_sos_eos else ids",
+                           "return [SOS, *ids] if add_sos_eos else ids")],
         "unknown becomes <pad>": [("[self.stoi.get(token, UNK) for token in tokens]",
                                    "[self.stoi.get(token, PAD) for token in tokens]")],
         "curly apostrophes kept": [('unicodedata.normalize("NFC", text).translate(_CHARMAP)',

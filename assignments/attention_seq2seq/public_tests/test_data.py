@@ -26,7 +26,8 @@ def test_q5_split_is_seeded_and_complete():
 
 def test_q6_tokenize_contractions_and_elisions():
     assert data.tokenize("I’m hungry.", "en") == ["i", "'m", "hungry", "."]
-    assert data.tokenize("Je vais à l'école aujourd'hui.", "fr") == ["je", "vais", "à", "l'", "école", "aujourd'hui", "."]
+    assert data.tokenize("Je vais à l'école aujourd'hui.", "fr") == [
+        "je", "vais", "à", "l'", "école", "aujourd'hui", "."]
 
 
 def test_q6_encode_adds_sos_eos_and_unk():
