@@ -518,7 +518,9 @@ def download(data_dir: str | Path | None = None, *, mirror: str | None = None,
             continue
         target.parent.mkdir(parents=True, exist_ok=True)
         url = f"{(mirror or source.base).rstrip('/')}/{source.path}"
-        fetched = Path(tempfile.mkstemp(dir=target.parent, prefix=f".{target.name}.", suffix=".part")[1])
+        handle, name = tempfile.mkstemp(dir=target.parent, prefix=f".{target.name}.", suffix=".part")
+        os.close(handle)
+        fetched = Path(name)
         extracted = fetched.with_suffix(".out")
         try:
             with urllib.request.urlopen(url, timeout=timeout) as response, open(fetched, "wb") as sink:
