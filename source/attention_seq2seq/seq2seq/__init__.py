@@ -7,6 +7,7 @@ section:
 module                    questions  what it holds
 ========================  =========  ==========================================================
 ``environment``           Q1–Q4      packages, imports, device choice, seeding
+``data``                  Q5–Q8      corpora, spaCy tokens, ``Vocab``, padded batches
 ``training``              Q22, Q24   the optimizer; perplexity, smoothing, divergence, early stopping
 ``evaluation``            Q26        corpus BLEU from scratch
 ``visualisation``         Q28        attention heatmaps; loss curves

@@ -1,0 +1,545 @@
+"""Graders for section 3, preparing the dataset: Q5–Q8.
+
+Offline and fast: probes write small fixture corpora into the child's own temporary folder and never read the
+real data directory. Checks compare with the reference (``ref``) or with values that follow from the question's
+docstring; feedback shows the student's own results and inputs, never the expected values.
+"""
+from __future__ import annotations
+
+import random
+import tempfile
+import warnings
+from pathlib import Path
+
+import pytest
+import torch
+
+from autograder.registry import probe, question
+
+question("Q5", "loading and splitting a parallel corpus", timeout=60)
+question("Q6", "normalising, tokenising and numericalising", timeout=60)
+question("Q7", "building and inverting a vocabulary", timeout=60)
+question("Q8", "padding collate and bucketing batch sampler", timeout=60)
+
+SPECIALS = ["<pad>", "<sos>", "<eos>", "<unk>"]  # the fixed indices 0-3 every vocabulary starts with
+
+
+def _attempt(fn, *args, **kwargs) -> list:
+    """``["ok", value]`` or ``["raised", type name, message, is a ValueError]``; NotImplementedError propagates."""
+    try:
+        return ["ok", fn(*args, **kwargs)]
+    except NotImplementedError:
+        raise  # the stub: reported as "not implemented yet"
+    except Exception as error:  # noqa: BLE001 - the type and message are what we check
+        return ["raised", type(error).__name__, str(error)[:300], isinstance(error, ValueError)]
+
+
+def _folder() -> Path:
+    return Path(tempfile.mkdtemp(prefix="data-"))
+
+
+# ---------------------------------------------------------------------------------------------------- Q5
+# Line numbers of the fixture below, 1-based: what read_tsv must keep, skip, and report.
+TSV_LINES = [
+    "Go.\tVa !",
+    "Run!\tCours\u202f!",
+    "  Who?  \t  Qui ?  ",
+    "no tab on this line",
+    "Wow!\tÇa alors !\tCC-BY 2.0 (France) Attribution: tatoeba.org #2877272",
+    "Fire!\t",
+    "Help!\tÀ l'aide !\r",
+    "\tJe comprends.",
+    "I see.\tJe comprends.",
+    "   \t   ",
+    "Thanks.\tMerci.",
+]
+TSV_PAIRS = [("Go.", "Va !"), ("Run!", "Cours\u202f!"), ("Who?", "Qui ?"), ("Wow!", "Ça alors !"),
+             ("Help!", "À l'aide !"), ("I see.", "Je comprends."), ("Thanks.", "Merci.")]
+TSV_SKIPPED = [[4, "no tab"], [6, "empty side"], [8, "empty side"], [10, "empty side"]]
+SPLIT_PAIRS = [(f"source {i}", f"cible {i}") for i in range(200)]
+
+
+def _write(folder: Path, name: str, lines: list[str]) -> Path:
+    path = folder / name
+    path.write_bytes("".join(line + "\n" for line in lines).encode("utf-8"))
+    return path
+
+
+@probe("Q5")
+def q5_read(s):
+    folder = _folder()
+    messy = _write(folder, "corpus.tsv", TSV_LINES)
+    clean = _write(folder, "clean.tsv", [line for line in TSV_LINES if line.strip("\r").count("\t") and
+                                         all(side.strip() for side in line.split("\t")[:2])])
+    hopeless = _write(folder, "hopeless.tsv", ["no tab", "\tnothing"])
+    pairs, skipped = s.data.read_tsv(messy, strict=False)
+    return {"pairs": [list(pair) for pair in pairs], "skipped": [list(item) for item in skipped],
+            "types": sorted({type(pair).__name__ for pair in pairs}),
+            "clean": _attempt(lambda: [len(part) for part in s.data.read_tsv(clean)]),
+            "strict": _attempt(s.data.read_tsv, messy),
+            "hopeless": _attempt(s.data.read_tsv, hopeless, strict=False)}
+
+
+@probe("Q5")
+def q5_split(s):
+    pairs = list(SPLIT_PAIRS)
+    random.seed(1)
+    first = s.data.split_pairs(pairs, (0.8, 0.1, 0.1), seed=7)
+    random.seed(2)  # a different global state must not matter
+    again = s.data.split_pairs(pairs, (0.8, 0.1, 0.1), seed=7)
+    other = s.data.split_pairs(pairs, (0.8, 0.1, 0.1), seed=8)
+    odd = s.data.split_pairs(pairs[:103], (0.5, 0.3, 0.2), seed=0)
+    return {"first": [list(map(list, part)) for part in first], "again": [list(map(list, part)) for part in again],
+            "other": [list(map(list, part)) for part in other], "odd": [len(part) for part in odd],
+            "odd_all": sorted(map(list, odd[0] + odd[1] + odd[2])),
+            "untouched": pairs == SPLIT_PAIRS, "bad_fractions": _attempt(s.data.split_pairs, pairs, (0.5, 0.5, 0.5))}
+
+
+@probe("Q5")
+def q5_load(s):
+    folder = _folder()
+    lines = [f"Sentence number {i}.\tPhrase numéro {i}." for i in range(60)]
+    _write(folder, "eng-fra.txt", lines[:30] + ["a line without a tab"] + lines[30:])
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        corpus = s.data.load_tatoeba(folder, strict=False, fractions=(0.6, 0.2, 0.2), seed=1)
+        flipped = s.data.load_tatoeba(folder, strict=False, fractions=(0.6, 0.2, 0.2), seed=1, reverse=True)
+    return {"splits": [[list(pair) for pair in corpus[split]] for split in ("train", "valid", "test")],
+            "flipped": [[list(pair) for pair in flipped[split]] for split in ("train", "valid", "test")],
+            "skipped": corpus.skipped}
+
+
+def _mentions_line(message: str, name: str, line: int) -> bool:
+    return f"{name}:{line}" in message or (name in message and f"line {line}" in message)
+
+
+@pytest.mark.grade("Q5", points=1)
+def test_q5_reads_pairs(out):
+    """read_tsv returns the stripped (source, target) pairs in file order, ignoring extra columns and \\r."""
+    got = out["q5_read"]
+    assert got["types"] == ["tuple"], "each pair must be a (source, target) tuple of two strings"
+    pairs = [tuple(pair) for pair in got["pairs"]]
+    assert len(pairs) == len(TSV_PAIRS), (
+        f"from a file of {len(TSV_LINES)} lines with {len(TSV_LINES) - len(TSV_PAIRS)} malformed ones, read_tsv "
+        f"(strict=False) returned {len(pairs)} pairs")
+    for want, have in zip(TSV_PAIRS, pairs):
+        assert have == want, (f"read {have!r} from the line {want[0]!r}...: strip both sides, keep the first two "
+                              "tab-separated fields, and drop a Windows line end (\\r)")
+    assert got["clean"] == ["ok", [len(TSV_PAIRS), 0]], (
+        "on a file without malformed lines, read_tsv (strict) must return all pairs and an empty skipped list")
+
+
+@pytest.mark.grade("Q5", points=1)
+def test_q5_reports_bad_lines(out):
+    """read_tsv reports each malformed line (no tab, empty side) by number, or raises naming file and line."""
+    got = out["q5_read"]
+    assert [list(item) for item in got["skipped"]] == TSV_SKIPPED, (
+        "with strict=False, skipped must list (line number counted from 1, reason) for every line without a tab "
+        f"('no tab') or with a side that is empty after stripping ('empty side'); yours: {got['skipped']}")
+    strict = got["strict"]
+    assert strict[0] == "raised", "with strict=True, a malformed line must raise an error, not be skipped"
+    assert strict[3], f"raise DataError (a ValueError), not {strict[1]}"
+    assert _mentions_line(strict[2], "corpus.tsv", 4), (
+        f"the error must start with the file and the number of the first bad line ('{{path}}:{{line}}: ...'); "
+        f"yours said: {strict[2]!r}")
+    assert got["hopeless"][0] == "raised", (
+        "a file where no line is usable must raise even with strict=False: never return an empty corpus silently")
+
+
+def _index(pair: list[str]) -> int:
+    return int(pair[0].split()[1])
+
+
+@pytest.mark.grade("Q5", points=0.5)
+def test_q5_split_sizes(out):
+    """split_pairs gives train/valid/test of the documented sizes, holding every pair exactly once."""
+    got = out["q5_split"]
+    sizes = [len(part) for part in got["first"]]
+    assert sizes == [160, 20, 20], f"200 pairs split (0.8, 0.1, 0.1) gave sizes {sizes} for (train, valid, test)"
+    everything = sorted(_index(pair) for part in got["first"] for pair in part)
+    assert everything == list(range(200)), "train, valid and test together must hold every pair exactly once"
+    assert got["odd"] == [53, 30, 20], (
+        f"103 pairs split (0.5, 0.3, 0.2) gave sizes {got['odd']}: n_valid = int(103 * 0.3), n_test = "
+        "int(103 * 0.2), and train takes the rest")
+    assert got["odd_all"] == sorted(map(list, SPLIT_PAIRS[:103])), "the odd-sized split lost or repeated pairs"
+    assert got["untouched"], "split_pairs must not modify (shuffle) the list it is given: shuffle a copy"
+    assert got["bad_fractions"][0] == "raised" and got["bad_fractions"][3], (
+        "fractions that do not sum to 1 must raise ValueError")
+
+
+@pytest.mark.grade("Q5", points=1)
+def test_q5_split_seeded(out):
+    """split_pairs is reproducible: the same seed gives the same split whatever the global random state."""
+    got = out["q5_split"]
+    assert got["first"] == got["again"], (
+        "split_pairs with the same seed gave different splits after random.seed(1) and random.seed(2): shuffle "
+        "with a private random.Random(seed), not the global random module")
+    assert got["first"] != got["other"], "seeds 7 and 8 gave the same split: the seed must choose the shuffle"
+
+
+@pytest.mark.grade("Q5", points=0.5)
+def test_q5_split_shuffles_first(out, ref):
+    """split_pairs shuffles before cutting, exactly as documented (valid first, then test, then train)."""
+    got = out["q5_split"]
+    for part, name in ((got["first"][1], "validation"), (got["first"][2], "test")):
+        spread = max(map(_index, part)) - min(map(_index, part))
+        assert spread > 2 * len(part), (
+            f"the {name} pairs come from one stretch of the file: shuffle before cutting, since corpus files "
+            "are often sorted (by length, by topic)")
+    assert got["first"] == ref["q5_split"]["first"], (
+        "the split differs from the documented procedure: shuffle a copy with random.Random(seed).shuffle, then "
+        "valid = the first n_valid pairs, test = the next n_test, train = the rest")
+
+
+@pytest.mark.grade("Q5", points=0.5)
+def test_q5_load_tatoeba_fixture(out, ref):
+    """load_tatoeba on a small eng-fra.txt counts the skipped line, splits, and reverses the direction."""
+    got = out["q5_load"]
+    sizes = [len(part) for part in got["splits"]]
+    assert sizes == [36, 12, 12] and got["skipped"] == 1, (
+        f"a 61-line eng-fra.txt with one malformed line, strict=False, split (0.6, 0.2, 0.2), gave sizes {sizes} "
+        f"and skipped={got['skipped']}")
+    assert got["splits"] == ref["q5_load"]["splits"], "the split of load_tatoeba is not the documented one"
+    reversed_pairs = [[[tgt, src] for src, tgt in part] for part in got["splits"]]
+    assert got["flipped"] == reversed_pairs, "reverse=True must swap source and target of the same split"
+
+
+# ---------------------------------------------------------------------------------------------------- Q6
+NORMALIZE = ["I\u2019m  here\u00a0!", "Cours\u202f!", "e\u0301te\u0301 \u2018quoted\u2019", "  trop \t d'espaces\n",
+             "zero\u200bwidth soft\u00adhyphen", "L\u2019\u00c9COLE", "Ça\u2009Alors\u3000!", "it\u02bcs"]
+ENGLISH = ["I'm hungry.", "I\u2019m cold!", "Don't go, Tom.", "He\u2019s 5 years old.", "You're   right!"]
+FRENCH = ["Je vais à l'école aujourd'hui.", "J\u2019ai faim\u202f!", "Qu'est-ce que c'est\u00a0?",
+          "L'ÉCOLE EST FINIE.", "Aujourd\u2019hui, il pleut."]
+
+
+@probe("Q6")
+def q6_normalize(s):
+    return {"lower": [s.data.normalize_text(text) for text in NORMALIZE],
+            "cased": [s.data.normalize_text(text, lower=False) for text in NORMALIZE]}
+
+
+@probe("Q6")
+def q6_tokens(s):
+    tok = s.data.tokenize
+    return {"en": [tok(text, "en") for text in ENGLISH], "fr": [tok(text, "fr") for text in FRENCH],
+            "en_cased": [tok(text, "en", lower=False) for text in ENGLISH[:2]],
+            "fr_cased": [tok(text, "fr", lower=False) for text in FRENCH[3:]],
+            "de": tok("Zwei junge weiße Männer sind im Freien.", "de"), "empty": tok("", "en")}
+
+
+@probe("Q6")
+def q6_encode(s):
+    vocab = s.data.Vocab(SPECIALS + ["le", "chat", "noir", "."])
+    encode = vocab.encode
+    return {"known": encode(["le", "chat", "noir", "."]), "unknown": encode(["le", "chien", "gris", "."]),
+            "bare": encode(["chat", "le"], add_sos_eos=False), "empty": encode([]),
+            "bare_unknown": encode(["xyz"], add_sos_eos=False)}
+
+
+def _ints(value) -> list | None:
+    if isinstance(value, torch.Tensor) and value.dim() == 1:
+        return [int(v) for v in value]
+    if isinstance(value, list) and all(isinstance(v, int) and not isinstance(v, bool) for v in value):
+        return value
+    return None
+
+
+@pytest.mark.grade("Q6", points=1)
+def test_q6_normalize(out, ref):
+    """normalize_text applies NFC, straight apostrophes, ordinary single spaces and optional lower-casing."""
+    got, want = out["q6_normalize"], ref["q6_normalize"]
+    for key, label in (("lower", ""), ("cased", ", lower=False")):
+        for text, have, expected in zip(NORMALIZE, got[key], want[key]):
+            assert isinstance(have, str), "normalize_text must return a string"
+            assert have == expected, (f"normalize_text({text!r}{label}) gave {have!r}: check the five steps of the "
+                                      "docstring (NFC, apostrophes, special spaces, whitespace runs, lower-casing)")
+
+
+def _check_tokens(inputs: list[str], lang: str, got: list, want: list, cased: bool = False) -> None:
+    for text, have, expected in zip(inputs, got, want):
+        assert isinstance(have, list) and all(isinstance(token, str) for token in have), (
+            "tokenize must return a list of strings")
+        assert have == expected, (
+            f"tokenize({text!r}, {lang!r}{', lower=False' if cased else ''}) gave {have}: normalise first, then "
+            f"use spaCy's tokenizer for {lang!r} (get_tokenizer) and keep each token's text")
+
+
+@pytest.mark.grade("Q6", points=1)
+def test_q6_tokenize_english(out, ref):
+    """tokenize splits English clitics the spaCy way ("I'm" -> "i", "'m"), also after curly apostrophes."""
+    got, want = out["q6_tokens"], ref["q6_tokens"]
+    _check_tokens(ENGLISH, "en", got["en"], want["en"])
+    _check_tokens(ENGLISH, "en", got["en_cased"], want["en_cased"], cased=True)
+    assert got["empty"] == [], "an empty sentence has no tokens"
+
+
+@pytest.mark.grade("Q6", points=1)
+def test_q6_tokenize_french(out, ref):
+    """tokenize splits French elisions ("l'école") but keeps "aujourd'hui" whole; German works too."""
+    got, want = out["q6_tokens"], ref["q6_tokens"]
+    _check_tokens(FRENCH, "fr", got["fr"], want["fr"])
+    _check_tokens(FRENCH[3:], "fr", got["fr_cased"], want["fr_cased"], cased=True)
+    _check_tokens(["Zwei junge weiße Männer sind im Freien."], "de", [got["de"]], [want["de"]])
+
+
+@pytest.mark.grade("Q6", points=0.5)
+def test_q6_encode_sos_eos(out):
+    """encode puts <sos> (1) first and <eos> (2) last, one index per token, and none with add_sos_eos=False."""
+    got = out["q6_encode"]
+    known = _ints(got["known"])
+    assert known is not None, "encode must return a list of ints"
+    assert known == [1, 4, 5, 6, 7, 2], (
+        f"encode(['le', 'chat', 'noir', '.']) with the vocabulary {SPECIALS + ['le', 'chat', 'noir', '.']} gave "
+        f"{known}: <sos>, one index per token, <eos>")
+    assert _ints(got["bare"]) == [5, 4], f"encode(['chat', 'le'], add_sos_eos=False) gave {got['bare']}"
+    assert _ints(got["empty"]) == [1, 2], f"encode([]) gave {got['empty']}: still <sos> and <eos>"
+
+
+@pytest.mark.grade("Q6", points=0.5)
+def test_q6_encode_unknown(out):
+    """encode maps tokens missing from the vocabulary to <unk> (3), never to <pad> or an error."""
+    got = out["q6_encode"]
+    assert _ints(got["unknown"]) == [1, 4, 3, 3, 7, 2], (
+        f"encode(['le', 'chien', 'gris', '.']) with 'chien' and 'gris' unknown gave {got['unknown']}: unknown "
+        "tokens become UNK (3)")
+    assert _ints(got["bare_unknown"]) == [3], f"encode(['xyz'], add_sos_eos=False) gave {got['bare_unknown']}"
+
+
+# ---------------------------------------------------------------------------------------------------- Q7
+SENTENCES = [["le", "chat", "noir", "."], ["le", "chien", "noir", "."], ["la", "chatte", "."],
+             ["le", "chat", "dort", "."], ["<unk>", "le", "zèbre"]]
+# Counts: le 4, "." 4, chat 2, noir 2, chatte/chien/dort/la/zèbre 1; "<unk>" is a special, not counted.
+
+
+def _itos(vocab) -> list:
+    return [vocab.id_to_token(index) for index in range(len(vocab))]
+
+
+@probe("Q7")
+def q7_build(s):
+    build = s.data.Vocab.build
+    return {"all": _itos(build(SENTENCES)), "min2": _itos(build(SENTENCES, min_freq=2)),
+            "min3": _itos(build(SENTENCES, min_freq=3)), "top3": _itos(build(SENTENCES, max_size=3)),
+            "top3_min2": _itos(build(SENTENCES, min_freq=2, max_size=3)),
+            "generator": _itos(build(sentence for sentence in SENTENCES)),
+            "empty": _itos(build([])), "lookup": build(SENTENCES).token_to_id("<pad>")}
+
+
+@probe("Q7")
+def q7_decode(s):
+    vocab = s.data.Vocab(SPECIALS + ["le", "chat", "noir", "."])
+    decode = vocab.decode
+    return {"full": decode([1, 4, 5, 6, 7, 2, 0, 0]), "after_eos": decode([1, 4, 3, 7, 2, 5, 6]),
+            "pads": decode([4, 0, 5]), "raw": decode([1, 4, 2, 0], strip_specials=False),
+            "tensor_list": decode(torch.tensor([1, 5, 2]).tolist()), "nothing": decode([2, 4, 5]),
+            "out_of_range": _attempt(decode, [1, 4, 99])}
+
+
+@pytest.mark.grade("Q7", points=1)
+def test_q7_specials_first(out):
+    """Vocab.build puts <pad> <sos> <eos> <unk> at indices 0-3, and does not count specials found in the data."""
+    got = out["q7_build"]
+    for key in ("all", "min2", "empty"):
+        assert got[key][:4] == SPECIALS, f"the first four tokens must be {SPECIALS}; yours: {got[key][:4]}"
+    assert got["empty"] == SPECIALS, "a vocabulary built from no sentences holds exactly the four specials"
+    assert got["all"].count("<unk>") == 1, "'<unk>' in the data must not become a second, ordinary token"
+
+
+@pytest.mark.grade("Q7", points=1)
+def test_q7_min_freq(out):
+    """Vocab.build keeps exactly the tokens that occur at least min_freq times."""
+    got = out["q7_build"]
+    assert sorted(got["all"][4:]) == sorted(["le", ".", "chat", "noir", "chatte", "chien", "dort", "la", "zèbre"]), (
+        f"with min_freq=1 every token of the data is kept once; yours: {got['all'][4:]}")
+    assert sorted(got["min2"][4:]) == sorted(["le", ".", "chat", "noir"]), (
+        f"with min_freq=2, keep every token seen at least twice (exactly twice included) and nothing else; "
+        f"yours kept {got['min2'][4:]}")
+    assert sorted(got["min3"][4:]) == [".", "le"], f"with min_freq=3 yours kept {got['min3'][4:]}: too many or too few"
+    assert got["generator"] == got["all"], "build must read its sentences once: a generator gave another vocabulary"
+
+
+@pytest.mark.grade("Q7", points=1)
+def test_q7_order_and_max_size(out):
+    """Vocab.build orders tokens by decreasing count, then alphabetically, and max_size caps ordinary tokens."""
+    got = out["q7_build"]
+    assert got["all"][4:] == [".", "le", "chat", "noir", "chatte", "chien", "dort", "la", "zèbre"], (
+        f"order: decreasing count, then alphabetical among equal counts; yours: {got['all'][4:]}")
+    assert got["top3"] == SPECIALS + [".", "le", "chat"], (
+        f"max_size=3 keeps the 3 first ordinary tokens of that order, the four specials on top; yours: {got['top3']}")
+    assert got["top3_min2"] == SPECIALS + [".", "le", "chat"], f"min_freq=2, max_size=3 gave {got['top3_min2']}"
+    assert got["lookup"] == 0, "token_to_id('<pad>') must be 0"
+
+
+@pytest.mark.grade("Q7", points=1)
+def test_q7_decode(out):
+    """decode inverts encode: it stops at <eos>, drops <pad>/<sos>, keeps <unk>, and strip_specials=False keeps all."""
+    got = out["q7_decode"]
+    assert got["full"] == ["le", "chat", "noir", "."], f"decode([1, 4, 5, 6, 7, 2, 0, 0]) gave {got['full']}"
+    assert got["after_eos"] == ["le", "<unk>", "."], (
+        f"decode([1, 4, 3, 7, 2, 5, 6]) gave {got['after_eos']}: stop at the first <eos>, keep <unk>")
+    assert got["pads"] == ["le", "chat"], f"decode([4, 0, 5]) gave {got['pads']}: leave out <pad>"
+    assert got["nothing"] == [], f"decode([2, 4, 5]) gave {got['nothing']}: nothing comes before the <eos>"
+    assert got["tensor_list"] == ["chat"], "decode must accept the ints of a tensor's .tolist()"
+    assert got["raw"] == ["<sos>", "le", "<eos>", "<pad>"], (
+        f"decode([1, 4, 2, 0], strip_specials=False) gave {got['raw']}: every index becomes its token")
+    assert got["out_of_range"][0] == "raised" and got["out_of_range"][1] == "IndexError", (
+        "an index outside the vocabulary must raise IndexError")
+
+
+# ---------------------------------------------------------------------------------------------------- Q8
+ITEMS = [([1, 5, 6, 2], [1, 7, 2]), ([1, 5, 2], [1, 7, 8, 9, 10, 2]), ([1, 4, 4, 4, 4, 2], [1, 2]),
+         ([1, 9, 9, 2], [1, 8, 8, 2])]
+LENGTHS = [(i * 37) % 23 + 1 for i in range(103)]  # 103 items, lengths 1..23 in a scrambled order
+
+
+def _items() -> list:
+    return [(torch.tensor(src), torch.tensor(tgt)) for src, tgt in ITEMS]
+
+
+def _batch(batch) -> dict:
+    return {"type": type(batch).__name__, "src": batch.src, "src_lengths": batch.src_lengths, "tgt": batch.tgt,
+            "lengths_device": str(batch.src_lengths.device) if isinstance(batch.src_lengths, torch.Tensor) else None}
+
+
+@probe("Q8")
+def q8_collate(s):
+    return {"plain": _batch(s.data.collate_batch(_items())),
+            "sorted": _batch(s.data.collate_batch(_items(), sort_by_length=True)),
+            "single": _batch(s.data.collate_batch(_items()[:1]))}
+
+
+@probe("Q8")
+def q8_sampler(s):
+    Sampler = s.data.BucketBatchSampler
+    sampler = Sampler(LENGTHS, 10, seed=3)
+    random.seed(1)
+    epoch0, epoch1 = list(iter(sampler)), list(iter(sampler))
+    sampler.set_epoch(0)
+    replay = list(iter(sampler))
+    twin = Sampler(LENGTHS, 10, seed=3)
+    random.seed(2)  # a different global state must not matter
+    twin0 = list(iter(twin))
+    return {"epoch0": epoch0, "epoch1": epoch1, "replay": replay, "twin0": twin0, "len": len(sampler),
+            "other_seed": list(iter(Sampler(LENGTHS, 10, seed=4))),
+            "plain": list(iter(Sampler(LENGTHS, 10, shuffle=False, bucket=False))),
+            "sorted": list(iter(Sampler(LENGTHS, 10, shuffle=False, bucket=True))),
+            "unbucketed": list(iter(Sampler(LENGTHS, 10, shuffle=True, bucket=False, seed=3)))}
+
+
+class _Pairs(torch.utils.data.Dataset):
+    """A dataset shaped like TranslationDataset, without needing encode (Q6) to build it."""
+
+    def __init__(self) -> None:
+        self.pairs = [([1] + [4 + i % 5] * (i % 7) + [2], [1] + [5] * (i % 4) + [3 + i % 2, 2]) for i in range(37)]
+
+    def __len__(self) -> int:
+        return len(self.pairs)
+
+    def __getitem__(self, index: int):
+        src, tgt = self.pairs[index]
+        return torch.tensor(src), torch.tensor(tgt)
+
+    def lengths(self) -> list:
+        return [(len(src), len(tgt)) for src, tgt in self.pairs]
+
+
+@probe("Q8")
+def q8_loader(s):
+    dataset = _Pairs()
+    rows = []
+    for batch in s.data.make_loader(dataset, 5, seed=1):
+        for row, length in zip(batch.src.tolist(), batch.src_lengths.tolist()):
+            rows.append(row[:length])
+    return {"rows": rows, "expected": [src for src, _ in dataset.pairs]}
+
+
+def _tensor(got: dict, key: str, what: str) -> torch.Tensor:
+    value = got[key]
+    assert isinstance(value, torch.Tensor), f"Batch.{key} must be a tensor ({what}), not {type(value).__name__}"
+    assert value.dtype == torch.long, f"Batch.{key} must be a LongTensor (int64), not {value.dtype}"
+    return value
+
+
+@pytest.mark.grade("Q8", points=1)
+def test_q8_padding(out, ref):
+    """collate_batch pads src and tgt on the right with PAD (0) into (batch, longest) LongTensors."""
+    got, want = out["q8_collate"], ref["q8_collate"]
+    assert got["plain"]["type"] == "Batch", f"collate_batch must return a Batch, not a {got['plain']['type']}"
+    for key, longest in (("src", "longest source"), ("tgt", "longest target")):
+        for case in ("plain", "single"):
+            have, expected = _tensor(got[case], key, f"(batch, {longest})"), want[case][key]
+            assert have.shape == expected.shape, (
+                f"Batch.{key} has shape {tuple(have.shape)} for {len(ITEMS) if case == 'plain' else 1} pairs: it "
+                f"must be (batch, {longest}), batch first")
+            assert torch.equal(have, expected), (
+                f"Batch.{key} holds the wrong values: each row is one sequence followed by PAD (0) up to the "
+                "longest; yours:\n" + str(have.tolist()))
+
+
+@pytest.mark.grade("Q8", points=1)
+def test_q8_lengths_and_sorting(out, ref):
+    """src_lengths holds the true source lengths on the CPU; sort_by_length sorts pairs by decreasing length."""
+    got, want = out["q8_collate"], ref["q8_collate"]
+    lengths = _tensor(got["plain"], "src_lengths", "(batch,)")
+    assert lengths.tolist() == [len(src) for src, _ in ITEMS], (
+        f"src_lengths is {lengths.tolist()} for sources of lengths {[len(src) for src, _ in ITEMS]}: count each "
+        "source before padding")
+    assert got["plain"]["lengths_device"] == "cpu", "src_lengths must stay on the CPU (pack_padded_sequence needs it)"
+    ordered = got["sorted"]
+    assert _tensor(ordered, "src_lengths", "(batch,)").tolist() == [6, 4, 4, 3], (
+        f"with sort_by_length=True, src_lengths is {ordered['src_lengths'].tolist()}: sort by decreasing length, "
+        "keeping equal lengths in their order")
+    for key in ("src", "tgt"):
+        assert torch.equal(_tensor(ordered, key, "sorted"), want["sorted"][key]), (
+            f"with sort_by_length=True, Batch.{key} is not reordered like the lengths: each source must stay "
+            "with its own target")
+
+
+def _flat(batches: list) -> list:
+    return sorted(index for batch in batches for index in batch)
+
+
+@pytest.mark.grade("Q8", points=1)
+def test_q8_every_pair_once(out):
+    """The batch sampler yields every index exactly once per epoch, in batches of batch_size, the last kept."""
+    got = out["q8_sampler"]
+    for key in ("epoch0", "epoch1"):
+        batches = got[key]
+        assert _flat(batches) == list(range(len(LENGTHS))), (
+            f"one epoch over {len(LENGTHS)} items must yield every index exactly once; yours yielded "
+            f"{len(_flat(batches))} indices, {len(set(_flat(batches)))} distinct")
+        sizes = sorted(len(batch) for batch in batches)
+        assert sizes == [3] + [10] * 10, (
+            f"batch_size=10 over 103 items must give ten batches of 10 and one of 3 (kept); yours: {sizes}")
+    assert got["len"] == 11, f"len(sampler) must be the number of batches per epoch (11), not {got['len']}"
+    assert sorted(map(tuple, out["q8_loader"]["rows"])) == sorted(map(tuple, out["q8_loader"]["expected"])), (
+        "a make_loader epoch must give back every pair exactly once (unpadded with src_lengths)")
+
+
+@pytest.mark.grade("Q8", points=1)
+def test_q8_seeded_shuffling(out):
+    """Shuffling is seeded: the same seed and epoch give the same batches; other epochs and seeds differ."""
+    got = out["q8_sampler"]
+    assert got["epoch0"] == got["twin0"], (
+        "two samplers with the same seed gave different first epochs after random.seed(1) and random.seed(2): use "
+        "a private random.Random seeded as documented, not the global random module")
+    assert got["epoch0"] != got["epoch1"], "two epochs gave the same batches: the epoch must change the shuffle"
+    assert got["replay"] == got["epoch0"], "set_epoch(0) must replay epoch 0 exactly"
+    assert got["epoch0"] != got["other_seed"], "seeds 3 and 4 gave the same batches"
+
+
+@pytest.mark.grade("Q8", points=0.5)
+def test_q8_bucketing(out):
+    """Bucketing groups similar lengths (little padding); without shuffling the order is the documented one."""
+    got = out["q8_sampler"]
+    spread = sum(max(LENGTHS[i] for i in batch) - min(LENGTHS[i] for i in batch) for batch in got["epoch0"])
+    assert spread <= max(LENGTHS) - min(LENGTHS), (
+        "with bucket=True, each batch must hold items of similar length: sort the shuffled indices by length "
+        f"before cutting batches (the length ranges of your batches add up to {spread})")
+    assert got["plain"] == [list(range(start, min(start + 10, 103))) for start in range(0, 103, 10)], (
+        "with shuffle=False and bucket=False, the batches must be the indices in order: [0..9], [10..19], ...")
+    assert got["sorted"] == [batch for batch in (sorted(range(103), key=lambda i: LENGTHS[i])[k:k + 10]
+                                                 for k in range(0, 103, 10))], (
+        "with shuffle=False and bucket=True, the batches must be the indices sorted by length (stable), cut in order")
+    unbucketed = sum(max(LENGTHS[i] for i in b) - min(LENGTHS[i] for i in b) for b in got["unbucketed"])
+    assert unbucketed > spread, "with bucket=False the batches must not be grouped by length"
