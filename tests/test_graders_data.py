@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from autograder.harness import grade
-from tests.helpers import CACHE, SOLUTION, STUB, mutant, scores
+from tests.helpers import SOLUTION, STUB, mutant, scores
 
 QUESTIONS = ["Q5", "Q6", "Q7", "Q8"]
 DATA = "seq2seq/data.py"
@@ -77,7 +77,7 @@ def _ids(cases: list[tuple[str, str]]) -> list[str]:
 
 @pytest.fixture(scope="module")
 def solution() -> dict:
-    return grade(SOLUTION, questions=QUESTIONS, cache_dir=CACHE)
+    return grade(SOLUTION, questions=QUESTIONS)
 
 
 @pytest.fixture(scope="module")
