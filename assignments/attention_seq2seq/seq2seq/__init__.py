@@ -7,6 +7,11 @@ section:
 module                    questions  what it holds
 ========================  =========  ==========================================================
 ``environment``           Q1–Q4      packages, imports, device choice, seeding
+``encoder``               Q9–Q11     embedding + (bi)GRU/LSTM over packed sequences, parameter counts
+``attention``             Q12–Q14    masked softmax, score functions (dot, general, scaled_dot, additive), context
+``decoder``               Q15–Q17    one decoding step with attention, output layer, probabilities; vanilla decoder
+``model``                 Q18–Q20    ``ModelConfig``, ``build_model``, ``Seq2Seq`` forward with teacher forcing
+``search``                           batched greedy decoding and beam search (not a question: used from Q25 on)
 ========================  =========  ==========================================================
 
 Run ``python -m seq2seq --help`` for the command line, and ``from seq2seq.check import check; check("Q4")``
