@@ -79,21 +79,26 @@ def greedy_search(model: nn.Module, src: Tensor, src_lengths: Tensor,
         encoder_outputs, hidden, mask, keys = model.encode(src, src_lengths)
         batch, device = src.size(0), src.device
         limit = _limits(max_len, batch, device)
+        steps = int(limit.max())
+        tokens = torch.full((batch, steps), PAD, dtype=torch.long, device=device)
+        attention = encoder_outputs.new_zeros(batch, steps, src.size(1))
+        scores = encoder_outputs.new_zeros(batch)
+        # The rows still decoding: a finished sentence leaves the batch, so no step is spent on it.
+        active = torch.arange(batch, device=device)
         prev = torch.full((batch,), SOS, dtype=torch.long, device=device)
-        finished = torch.zeros(batch, dtype=torch.bool, device=device)
-        scores = torch.zeros(batch, device=device)
-        tokens, attention = [], []
-        for step in range(int(limit.max())):
+        for step in range(steps):
             logits, hidden, weights = model.decoder.forward_step(prev, hidden, encoder_outputs, mask, keys)
             best, prev = _log_probs(logits).max(dim=-1)
-            prev = prev.masked_fill(finished, PAD)
-            scores += best.masked_fill(finished, 0.0)
-            tokens.append(prev)
-            attention.append(weights.masked_fill(finished.unsqueeze(1), 0.0))
-            finished = finished | (prev == EOS) | (limit <= step + 1)
-            if bool(finished.all()):  # one sync per step; stops the batch as soon as the last sentence ends
-                break
-        return torch.stack(tokens, dim=1), torch.stack(attention, dim=1), scores
+            tokens[active, step] = prev
+            attention[active, step] = weights
+            scores[active] += best
+            going = (prev != EOS) & (limit[active] > step + 1)
+            if not bool(going.all()):  # one sync per step, and only then any copying
+                if not bool(going.any()):
+                    break
+                active, prev, hidden = active[going], prev[going], hidden[going]
+                encoder_outputs, mask, keys = encoder_outputs[going], mask[going], keys[going]
+        return tokens[:, :step + 1], attention[:, :step + 1], scores
 
 
 @torch.inference_mode()
@@ -128,17 +133,25 @@ def beam_search(model: nn.Module, src: Tensor, src_lengths: Tensor, beam_size: i
         lengths = torch.zeros(batch * k, dtype=torch.long, device=device)
         tokens = torch.empty(batch * k, 0, dtype=torch.long, device=device)
         attention = encoder_outputs.new_empty(batch * k, 0, src.size(1))
-        offsets = torch.arange(batch, device=device).unsqueeze(1) * k   # (batch, 1): first row of each sentence
-        for step in range(int(limit.max())):
+        steps = int(limit.max())
+        out_tokens = torch.full((batch, steps), PAD, dtype=torch.long, device=device)
+        out_attention = encoder_outputs.new_zeros(batch, steps, src.size(1))
+        out_scores = encoder_outputs.new_zeros(batch)
+        # The sentences still searching: once all k hypotheses of a sentence have ended, its best one is written
+        # out and its rows leave the batch, so no step is spent on it.
+        active = torch.arange(batch, device=device)
+        for step in range(steps):
+            n = active.numel()
+            offsets = torch.arange(n, device=device).unsqueeze(1) * k  # (n, 1): first row of each sentence
             logits, hidden, weights = model.decoder.forward_step(prev, hidden, encoder_outputs, mask, keys)
             log_probs = _log_probs(logits)
             vocab = log_probs.size(-1)
             # A finished hypothesis may only continue with PAD, at no cost: it keeps its score and its place.
-            done = torch.full_like(log_probs[:1], float("-inf"))
-            done[0, PAD] = 0.0
-            log_probs = torch.where(finished.unsqueeze(1), done, log_probs)
-            candidates = (scores.unsqueeze(1) + log_probs).view(batch, k * vocab)
-            top_scores, top = candidates.topk(k, dim=1)                     # (batch, k)
+            ended = torch.full_like(log_probs[:1], float("-inf"))
+            ended[0, PAD] = 0.0
+            log_probs = torch.where(finished.unsqueeze(1), ended, log_probs)
+            candidates = (scores.unsqueeze(1) + log_probs).view(n, k * vocab)
+            top_scores, top = candidates.topk(k, dim=1)                     # (n, k)
             rows = (offsets + torch.div(top, vocab, rounding_mode="floor")).view(-1)  # the parent of each new row
             prev = (top % vocab).view(-1)
             scores, hidden, finished, lengths = top_scores.view(-1), hidden[rows], finished[rows], lengths[rows]
@@ -147,11 +160,22 @@ def beam_search(model: nn.Module, src: Tensor, src_lengths: Tensor, beam_size: i
             attention = torch.cat([attention[rows], step_weights.unsqueeze(1)], dim=1)
             lengths += (~finished).long()
             finished = finished | (prev == EOS) | (limit <= step + 1)
-            if bool(finished.all()):
+            done = finished.view(n, k).all(dim=1)                           # (n,) sentences whose search ended
+            if not bool(done.any()):
+                continue
+            normalised = scores / ((5.0 + lengths) / 6.0) ** length_penalty
+            best = (offsets.view(-1) + normalised.view(n, k).argmax(dim=1))[done]
+            out_tokens[active[done], :step + 1] = tokens[best]
+            out_attention[active[done], :step + 1] = attention[best]
+            out_scores[active[done]] = normalised[best]
+            if bool(done.all()):
                 break
-        normalised = scores / ((5.0 + lengths) / 6.0) ** length_penalty
-        best = offsets.view(-1) + normalised.view(batch, k).argmax(dim=1)
-        return tokens[best], attention[best], normalised[best]
+            keep = (~done).repeat_interleave(k)
+            active = active[~done]
+            encoder_outputs, hidden, mask, keys, limit = (x[keep] for x in (encoder_outputs, hidden, mask, keys, limit))
+            scores, prev, finished, lengths, tokens, attention = (
+                x[keep] for x in (scores, prev, finished, lengths, tokens, attention))
+        return out_tokens[:, :step + 1], out_attention[:, :step + 1], out_scores
 
 
 def to_translations(tokens: Tensor, attention: Tensor, scores: Tensor, src_lengths: Tensor) -> list[Translation]:
