@@ -107,6 +107,58 @@ MORE_MUTANTS = {name: MUTANTS.pop(name) for name in [
     "dropout_always_on", "log_of_softmax", "keys_twice", "python_random", "draw_per_sentence", "zeros_at_the_end",
     "ratio_ignored", "encoder_detached"]}
 
+# Other correct answers a student could write from the docstrings: each must keep full marks in its question.
+ALTERNATIVES = {
+    "hidden_read_from_outputs": ("Q10", ENC, [(
+        """        if isinstance(final, tuple):  # an LSTM returns (h, c): the decoder starts from h
+            final = final[0]
+        # final: (n_layers * directions, batch, hidden_size); the top layer's directions are the last rows.
+        last = torch.cat([final[-2], final[-1]], dim=-1) if self.rnn.bidirectional else final[-1]
+""", """        size, rows = self.rnn.hidden_size, torch.arange(src.size(0))
+        forward_last = outputs[rows, src_lengths.cpu() - 1, :size]
+        last = torch.cat([forward_last, outputs[:, 0, size:]], dim=-1) if self.rnn.bidirectional else forward_last
+""")]),
+    "finfo_min_and_explicit_axis": ("Q12", ATT, [(
+        'scores = scores.masked_fill(~mask, float("-inf"))\n    return torch.softmax(scores, dim=-1)',
+        "scores = scores.masked_fill(mask == 0, torch.finfo(scores.dtype).min)\n"
+        "    return nn.functional.softmax(scores, dim=scores.dim() - 1)")]),
+    "elementwise_scores": ("Q13", ATT, [
+        ("scores = torch.bmm(keys, query.unsqueeze(-1)).squeeze(-1)", "scores = (keys * query.unsqueeze(1)).sum(-1)"),
+        ("scores / math.sqrt(query.size(-1))", "scores / keys.size(-1) ** 0.5")]),
+    "elementwise_context": ("Q14", ATT, [("context = torch.bmm(weights.unsqueeze(1), encoder_outputs).squeeze(1)",
+                                          "context = (weights.unsqueeze(-1) * encoder_outputs).sum(dim=1)")]),
+    "step_with_time_axis": ("Q16", DEC, [(
+        """        embedded = self.dropout(self.embedding(prev_tokens))                   # (batch, emb_dim)
+        context, weights = self.attention(hidden, encoder_outputs, mask, keys)  # (batch, enc_hidden), (batch, src_len)
+        rnn_input = torch.cat([embedded, context], dim=-1).unsqueeze(1)        # (batch, 1, emb_dim + enc_hidden)
+        _, new_hidden = self.rnn(rnn_input, hidden.unsqueeze(0).contiguous())
+        return new_hidden.squeeze(0), context, weights""",
+        """        embedded = self.dropout(self.embedding(prev_tokens.unsqueeze(1)))
+        context, weights = self.attention(query=hidden, encoder_outputs=encoder_outputs, mask=mask, keys=keys)
+        output, _ = self.rnn(torch.cat([embedded, context.unsqueeze(1)], dim=2), hidden.unsqueeze(0))
+        return output.squeeze(1), context, weights""")]),
+    "preallocated_outputs": ("Q20", MOD, [(
+        """        for t in range(1, tgt.size(1)):
+            hidden, context, attn = self.decoder.step(prev, hidden, encoder_outputs, mask, keys)
+            states.append(hidden)
+            contexts.append(context)
+            weights.append(attn)
+            if teacher_forcing_ratio >= 1.0:
+                prev = tgt[:, t]  # projection deferred: one matrix product for all steps below
+            else:
+                logits.append(self.decoder.project(hidden, context))
+                prev = teacher_force(tgt[:, t], logits[-1], teacher_forcing_ratio)
+        if logits:""",
+        """        outputs = torch.zeros(tgt.size(0), tgt.size(1), self.decoder.out.out_features)
+        attention = torch.zeros(tgt.size(0), tgt.size(1), src.size(1))
+        for t in range(1, tgt.size(1)):
+            output, hidden, attention[:, t] = self.decoder.forward_step(prev, hidden, encoder_outputs, mask, keys)
+            outputs[:, t] = output
+            prev = teacher_force(tgt[:, t], output, teacher_forcing_ratio)
+        return outputs, attention
+        if logits:""")]),
+}
+
 
 def test_solution_full_marks():
     results = grade(SOLUTION, questions=QUESTIONS, cache_dir=CACHE)
@@ -139,3 +191,9 @@ def test_more_mutants_lose_points(tmp_path, name):
     """Further realistic mistakes, graded on their own question only (quick)."""
     qid, rel, edits = MORE_MUTANTS[name]
     assert scores(mutant(tmp_path, {rel: edits}), [qid])[qid] < POINTS[qid], f"{name} kept full marks in {qid}"
+
+
+@pytest.mark.parametrize("name", list(ALTERNATIVES))
+def test_other_correct_answers_keep_full_marks(tmp_path, name):
+    qid, rel, edits = ALTERNATIVES[name]
+    assert scores(mutant(tmp_path, {rel: edits}), [qid])[qid] == POINTS[qid], f"{name} lost points in {qid}"

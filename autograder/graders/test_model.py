@@ -991,9 +991,12 @@ def label(value, calls: list):
 
 
 def plain_arguments(module: nn.Module, calls: list) -> dict:
+    arguments = dict(module.arguments)
+    if module.part == "Attention" and arguments.get("attn_dim") is None:
+        arguments["attn_dim"] = arguments.get("dec_hidden")  # None means dec_hidden: either way is right
     return {key: label(value, calls) if any(value is c for c in calls)
             else value if isinstance(value, (int, float, str, bool, type(None))) else type(value).__name__
-            for key, value in module.arguments.items()}
+            for key, value in arguments.items()}
 
 
 @probe("Q18")
