@@ -42,7 +42,7 @@ def _limits(max_len: int | Tensor, batch: int, device: torch.device) -> Tensor:
 
 def _log_probs(logits: Tensor) -> Tensor:
     """Log-probabilities of the next token; never PAD or SOS (a model can give them mass before it is trained)."""
-    log_probs = torch.log_softmax(logits, dim=-1)
+    log_probs = torch.log_softmax(logits.float(), dim=-1)  # float32 even under autocast: scores add up
     log_probs[:, [PAD, SOS]] = float("-inf")
     return log_probs
 
@@ -81,8 +81,8 @@ def greedy_search(model: nn.Module, src: Tensor, src_lengths: Tensor,
         limit = _limits(max_len, batch, device)
         steps = int(limit.max())
         tokens = torch.full((batch, steps), PAD, dtype=torch.long, device=device)
-        attention = encoder_outputs.new_zeros(batch, steps, src.size(1))
-        scores = encoder_outputs.new_zeros(batch)
+        attention = torch.zeros(batch, steps, src.size(1), device=device)
+        scores = torch.zeros(batch, device=device)
         # The rows still decoding: a finished sentence leaves the batch, so no step is spent on it.
         active = torch.arange(batch, device=device)
         prev = torch.full((batch,), SOS, dtype=torch.long, device=device)
@@ -90,7 +90,7 @@ def greedy_search(model: nn.Module, src: Tensor, src_lengths: Tensor,
             logits, hidden, weights = model.decoder.forward_step(prev, hidden, encoder_outputs, mask, keys)
             best, prev = _log_probs(logits).max(dim=-1)
             tokens[active, step] = prev
-            attention[active, step] = weights
+            attention[active, step] = weights.float()
             scores[active] += best
             going = (prev != EOS) & (limit[active] > step + 1)
             if not bool(going.all()):  # one sync per step, and only then any copying
@@ -132,11 +132,11 @@ def beam_search(model: nn.Module, src: Tensor, src_lengths: Tensor, beam_size: i
         finished = torch.zeros(batch * k, dtype=torch.bool, device=device)
         lengths = torch.zeros(batch * k, dtype=torch.long, device=device)
         tokens = torch.empty(batch * k, 0, dtype=torch.long, device=device)
-        attention = encoder_outputs.new_empty(batch * k, 0, src.size(1))
+        attention = torch.empty(batch * k, 0, src.size(1), device=device)
         steps = int(limit.max())
         out_tokens = torch.full((batch, steps), PAD, dtype=torch.long, device=device)
-        out_attention = encoder_outputs.new_zeros(batch, steps, src.size(1))
-        out_scores = encoder_outputs.new_zeros(batch)
+        out_attention = torch.zeros(batch, steps, src.size(1), device=device)
+        out_scores = torch.zeros(batch, device=device)
         # The sentences still searching: once all k hypotheses of a sentence have ended, its best one is written
         # out and its rows leave the batch, so no step is spent on it.
         active = torch.arange(batch, device=device)
@@ -156,7 +156,7 @@ def beam_search(model: nn.Module, src: Tensor, src_lengths: Tensor, beam_size: i
             prev = (top % vocab).view(-1)
             scores, hidden, finished, lengths = top_scores.view(-1), hidden[rows], finished[rows], lengths[rows]
             tokens = torch.cat([tokens[rows], prev.unsqueeze(1)], dim=1)
-            step_weights = weights[rows].masked_fill(finished.unsqueeze(1), 0.0)
+            step_weights = weights[rows].float().masked_fill(finished.unsqueeze(1), 0.0)
             attention = torch.cat([attention[rows], step_weights.unsqueeze(1)], dim=1)
             lengths += (~finished).long()
             finished = finished | (prev == EOS) | (limit <= step + 1)
