@@ -8,6 +8,11 @@ module                    questions  what it holds
 ========================  =========  ==========================================================
 ``environment``           Q1–Q4      packages, imports, device choice, seeding
 ``data``                  Q5–Q8      corpora, spaCy tokens, ``Vocab``, padded batches
+``encoder``               Q9–Q11     embedding + (bi)GRU/LSTM over packed sequences, parameter counts
+``attention``             Q12–Q14    masked softmax, score functions (dot, general, scaled_dot, additive), context
+``decoder``               Q15–Q17    one decoding step with attention, output layer, probabilities; vanilla decoder
+``model``                 Q18–Q20    ``ModelConfig``, ``build_model``, ``Seq2Seq`` forward with teacher forcing
+``search``                           batched greedy decoding and beam search (not a question: used from Q25 on)
 ``training``              Q22, Q24   the optimizer; perplexity, smoothing, divergence, early stopping
 ``evaluation``            Q26        corpus BLEU from scratch
 ``visualisation``         Q28        attention heatmaps; loss curves

@@ -1,0 +1,1252 @@
+"""Graders for sections 4–7, the model: encoder (Q9–Q11), attention (Q12–Q14), decoder (Q15–Q17) and the whole
+seq2seq model (Q18–Q20).
+
+How a question is isolated from the others: a probe tests one question's code and supplies everything else
+itself. Weights are set by *name* (the names the docstrings give) to values drawn from a seed, the same in the
+student's and the reference's child, so outputs compare to 1e-5. When a method under test needs layers that
+another question defines (``__init__``), the probe overwrites those attributes with layers it builds; when it
+needs another question's function or module (``masked_softmax``, the attention inside the decoder, the encoder
+and decoder inside ``Seq2Seq``, ``encode``, ``teacher_force``), it injects the grader's own small versions below.
+A bug therefore costs points in its own question only.
+"""
+from __future__ import annotations
+
+import contextlib
+import inspect
+import math
+import types
+import zlib
+from unittest import mock
+
+import pytest
+import torch
+from torch import Tensor, nn
+from torch.nn.utils.rnn import pack_padded_sequence, pad_packed_sequence
+
+from autograder.registry import probe, question
+
+question("Q9", "encoder layers", timeout=60)
+question("Q10", "encoder forward pass", timeout=60)
+question("Q11", "encoder size: parameter count", timeout=60)
+question("Q12", "masked softmax over source positions", timeout=60)
+question("Q13", "attention score functions", timeout=60)
+question("Q14", "context vector", timeout=60)
+question("Q15", "decoder layers", timeout=60)
+question("Q16", "decoder step with attention", timeout=60)
+question("Q17", "output layer and probabilities", timeout=60)
+question("Q18", "building and encoding with the seq2seq model", timeout=60)
+question("Q19", "teacher forcing", timeout=60)
+question("Q20", "seq2seq forward pass", timeout=60)
+
+PAD, SOS, EOS = 0, 1, 2  # fixed by the course package's __init__
+# Small sizes, all different, so that a mixed-up dimension shows as a wrong shape.
+SRC_V, TGT_V, EMB, HID, DEC, ATT = 23, 19, 6, 5, 7, 4
+ENC = 2 * HID
+ATOL = 1e-5
+
+
+# ------------------------------------------------------------------------------------------------ helpers
+def rand(seed: int, *shape: int, scale: float = 1.0) -> Tensor:
+    """The same numbers in every process (the check can recompute what a probe used)."""
+    return torch.randn(*shape, generator=torch.Generator().manual_seed(seed)) * scale
+
+
+def tokens(seed: int, lengths: list[int], src_len: int | None = None, vocab: int = SRC_V) -> tuple[Tensor, Tensor]:
+    """A padded batch of random ids (never a special token) and its lengths."""
+    src_len = src_len or max(lengths)
+    ids = torch.randint(4, vocab, (len(lengths), src_len), generator=torch.Generator().manual_seed(seed))
+    for row, n in enumerate(lengths):
+        ids[row, n:] = PAD
+    return ids, torch.tensor(lengths)
+
+
+def mask_of(lengths: list[int], src_len: int | None = None) -> Tensor:
+    return torch.arange(src_len or max(lengths)).unsqueeze(0) < torch.tensor(lengths).unsqueeze(1)
+
+
+def parameter_shapes(module: nn.Module, skip: str = "\0") -> dict[str, list[int]]:
+    return {name: list(p.shape) for name, p in module.named_parameters() if not name.startswith(skip)}
+
+
+def fill_(module: nn.Module, expected: dict[str, tuple[int, ...]], seed: int, scale: float = 0.5) -> None:
+    """Give ``module``'s parameters seeded values by name, after checking names and shapes against ``expected``."""
+    params = dict(module.named_parameters())
+    missing = sorted(set(expected) - set(params))
+    wrong = sorted(n for n in expected if n in params and tuple(params[n].shape) != tuple(expected[n]))
+    if missing or wrong:
+        raise ValueError("the module's parameters do not match the docstring: "
+                         + (f"missing {missing} " if missing else "")
+                         + (f"wrong shapes {[(n, list(params[n].shape)) for n in wrong]}" if wrong else ""))
+    with torch.no_grad():
+        for name, shape in expected.items():
+            params[name].copy_(rand(seed + zlib.crc32(name.encode()), *shape, scale=scale))
+
+
+def layer(module: nn.Module, prefix: str, seed: int) -> nn.Module:
+    """Fill a grader-built layer (all its parameters) with seeded values; named by its attribute ``prefix``."""
+    fill_(module, {f"{name}": tuple(p.shape) for name, p in module.named_parameters()}, seed + zlib.crc32(prefix.encode()))
+    return module
+
+
+def construct(cls: type, *args, **kwargs) -> nn.Module:
+    """The student's own constructor when it works, else a bare module (its layers are set by the probe)."""
+    try:
+        return cls(*args, **kwargs)
+    except Exception:  # noqa: BLE001 - another question's stub or bug must not cost this question
+        bare = cls.__new__(cls)
+        nn.Module.__init__(bare)
+        return bare
+
+
+def rnn_shapes(prefix: str, gates: int, inputs: int, hidden: int, layers: int, bidirectional: bool) -> dict:
+    shapes = {}
+    for k in range(layers):
+        for suffix in ([""] + (["_reverse"] if bidirectional else [])):
+            size = inputs if k == 0 else hidden * (2 if bidirectional else 1)
+            shapes[f"{prefix}weight_ih_l{k}{suffix}"] = (gates * hidden, size)
+            shapes[f"{prefix}weight_hh_l{k}{suffix}"] = (gates * hidden, hidden)
+            shapes[f"{prefix}bias_ih_l{k}{suffix}"] = (gates * hidden,)
+            shapes[f"{prefix}bias_hh_l{k}{suffix}"] = (gates * hidden,)
+    return shapes
+
+
+def encoder_shapes(layers: int = 1, bidirectional: bool = True, rnn_type: str = "gru", dec: int = DEC) -> dict:
+    enc = HID * (2 if bidirectional else 1)
+    return {"embedding.weight": (SRC_V, EMB),
+            **rnn_shapes("rnn.", 3 if rnn_type == "gru" else 4, EMB, HID, layers, bidirectional),
+            "bridge.weight": (dec, enc), "bridge.bias": (dec,)}
+
+
+def close(a, b, atol: float = ATOL) -> bool:
+    return (isinstance(a, Tensor) and isinstance(b, Tensor) and a.shape == b.shape
+            and torch.allclose(a.double(), b.double(), atol=atol, rtol=atol))
+
+
+def shape(value) -> list[int] | str:
+    return list(value.shape) if isinstance(value, Tensor) else type(value).__name__
+
+
+# Grader-side versions of the model's parts, injected where a question relies on another question's code.
+class GraderAttention(nn.Module):
+    """Additive attention, counting how often its keys are precomputed."""
+
+    def __init__(self, enc: int = ENC, dec: int = DEC, seed: int = 7) -> None:
+        super().__init__()
+        self.key_layer = layer(nn.Linear(enc, ATT, bias=False), "gk", seed)
+        self.query_layer = layer(nn.Linear(dec, ATT, bias=False), "gq", seed)
+        self.energy_layer = layer(nn.Linear(ATT, 1, bias=False), "ge", seed)
+        self.precomputed = 0
+
+    def precompute(self, encoder_outputs: Tensor) -> Tensor:
+        self.precomputed += 1
+        return self.key_layer(encoder_outputs)
+
+    def forward(self, query: Tensor, encoder_outputs: Tensor, mask: Tensor, keys: Tensor | None = None):
+        keys = self.key_layer(encoder_outputs) if keys is None else keys
+        scores = self.energy_layer(torch.tanh(self.query_layer(query).unsqueeze(1) + keys)).squeeze(-1)
+        weights = torch.softmax(scores.masked_fill(~mask, float("-inf")), dim=-1)
+        return torch.bmm(weights.unsqueeze(1), encoder_outputs).squeeze(1), weights
+
+
+class GraderEncoder(nn.Module):
+    """A bidirectional GRU encoder; keeps its last outputs to check that gradients reach them."""
+
+    def __init__(self, seed: int = 11) -> None:
+        super().__init__()
+        self.embedding = layer(nn.Embedding(SRC_V, EMB), "e", seed)
+        self.rnn = layer(nn.GRU(EMB, HID, batch_first=True, bidirectional=True), "r", seed)
+        self.bridge = layer(nn.Linear(ENC, DEC), "b", seed)
+
+    def forward(self, src: Tensor, src_lengths: Tensor):
+        packed = pack_padded_sequence(self.embedding(src), src_lengths.cpu(), batch_first=True, enforce_sorted=False)
+        outputs, final = self.rnn(packed)
+        outputs, _ = pad_packed_sequence(outputs, batch_first=True, total_length=src.size(1))
+        if outputs.requires_grad:
+            outputs.retain_grad()
+        self.last_outputs = outputs
+        return outputs, torch.tanh(self.bridge(torch.cat([final[-2], final[-1]], dim=-1)))
+
+
+class GraderDecoder(nn.Module):
+    """The attention decoder of the docstrings, with every method of the decoder interface."""
+
+    def __init__(self, seed: int = 13) -> None:
+        super().__init__()
+        self.embedding = layer(nn.Embedding(TGT_V, EMB), "e", seed)
+        self.attention = GraderAttention(seed=seed)
+        self.rnn = layer(nn.GRU(EMB + ENC, DEC, batch_first=True), "r", seed)
+        self.out = layer(nn.Linear(DEC + ENC, TGT_V), "o", seed)
+
+    def precompute(self, encoder_outputs: Tensor) -> Tensor:
+        return self.attention.precompute(encoder_outputs)
+
+    def step(self, prev_tokens, hidden, encoder_outputs, mask, keys):
+        context, weights = self.attention(hidden, encoder_outputs, mask, keys)
+        _, new = self.rnn(torch.cat([self.embedding(prev_tokens), context], -1).unsqueeze(1), hidden.unsqueeze(0))
+        return new.squeeze(0), context, weights
+
+    def project(self, hidden, context):
+        return self.out(torch.cat([hidden, context], dim=-1))
+
+    def forward_step(self, prev_tokens, hidden, encoder_outputs, mask, keys=None):
+        keys = self.precompute(encoder_outputs) if keys is None else keys
+        hidden, context, weights = self.step(prev_tokens, hidden, encoder_outputs, mask, keys)
+        return self.project(hidden, context), hidden, weights
+
+
+def grader_masked_softmax(scores: Tensor, mask: Tensor) -> Tensor:
+    return torch.softmax(scores.masked_fill(~mask, float("-inf")), dim=-1)
+
+
+def grader_encode(model: nn.Module, src: Tensor, src_lengths: Tensor):
+    outputs, hidden = model.encoder(src, src_lengths)
+    return outputs, hidden, src != PAD, model.decoder.precompute(outputs)
+
+
+def grader_teacher_force(gold: Tensor, logits: Tensor, ratio: float) -> Tensor:
+    return gold if torch.rand(()) < ratio else logits.argmax(dim=-1)
+
+
+# =============================================================================================== Q9 encoder
+ENCODER_CONFIGS = {  # name -> (n_layers, bidirectional, rnn_type, dropout)
+    "bigru": (1, True, "gru", 0.0), "gru2": (2, False, "gru", 0.25), "bilstm2": (2, True, "lstm", 0.5)}
+
+
+@probe("Q9")
+def q9_layers(s):
+    result = {}
+    for name, (layers, bi, rnn_type, p) in ENCODER_CONFIGS.items():
+        enc = s.encoder.Encoder(SRC_V, EMB, HID, DEC, layers, bi, p, rnn_type)
+        rnn, drop = getattr(enc, "rnn", None), getattr(enc, "dropout", None)
+        result[name] = {
+            "params": parameter_shapes(enc),
+            "rnn": [type(rnn).__name__, getattr(rnn, "batch_first", None), getattr(rnn, "bidirectional", None),
+                    getattr(rnn, "num_layers", None), getattr(rnn, "dropout", None)],
+            "dropout": [type(drop).__name__, getattr(drop, "p", None)],
+            "enc_hidden": getattr(enc, "enc_hidden", None),
+        }
+    return result
+
+
+@probe("Q9")
+def q9_unknown_rnn(s):
+    try:
+        s.encoder.Encoder(SRC_V, EMB, HID, DEC, 1, True, 0.0, "transformer")
+    except ValueError:
+        return "ValueError"
+    except NotImplementedError:
+        raise
+    except Exception as error:  # noqa: BLE001
+        return type(error).__name__
+    return "nothing raised"
+
+
+@pytest.mark.grade("Q9", points=1)
+def test_q9_parameter_names_and_shapes(out):
+    """The encoder has the embedding, RNN and bridge parameters the docstring names, with the right shapes."""
+    for name, (layers, bi, rnn_type, _) in ENCODER_CONFIGS.items():
+        want = {k: list(v) for k, v in encoder_shapes(layers, bi, rnn_type).items()}
+        got = out["q9_layers"][name]["params"]
+        where = f"Encoder(..., n_layers={layers}, bidirectional={bi}, rnn_type={rnn_type!r})"
+        assert sorted(got) == sorted(want), (
+            f"{where} has parameters {sorted(got)}; expected exactly {sorted(want)} (embedding, rnn, bridge)")
+        for key in want:
+            assert got[key] == want[key], (
+                f"{where}: {key} has shape {got[key]}; check the sizes the docstring gives "
+                "(the bridge reads enc_hidden = hidden_size * directions features)")
+
+
+@pytest.mark.grade("Q9", points=1)
+def test_q9_layer_settings(out):
+    """The RNN is batch-first with the requested type, directions, layers and dropout; enc_hidden is kept."""
+    for name, (layers, bi, rnn_type, p) in ENCODER_CONFIGS.items():
+        got = out["q9_layers"][name]
+        kind, batch_first, bidirectional, num_layers, between = got["rnn"]
+        assert kind == {"gru": "GRU", "lstm": "LSTM"}[rnn_type], f"rnn_type={rnn_type!r} must give an nn.{rnn_type.upper()}, not {kind}"
+        assert batch_first is True, "build the RNN with batch_first=True: batches are (batch, src_len)"
+        assert bidirectional == bi and num_layers == layers, "pass bidirectional and n_layers to the RNN"
+        assert math.isclose(between or 0.0, p if layers > 1 else 0.0), (
+            "the RNN's own dropout (between stacked layers) must be `dropout` when n_layers > 1, else 0")
+        assert got["dropout"] == ["Dropout", p], "self.dropout must be nn.Dropout(dropout)"
+        assert got["enc_hidden"] == HID * (2 if bi else 1), "self.enc_hidden must be hidden_size * directions"
+
+
+@pytest.mark.grade("Q9", points=1)
+def test_q9_unknown_rnn_type(out):
+    """An unknown rnn_type raises ValueError."""
+    assert out["q9_unknown_rnn"] == "ValueError", f"rnn_type='transformer' must raise ValueError ({out['q9_unknown_rnn']})"
+
+
+# =============================================================================================== Q10 encoder forward
+def encoder_under_test(s, layers: int, bi: bool, rnn_type: str, p: float, seed: int) -> nn.Module:
+    """The student's Encoder with the documented layers replaced by seeded ones (Q9 is graded on its own)."""
+    enc = construct(s.encoder.Encoder, SRC_V, EMB, HID, DEC, layers, bi, p, rnn_type)
+    rnn = nn.GRU if rnn_type == "gru" else nn.LSTM
+    enc.embedding = nn.Embedding(SRC_V, EMB, padding_idx=PAD)
+    enc.rnn = rnn(EMB, HID, num_layers=layers, batch_first=True, bidirectional=bi, dropout=p if layers > 1 else 0.0)
+    enc.dropout = nn.Dropout(p)
+    enc.bridge = nn.Linear(HID * (2 if bi else 1), DEC)
+    enc.enc_hidden = HID * (2 if bi else 1)
+    fill_(enc, encoder_shapes(layers, bi, rnn_type), seed)
+    return enc.eval()
+
+
+CASES = {"one": ([1], 1), "mixed": ([5, 2, 4], 5), "extra_padding": ([3, 1, 2, 3], 6), "full": ([7, 7], 7)}
+ENCODER_FORWARD = {"bigru": (1, True, "gru"), "gru2": (2, False, "gru"), "bigru2": (2, True, "gru"),
+                   "bilstm": (1, True, "lstm")}
+
+
+@probe("Q10")
+def q10_outputs(s):
+    result = {}
+    for config, (layers, bi, rnn_type) in ENCODER_FORWARD.items():
+        enc = encoder_under_test(s, layers, bi, rnn_type, 0.0, seed=100)
+        for case, (lengths, src_len) in CASES.items():
+            src, lens = tokens(zlib.crc32(f"{config}/{case}".encode()) % 1000, lengths, src_len)
+            outputs, hidden = enc(src, lens)
+            result[f"{config}/{case}"] = {"outputs": outputs, "hidden": hidden}
+    return result
+
+
+@probe("Q10")
+def q10_alone_vs_batch(s):
+    """Each sentence encoded alone (no padding) and inside a padded batch."""
+    enc = encoder_under_test(s, 2, True, "gru", 0.0, seed=101)
+    src, lens = tokens(5, [6, 2, 4])
+    batch_out, batch_hidden = enc(src, lens)
+    alone = [enc(src[i:i + 1, :n], lens[i:i + 1]) for i, n in enumerate(lens.tolist())]
+    return {"batch": [batch_out, batch_hidden], "alone": [[o, h] for o, h in alone], "lengths": lens}
+
+
+@probe("Q10")
+def q10_dropout(s):
+    enc = encoder_under_test(s, 1, True, "gru", 0.5, seed=102)
+    src, lens = tokens(6, [6, 3])
+    evals = [enc(src, lens) for _ in range(2)]
+    enc.train()
+    trains = [enc(src, lens) for _ in range(2)]
+    return {"eval": [list(x) for x in evals], "train": [list(x) for x in trains]}
+
+
+@pytest.mark.grade("Q10", points=1)
+def test_q10_shapes(out, ref):
+    """Outputs are (batch, src_len, enc_hidden) and the initial decoder state (batch, dec_hidden), for many shapes."""
+    for key, expected in ref["q10_outputs"].items():
+        got = out["q10_outputs"][key]
+        config, case = key.split("/")
+        lengths, src_len = CASES[case]
+        for part in ("outputs", "hidden"):
+            assert shape(got[part]) == list(expected[part].shape), (
+                f"{config} encoder, batch {len(lengths)}, src_len {src_len}, lengths {lengths}: {part} has shape "
+                f"{shape(got[part])}, expected {list(expected[part].shape)} (outputs: [forward; backward] "
+                "concatenated, padded to src.size(1); hidden: the bridge's output)")
+
+
+@pytest.mark.grade("Q10", points=1)
+def test_q10_outputs_match(out, ref):
+    """With the same weights, every token's hidden state matches the reference (GRU, 2 layers, LSTM)."""
+    for key, expected in ref["q10_outputs"].items():
+        got = out["q10_outputs"][key]["outputs"]
+        assert close(got, expected["outputs"]), (
+            f"{key}: the encoder outputs differ from the expected ones (embedding -> dropout -> packed RNN -> "
+            "unpacked top-layer states, forward and backward concatenated)")
+
+
+@pytest.mark.grade("Q10", points=1)
+def test_q10_initial_state_match(out, ref):
+    """The decoder's initial state is tanh(bridge([last forward; last backward])) of the top layer."""
+    for key, expected in ref["q10_outputs"].items():
+        got = out["q10_outputs"][key]["hidden"]
+        assert close(got, expected["hidden"]), (
+            f"{key}: the initial decoder state differs from tanh(bridge(...)) of the top layer's last states "
+            "(the forward state after the last real token, the backward state after the first token)")
+
+
+@pytest.mark.grade("Q10", points=1)
+def test_q10_padding_is_invisible(out):
+    """Padding changes nothing: padded positions are exactly 0, and a sentence encodes the same alone or in a batch."""
+    got = out["q10_alone_vs_batch"]
+    outputs, hidden = got["batch"]
+    for i, (alone_out, alone_hidden) in enumerate(got["alone"]):
+        n = int(got["lengths"][i])
+        assert torch.count_nonzero(outputs[i, n:]) == 0, (
+            "the outputs at padded positions must be exactly 0: pack the padded batch (pack_padded_sequence, "
+            "enforce_sorted=False) and unpack it (pad_packed_sequence)")
+        assert close(outputs[i, :n], alone_out[0]) and close(hidden[i], alone_hidden[0]), (
+            "a sentence encoded inside a padded batch must give the same states as encoded alone: padding "
+            "must not enter the RNN (pack the sequence)")
+
+
+@pytest.mark.grade("Q10", points=1)
+def test_q10_eval_disables_dropout(out):
+    """In eval() mode the encoder is deterministic; in train() mode dropout changes its outputs."""
+    got = out["q10_dropout"]
+    (o1, h1), (o2, h2) = got["eval"]
+    assert close(o1, o2, 0) and close(h1, h2, 0), "after eval(), two calls on the same batch must agree (no dropout)"
+    (t1, _), (t2, _) = got["train"]
+    assert not close(t1, t2, 0), "in train() mode with dropout 0.5, apply self.dropout to the embeddings"
+
+
+# =============================================================================================== Q11 parameter counts
+FORMULA_CONFIGS = {  # name -> (vocab, emb, hidden, dec, layers, bidirectional, rnn_type)
+    "gru1": (100, 8, 6, 5, 1, False, "gru"), "bigru1": (57, 16, 9, 11, 1, True, "gru"),
+    "gru3": (30, 4, 7, 3, 3, False, "gru"), "bigru2": (41, 6, 5, 8, 2, True, "gru"),
+    "lstm2": (30, 4, 7, 3, 2, False, "lstm"), "bilstm3": (12, 3, 4, 6, 3, True, "lstm")}
+
+
+def reference_encoder_count(vocab, emb, hidden, dec, layers, bi, rnn_type) -> int:
+    """Built from torch's own layers, so the count is torch's, not anybody's formula."""
+    rnn = (nn.GRU if rnn_type == "gru" else nn.LSTM)(emb, hidden, layers, bidirectional=bi)
+    parts = [nn.Embedding(vocab, emb), rnn, nn.Linear(hidden * (2 if bi else 1), dec)]
+    return sum(p.numel() for part in parts for p in part.parameters())
+
+
+@probe("Q11")
+def q11_count(s):
+    frozen = nn.Sequential(nn.Embedding(10, 3), nn.GRU(3, 4), nn.Linear(4, 2))
+    frozen[0].weight.requires_grad_(False)
+    return {"plain": s.encoder.count_parameters(nn.Sequential(nn.Linear(5, 3), nn.GRU(3, 2, bidirectional=True))),
+            "frozen": s.encoder.count_parameters(frozen)}
+
+
+@probe("Q11")
+def q11_formula(s):
+    return {name: s.encoder.encoder_parameter_formula(v, e, h, d, n_layers=n, bidirectional=bi, rnn_type=r)
+            for name, (v, e, h, d, n, bi, r) in FORMULA_CONFIGS.items()}
+
+
+@pytest.mark.grade("Q11", points=1)
+def test_q11_count_trainable(out):
+    """count_parameters counts every trainable number, and only trainable ones."""
+    got = out["q11_count"]
+    assert got["plain"] == 18 + 2 * 3 * 2 * (3 + 2 + 2), "count_parameters must add up numel() of every parameter"
+    assert got["frozen"] == 3 * 4 * (3 + 4 + 2) + 10, "parameters with requires_grad=False are not trainable: skip them"
+
+
+@pytest.mark.parametrize("group", ["single layer GRU", "stacked and bidirectional GRU", "LSTM"])
+@pytest.mark.grade("Q11", points=1)
+def test_q11_formula(out, group):
+    """encoder_parameter_formula equals the real parameter count."""
+    names = {"single layer GRU": ["gru1", "bigru1"], "stacked and bidirectional GRU": ["gru3", "bigru2"],
+             "LSTM": ["lstm2", "bilstm3"]}[group]
+    for name in names:
+        v, e, h, d, n, bi, r = FORMULA_CONFIGS[name]
+        got = out["q11_formula"][name]
+        assert isinstance(got, int), f"return an int, not {type(got).__name__}"
+        assert got == reference_encoder_count(*FORMULA_CONFIGS[name]), (
+            f"the formula is off for vocab={v}, emb={e}, hidden={h}, dec_hidden={d}, n_layers={n}, "
+            f"bidirectional={bi}, rnn_type={r!r}: count the embedding, every layer and direction (the first "
+            "layer reads the embeddings, later ones enc_hidden features; two bias vectors per gate block), "
+            "and the bridge")
+
+
+# =============================================================================================== Q12 masked softmax
+SOFTMAX_CASES = {"2d": ([4, 1, 6, 3], None), "one": ([1], None)}
+
+
+def softmax_inputs(case: str) -> tuple[Tensor, Tensor]:
+    lengths, _ = SOFTMAX_CASES[case]
+    scores = rand(sum(lengths), len(lengths), max(lengths), scale=3.0)
+    return scores, mask_of(lengths)
+
+
+def softmax_3d_inputs() -> tuple[Tensor, Tensor]:
+    mask = mask_of([5, 2, 3]).unsqueeze(1).expand(3, 4, 5).contiguous()
+    return rand(3, 3, 4, 5, scale=3.0), mask
+
+
+@probe("Q12")
+def q12_weights(s):
+    return {case: s.attention.masked_softmax(*softmax_inputs(case)) for case in SOFTMAX_CASES}
+
+
+@probe("Q12")
+def q12_leading_dims(s):
+    return s.attention.masked_softmax(*softmax_3d_inputs())
+
+
+@probe("Q12")
+def q12_large(s):
+    scores, mask = softmax_inputs("2d")
+    return s.attention.masked_softmax(scores * 1e4, mask)
+
+
+def expected_softmax(scores: Tensor, mask: Tensor) -> Tensor:
+    return grader_masked_softmax(scores.double(), mask)
+
+
+@pytest.mark.grade("Q12", points=1)
+def test_q12_rows_sum_to_one_and_padding_zero(out):
+    """Every row of weights sums to 1 and padded positions get exactly 0."""
+    for case in SOFTMAX_CASES:
+        scores, mask = softmax_inputs(case)
+        got = out["q12_weights"][case]
+        assert shape(got) == list(scores.shape), f"the weights must have the scores' shape {list(scores.shape)}"
+        assert torch.count_nonzero(got[~mask]) == 0, (
+            "padded positions must get exactly 0 weight: fill their scores with -inf before the softmax")
+        assert torch.allclose(got.sum(-1).double(), torch.ones(got.size(0), dtype=torch.float64), atol=1e-5), (
+            "every row must sum to 1 over the source positions: softmax over the last axis, after masking")
+
+
+@pytest.mark.grade("Q12", points=1)
+def test_q12_values(out):
+    """The real positions hold the softmax of their scores."""
+    for case in SOFTMAX_CASES:
+        got = out["q12_weights"][case]
+        assert close(got, expected_softmax(*softmax_inputs(case)).float()), (
+            "the weights at real positions must be the softmax of their scores over the real positions of that row")
+
+
+@pytest.mark.grade("Q12", points=1)
+def test_q12_leading_dimensions(out):
+    """Scores with leading dimensions (batch, steps, src_len) are normalised over the last axis."""
+    got = out["q12_leading_dims"]
+    assert close(got, expected_softmax(*softmax_3d_inputs()).float()), (
+        "for scores (batch, steps, src_len) the softmax runs over the last axis, source positions")
+
+
+@pytest.mark.grade("Q12", points=1)
+def test_q12_large_scores(out):
+    """Large scores (1e4) still give finite weights."""
+    got = out["q12_large"]
+    scores, mask = softmax_inputs("2d")
+    assert isinstance(got, Tensor) and bool(torch.isfinite(got).all()), (
+        "scores of size 1e4 gave inf or nan: use torch.softmax (which subtracts the maximum), not exp()/sum()")
+    assert close(got, expected_softmax(scores * 1e4, mask).float()), "large scores give wrong weights"
+
+
+# =============================================================================================== Q13 score functions
+def attention_shapes(method: str, enc: int, dec: int, attn: int | None) -> dict:
+    if method == "additive":
+        attn = attn or dec
+        return {"key_layer.weight": (attn, enc), "query_layer.weight": (attn, dec), "energy_layer.weight": (1, attn)}
+    if method == "general" or enc != dec:
+        return {"key_layer.weight": (dec, enc)}
+    return {}
+
+
+SCORE_CASES = {  # name -> (method, enc, dec, attn_dim)
+    "dot_same": ("dot", 6, 6, None), "dot_project": ("dot", ENC, DEC, None),
+    "scaled_same": ("scaled_dot", 6, 6, None), "scaled_project": ("scaled_dot", ENC, DEC, None),
+    "general": ("general", ENC, DEC, None), "additive": ("additive", ENC, DEC, ATT),
+    "additive_default": ("additive", ENC, DEC, None)}
+SCORE_LENGTHS = [5, 2, 1]
+
+
+def score_inputs(enc: int, dec: int) -> tuple[Tensor, Tensor]:
+    return rand(enc * 100 + dec, 3, dec), rand(enc * 100 + dec + 1, 3, 5, enc)
+
+
+def score_probe(s, case: str) -> dict:
+    method, enc, dec, attn = SCORE_CASES[case]
+    att = s.attention.Attention(method, enc, dec, attn)
+    params = parameter_shapes(att)
+    fill_(att, attention_shapes(method, enc, dec, attn), seed=300)
+    extra = sorted(set(params) - set(attention_shapes(method, enc, dec, attn)))
+    if extra:
+        raise ValueError(f"Attention({method!r}) has parameters the docstring does not list: {extra}")
+    query, encoder_outputs = score_inputs(enc, dec)
+    keys = att.precompute(encoder_outputs)
+    return {"keys": keys, "scores": att.score(query, keys), "method": getattr(att, "method", None)}
+
+
+def _register_score_probe(case: str) -> None:
+    def run(s):
+        return score_probe(s, case)
+    run.__name__ = f"q13_{case}"
+    probe("Q13")(run)
+
+
+for _case in SCORE_CASES:  # one probe per case: a crash in one score function costs that function only
+    _register_score_probe(_case)
+
+
+@probe("Q13")
+def q13_unknown(s):
+    try:
+        s.attention.Attention("cosine", ENC, DEC)
+    except ValueError:
+        return "ValueError"
+    except NotImplementedError:
+        raise
+    except Exception as error:  # noqa: BLE001
+        return type(error).__name__
+    return "nothing raised"
+
+
+def _check_scores(out, case: str, expected: Tensor | None = None, ref=None) -> None:
+    method, enc, dec, _ = SCORE_CASES[case]
+    got = out[f"q13_{case}"]
+    where = f"Attention({method!r}, enc_hidden={enc}, dec_hidden={dec})"
+    assert shape(got["scores"]) == [3, 5], f"{where}: score() must return (batch, src_len) = [3, 5], not {shape(got['scores'])}"
+    if expected is None:
+        expected = ref[f"q13_{case}"]["scores"]
+    assert close(got["scores"], expected.float()), f"{where}: the scores are not those of the table in the docstring"
+
+
+@pytest.mark.grade("Q13", points=1)
+def test_q13_dot(out, ref):
+    """dot: s · h, with keys projected to dec_hidden when the sizes differ."""
+    query, encoder_outputs = score_inputs(6, 6)
+    _check_scores(out, "dot_same", expected=(encoder_outputs.double() @ query.double().unsqueeze(-1)).squeeze(-1))
+    _check_scores(out, "dot_project", ref=ref)
+
+
+@pytest.mark.grade("Q13", points=1)
+def test_q13_scaled_dot(out, ref):
+    """scaled_dot: the dot score divided by sqrt(d)."""
+    query, encoder_outputs = score_inputs(6, 6)
+    dot = (encoder_outputs.double() @ query.double().unsqueeze(-1)).squeeze(-1)
+    _check_scores(out, "scaled_same", expected=dot / math.sqrt(6))
+    _check_scores(out, "scaled_project", ref=ref)
+
+
+@pytest.mark.grade("Q13", points=1)
+def test_q13_general(out, ref):
+    """general: s · (W h), W being key_layer."""
+    _check_scores(out, "general", ref=ref)
+
+
+@pytest.mark.grade("Q13", points=1)
+def test_q13_additive(out, ref):
+    """additive: v · tanh(W s + U h), with attn_dim given or defaulting to dec_hidden."""
+    _check_scores(out, "additive", ref=ref)
+    _check_scores(out, "additive_default", ref=ref)
+
+
+@pytest.mark.grade("Q13", points=1)
+def test_q13_precompute_and_method(out, ref):
+    """precompute returns the projected keys once per batch; the method is kept; unknown methods raise ValueError."""
+    for case, (method, enc, dec, attn) in SCORE_CASES.items():
+        got = out[f"q13_{case}"]
+        assert got["method"] == method, "keep the method name in self.method"
+        assert close(got["keys"], ref[f"q13_{case}"]["keys"]), (
+            f"Attention({method!r}, enc_hidden={enc}, dec_hidden={dec}).precompute must return key_layer(encoder_outputs), "
+            "or the encoder outputs themselves when there is no key_layer")
+    assert out["q13_unknown"] == "ValueError", "an unknown method must raise ValueError"
+
+
+# =============================================================================================== Q14 context
+CONTEXT_CASES = {"mixed": [5, 2, 4], "one": [1], "full": [3, 3]}
+
+
+def context_inputs(case: str) -> tuple[Tensor, Tensor, Tensor]:
+    lengths = CONTEXT_CASES[case]
+    return rand(len(lengths), len(lengths), DEC), rand(len(lengths) + 50, len(lengths), max(lengths), ENC), mask_of(lengths)
+
+
+def attention_under_test(s, method: str) -> nn.Module:
+    """The student's Attention with the grader's layers, scores and keys (Q13 is graded on its own)."""
+    att = construct(s.attention.Attention, method, ENC, DEC, ATT)
+    grader = GraderAttention()
+    att.method = method
+    if method == "additive":
+        att.key_layer, att.query_layer, att.energy_layer = grader.key_layer, grader.query_layer, grader.energy_layer
+
+        def score(query, keys):
+            return grader.energy_layer(torch.tanh(grader.query_layer(query).unsqueeze(1) + keys)).squeeze(-1)
+    else:  # dot with a projection
+        att.key_layer = layer(nn.Linear(ENC, DEC, bias=False), "k", 5)
+
+        def score(query, keys):
+            return torch.bmm(keys, query.unsqueeze(-1)).squeeze(-1)
+    keys_of = att.key_layer
+    att.score = score  # plain functions set on the instance shadow the student's methods
+    att.precompute = lambda encoder_outputs: keys_of(encoder_outputs)
+    return att
+
+
+def attend(s, method: str, *args, **kwargs):
+    with mock.patch.object(s.attention, "masked_softmax", grader_masked_softmax):
+        return attention_under_test(s, method)(*args, **kwargs)
+
+
+@probe("Q14")
+def q14_context(s):
+    result = {}
+    for method in ("dot", "additive"):
+        for case in CONTEXT_CASES:
+            context, weights = attend(s, method, *context_inputs(case))
+            result[f"{method}/{case}"] = {"context": context, "weights": weights}
+    return result
+
+
+@probe("Q14")
+def q14_given_keys(s):
+    """Keys passed in must be used as they are: here they come from other states than the values."""
+    query, encoder_outputs, mask = context_inputs("mixed")
+    att = attention_under_test(s, "additive")
+    other = att.key_layer(rand(99, *encoder_outputs.shape))
+    with mock.patch.object(s.attention, "masked_softmax", grader_masked_softmax):
+        context, weights = att(query, encoder_outputs, mask, other)
+    return {"context": context, "weights": weights}
+
+
+@probe("Q14")
+def q14_padding(s):
+    query, encoder_outputs, mask = context_inputs("mixed")
+    garbage = encoder_outputs.masked_fill(~mask.unsqueeze(-1), 1e6)
+    clean, _ = attend(s, "dot", query, encoder_outputs, mask)
+    dirty, _ = attend(s, "dot", query, garbage, mask)
+    leaf = encoder_outputs.clone().requires_grad_(True)
+    context, _ = attend(s, "additive", query, leaf, mask)
+    context.sum().backward()
+    return {"clean": clean, "dirty": dirty, "grad": leaf.grad}
+
+
+def expected_weights(method: str, query: Tensor, encoder_outputs: Tensor, mask: Tensor, keys: Tensor | None = None):
+    with torch.no_grad():
+        grader = GraderAttention()
+        if method == "additive":
+            return grader(query, encoder_outputs, mask, keys)[1]
+        keys = layer(nn.Linear(ENC, DEC, bias=False), "k", 5)(encoder_outputs)
+        return grader_masked_softmax(torch.bmm(keys, query.unsqueeze(-1)).squeeze(-1), mask)
+
+
+@pytest.mark.grade("Q14", points=1)
+def test_q14_context_is_weighted_sum(out):
+    """The context is (batch, enc_hidden), the sum of the encoder states weighted by the attention weights."""
+    for key, got in out["q14_context"].items():
+        method, case = key.split("/")
+        query, encoder_outputs, mask = context_inputs(case)
+        assert shape(got["context"]) == [query.size(0), ENC] and shape(got["weights"]) == list(mask.shape), (
+            f"batch {query.size(0)}, src_len {mask.size(1)}: context must be (batch, enc_hidden) = "
+            f"{[query.size(0), ENC]} and weights (batch, src_len) = {list(mask.shape)}; got {shape(got['context'])} "
+            f"and {shape(got['weights'])}")
+        expected = torch.einsum("bs,bsh->bh", got["weights"].double(), encoder_outputs.double())
+        assert close(got["context"], expected.float()), (
+            "the context must be sum_i weights[b, i] * encoder_outputs[b, i]: the weighted sum of the encoder "
+            "outputs (not of the keys) over the source positions")
+
+
+@pytest.mark.grade("Q14", points=1)
+def test_q14_weights_masked_softmax_of_scores(out):
+    """The weights are the masked softmax of the scores: rows sum to 1, padding gets exactly 0."""
+    for key, got in out["q14_context"].items():
+        method, case = key.split("/")
+        query, encoder_outputs, mask = context_inputs(case)
+        assert torch.count_nonzero(got["weights"][~mask]) == 0, (
+            f"{method}: padded positions got attention weight: use masked_softmax on the scores")
+        assert close(got["weights"], expected_weights(method, query, encoder_outputs, mask)), (
+            f"{method}: the weights must be masked_softmax(self.score(query, keys), mask)")
+
+
+@pytest.mark.grade("Q14", points=1)
+def test_q14_uses_given_keys(out):
+    """Keys passed to forward are used for the scores (not recomputed); the values are the encoder outputs."""
+    got = out["q14_given_keys"]
+    query, encoder_outputs, mask = context_inputs("mixed")
+    with torch.no_grad():
+        other = GraderAttention().key_layer(rand(99, *encoder_outputs.shape))
+    assert close(got["weights"], expected_weights("additive", query, encoder_outputs, mask, other)), (
+        "when keys are given, score them as they are: precompute only when keys is None")
+    assert shape(got["context"]) == [3, ENC] and close(
+        got["context"], torch.einsum("bs,bsh->bh", got["weights"], encoder_outputs)), (
+        "the context sums the encoder outputs, not the keys")
+
+
+@pytest.mark.grade("Q14", points=1)
+def test_q14_padding_cannot_leak(out):
+    """Values at padded positions do not change the context, and receive no gradient."""
+    got = out["q14_padding"]
+    mask = mask_of(CONTEXT_CASES["mixed"])
+    assert close(got["clean"], got["dirty"]), "huge values at padded positions changed the context: mask them"
+    grad = got["grad"]
+    assert isinstance(grad, Tensor), "no gradient reached the encoder outputs through the context"
+    assert torch.count_nonzero(grad[~mask]) == 0, "padded encoder states must get no gradient"
+    assert bool((grad[mask].abs().sum(-1) > 0).all()), "every real encoder state must get a gradient through the context"
+
+
+# =============================================================================================== Q15 decoder layers
+@probe("Q15")
+def q15_layers(s):
+    attention = GraderAttention()
+    dec = s.decoder.AttentionDecoder(TGT_V, EMB, ENC, DEC, attention, 0.3)
+    rnn, out_layer, drop = getattr(dec, "rnn", None), getattr(dec, "out", None), getattr(dec, "dropout", None)
+    return {"params": parameter_shapes(dec, skip="attention."),
+            "attention_kept": getattr(dec, "attention", None) is attention,
+            "rnn": [type(rnn).__name__, getattr(rnn, "input_size", None), getattr(rnn, "hidden_size", None),
+                    getattr(rnn, "num_layers", None), getattr(rnn, "batch_first", None)],
+            "out": [type(out_layer).__name__, getattr(out_layer, "in_features", None),
+                    getattr(out_layer, "out_features", None)],
+            "dropout": [type(drop).__name__, getattr(drop, "p", None)]}
+
+
+DECODER_SHAPES = {"embedding.weight": (TGT_V, EMB), **rnn_shapes("rnn.", 3, EMB + ENC, DEC, 1, False),
+                  "out.weight": (TGT_V, DEC + ENC), "out.bias": (TGT_V,)}
+
+
+@pytest.mark.grade("Q15", points=1)
+def test_q15_parameter_names_and_shapes(out):
+    """The decoder's own parameters are embedding, rnn and out, with the shapes the docstring gives."""
+    got = out["q15_layers"]["params"]
+    want = {k: list(v) for k, v in DECODER_SHAPES.items()}
+    assert sorted(got) == sorted(want), f"the decoder's parameters (besides attention.*) are {sorted(got)}; expected {sorted(want)}"
+    for key in want:
+        assert got[key] == want[key], (
+            f"{key} has shape {got[key]}, expected {want[key]}: the GRU reads [embedding; context], "
+            "the output layer reads [s_t; c_t]")
+
+
+@pytest.mark.grade("Q15", points=1)
+def test_q15_layer_types(out):
+    """The attention module is kept; rnn is a one-layer batch-first GRU on [embedding; context]; out is nn.Linear."""
+    got = out["q15_layers"]
+    assert got["attention_kept"], "store the given attention module as self.attention"
+    assert got["rnn"] == ["GRU", EMB + ENC, DEC, 1, True], (
+        "self.rnn must be nn.GRU(emb_dim + enc_hidden, dec_hidden, batch_first=True)")
+    assert got["out"] == ["Linear", DEC + ENC, TGT_V], "self.out must be nn.Linear(dec_hidden + enc_hidden, vocab_size)"
+
+
+@pytest.mark.grade("Q15", points=1)
+def test_q15_dropout(out):
+    """self.dropout is nn.Dropout with the given probability."""
+    assert out["q15_layers"]["dropout"] == ["Dropout", 0.3], "self.dropout must be nn.Dropout(dropout)"
+
+
+# =============================================================================================== Q16 decoder step
+def decoder_under_test(s, dropout: float = 0.0, seed: int = 400) -> nn.Module:
+    """The student's decoder with the grader's layers and attention (Q15 and Q12–Q14 are graded on their own)."""
+    attention = GraderAttention()
+    dec = construct(s.decoder.AttentionDecoder, TGT_V, EMB, ENC, DEC, attention, dropout)
+    dec.embedding = nn.Embedding(TGT_V, EMB, padding_idx=PAD)
+    dec.attention = attention
+    dec.rnn = nn.GRU(EMB + ENC, DEC, batch_first=True)
+    dec.out = nn.Linear(DEC + ENC, TGT_V)
+    dec.dropout = nn.Dropout(dropout)
+    fill_(dec, DECODER_SHAPES, seed)
+    return dec.eval()
+
+
+STEP_CASES = {"mixed": [5, 2, 4], "one": [1], "single_sentence": [4]}
+
+
+def step_inputs(case: str, seed: int = 0):
+    lengths = CONTEXT_CASES.get(case) or STEP_CASES[case]
+    batch = len(lengths)
+    prev = torch.randint(3, TGT_V, (batch,), generator=torch.Generator().manual_seed(seed + batch))
+    return prev, rand(seed + 1, batch, DEC), rand(seed + 2, batch, max(lengths), ENC), mask_of(lengths)
+
+
+def run_steps(dec: nn.Module, prev: Tensor, hidden: Tensor, encoder_outputs: Tensor, mask: Tensor) -> list:
+    keys = dec.attention.precompute(encoder_outputs)
+    first = dec.step(prev, hidden, encoder_outputs, mask, keys)
+    second = dec.step((prev + 1) % TGT_V, first[0], encoder_outputs, mask, keys)  # from the new state
+    return [list(first), list(second)]
+
+
+@probe("Q16")
+def q16_steps(s):
+    dec = decoder_under_test(s)
+    return {case: run_steps(dec, *step_inputs(case)) for case in STEP_CASES}
+
+
+@probe("Q16")
+def q16_gradient(s):
+    dec = decoder_under_test(s)
+    prev, hidden, encoder_outputs, mask = step_inputs("mixed")
+    leaf = encoder_outputs.clone().requires_grad_(True)
+    new_hidden, _, _ = dec.step(prev, hidden, leaf, mask, dec.attention.precompute(leaf))
+    new_hidden.sum().backward()
+    return leaf.grad
+
+
+@probe("Q16")
+def q16_dropout(s):
+    dec = decoder_under_test(s, dropout=0.5)
+    args = step_inputs("mixed")
+    evals = [run_steps(dec, *args)[0][0] for _ in range(2)]
+    dec.train()
+    trains = [run_steps(dec, *args)[0][0] for _ in range(2)]
+    return {"eval": evals, "train": trains}
+
+
+@pytest.mark.grade("Q16", points=1)
+def test_q16_shapes(out):
+    """step returns hidden (batch, dec_hidden), context (batch, enc_hidden), weights (batch, src_len)."""
+    for case, lengths in STEP_CASES.items():
+        hidden, context, weights = out["q16_steps"][case][0]
+        want = [[len(lengths), DEC], [len(lengths), ENC], [len(lengths), max(lengths)]]
+        assert [shape(hidden), shape(context), shape(weights)] == want, (
+            f"batch {len(lengths)}, src_len {max(lengths)}: expected (hidden, context, weights) of shapes {want}, got "
+            f"{[shape(hidden), shape(context), shape(weights)]}")
+
+
+@pytest.mark.parametrize("part", ["first step", "second step, from the new state"])
+@pytest.mark.grade("Q16", points=1)
+def test_q16_matches_reference(out, ref, part):
+    """With the same weights, the new state, context and weights match the reference (two steps in a row)."""
+    index = 0 if part == "first step" else 1
+    for case in STEP_CASES:
+        got, expected = out["q16_steps"][case][index], ref["q16_steps"][case][index]
+        for name, g, e in zip(["attention weights", "context", "new hidden state"], got[::-1], expected[::-1]):
+            assert close(g, e), (
+                f"{part}, {case} batch: the {name} differ from the expected ones (attend with the previous state, "
+                "then one GRU step on [embedded; context] from the previous state, and return the new state)")
+
+
+@pytest.mark.grade("Q16", points=1)
+def test_q16_gradient_reaches_encoder(out):
+    """Gradients flow from the new state back to every real encoder state through the attention, none to padding."""
+    grad = out["q16_gradient"]
+    mask = mask_of(CONTEXT_CASES["mixed"])
+    assert isinstance(grad, Tensor), "no gradient reached the encoder outputs: the context must feed the GRU"
+    assert bool((grad[mask].abs().sum(-1) > 0).all()), "every real encoder state must get a gradient through the context"
+    assert torch.count_nonzero(grad[~mask]) == 0, "padded encoder states must get no gradient"
+
+
+@pytest.mark.grade("Q16", points=1)
+def test_q16_eval_disables_dropout(out):
+    """In eval() mode a step is deterministic; in train() mode dropout acts on the embedded tokens."""
+    got = out["q16_dropout"]
+    assert close(got["eval"][0], got["eval"][1], 0), "after eval(), two identical steps must agree (no dropout)"
+    assert not close(got["train"][0], got["train"][1], 0), (
+        "in train() mode with dropout 0.5, apply self.dropout to the embedded previous tokens")
+
+
+# =============================================================================================== Q17 output layer
+@probe("Q17")
+def q17_project(s):
+    dec = decoder_under_test(s, seed=500)
+    return {"step": dec.project(rand(1, 3, DEC), rand(2, 3, ENC)),
+            "all_steps": dec.project(rand(3, 2, 4, DEC), rand(4, 2, 4, ENC))}
+
+
+def logits_inputs() -> dict[str, Tensor]:
+    return {"2d": rand(5, 4, TGT_V, scale=3.0), "3d": rand(6, 2, 3, TGT_V, scale=3.0),
+            "large": rand(7, 4, TGT_V, scale=3.0) * 300}
+
+
+@probe("Q17")
+def q17_probabilities(s):
+    return {name: s.decoder.token_probabilities(x) for name, x in logits_inputs().items()}
+
+
+@probe("Q17")
+def q17_log_probabilities(s):
+    return {name: s.decoder.token_probabilities(x, log=True) for name, x in logits_inputs().items()}
+
+
+@pytest.mark.grade("Q17", points=1)
+def test_q17_project(out, ref):
+    """project applies out to [s_t; c_t], for one step (batch, ...) and for all steps (batch, tgt_len, ...)."""
+    for part, want in [("step", [3, TGT_V]), ("all_steps", [2, 4, TGT_V])]:
+        got = out["q17_project"][part]
+        assert shape(got) == want, f"project gave {shape(got)} for {part.replace('_', ' ')}, expected {want}"
+        assert close(got, ref["q17_project"][part]), (
+            "the logits must be self.out(torch.cat([hidden, context], dim=-1)): the state first, then the context")
+
+
+@pytest.mark.grade("Q17", points=1)
+def test_q17_probabilities(out):
+    """token_probabilities is the softmax over the vocabulary (the last axis)."""
+    for name in ("2d", "3d"):
+        got = out["q17_probabilities"][name]
+        assert close(got, torch.softmax(logits_inputs()[name].double(), -1).float()), (
+            "the probabilities must be the softmax over the vocabulary, the last axis (each row sums to 1)")
+
+
+@pytest.mark.grade("Q17", points=1)
+def test_q17_log_probabilities(out):
+    """token_probabilities(log=True) is log_softmax, finite even when probabilities underflow."""
+    for name in ("2d", "3d", "large"):
+        got = out["q17_log_probabilities"][name]
+        assert isinstance(got, Tensor) and bool(torch.isfinite(got).all()), (
+            "log-probabilities must stay finite for large logits: use log_softmax, not log(softmax(...))")
+        assert close(got, torch.log_softmax(logits_inputs()[name].double(), -1).float(), atol=1e-4), (
+            "log=True must give log_softmax over the vocabulary (the last axis)")
+
+
+# =============================================================================================== Q18 build and encode
+BUILD_CONFIGS = {
+    "reference": dict(src_vocab=SRC_V, tgt_vocab=TGT_V, emb_dim=EMB, hidden_size=HID, dec_hidden=DEC),
+    "unidirectional": dict(src_vocab=31, tgt_vocab=17, emb_dim=4, hidden_size=9, dec_hidden=6, n_layers=2,
+                           bidirectional=False, rnn_type="lstm", attention="general", dropout=0.2),
+    "additive": dict(src_vocab=12, tgt_vocab=13, emb_dim=3, hidden_size=4, dec_hidden=5, attention="additive",
+                     attn_dim=7, dropout=0.3),
+    "vanilla": dict(src_vocab=12, tgt_vocab=13, emb_dim=3, hidden_size=4, dec_hidden=5, attention="none")}
+PARTS = ("Encoder", "Attention", "AttentionDecoder", "VanillaDecoder")
+
+
+def recorder(real: type, calls: list) -> type:
+    signature = inspect.signature(real)
+
+    class Recorded(nn.Module):
+        def __init__(self, *args, **kwargs) -> None:
+            super().__init__()
+            bound = signature.bind(*args, **kwargs)
+            bound.apply_defaults()
+            self.arguments, self.part = dict(bound.arguments), real.__name__
+            calls.append(self)
+
+    return Recorded
+
+
+def label(value, calls: list):
+    """``<Attention #0>``: which recorded part, counted per kind (so the order of building does not matter)."""
+    if not any(value is c for c in calls):
+        return None
+    same = [c for c in calls if c.part == value.part]
+    return f"<{value.part} #{[id(c) for c in same].index(id(value))}>"
+
+
+def plain_arguments(module: nn.Module, calls: list) -> dict:
+    arguments = dict(module.arguments)
+    if module.part == "Attention" and arguments.get("attn_dim") is None:
+        arguments["attn_dim"] = arguments.get("dec_hidden")  # None means dec_hidden: either way is right
+    return {key: label(value, calls) if any(value is c for c in calls)
+            else value if isinstance(value, (int, float, str, bool, type(None))) else type(value).__name__
+            for key, value in arguments.items()}
+
+
+@probe("Q18")
+def q18_build(s):
+    result = {}
+    for name, fields in BUILD_CONFIGS.items():
+        calls: list = []
+        with contextlib.ExitStack() as stack:
+            # Replace each part's class wherever build_model may look it up: seq2seq.model or its own module.
+            for module in (s.model, s.encoder, s.attention, s.decoder):
+                for part in PARTS:
+                    if isinstance(getattr(module, part, None), type):
+                        stack.enter_context(mock.patch.object(module, part, recorder(getattr(module, part), calls)))
+            model = s.model.build_model(s.model.ModelConfig(**fields))
+        result[name] = {"calls": [[c.part, plain_arguments(c, calls)] for c in calls],
+                        "type": type(model).__name__,
+                        "encoder": label(getattr(model, "encoder", None), calls),
+                        "decoder": label(getattr(model, "decoder", None), calls)}
+    return result
+
+
+def encode_inputs():
+    return tokens(21, [5, 1, 3], 6)
+
+
+@probe("Q18")
+def q18_encode(s):
+    decoder = GraderDecoder()
+    model = s.model.Seq2Seq(GraderEncoder(), decoder).eval()
+    outputs, hidden, mask, keys = model.encode(*encode_inputs())
+    return {"outputs": outputs, "hidden": hidden, "mask": mask, "keys": keys,
+            "precomputed": decoder.attention.precomputed}
+
+
+def _parts(got: dict, part: str) -> list[dict]:
+    return [arguments for name, arguments in got["calls"] if name == part]
+
+
+@pytest.mark.grade("Q18", points=1)
+def test_q18_encoder_and_attention_sizes(out, ref):
+    """build_model builds one Encoder and an Attention sized for the encoder's states (enc_hidden)."""
+    for name, fields in BUILD_CONFIGS.items():
+        got, expected = out["q18_build"][name], ref["q18_build"][name]
+        for part in ("Encoder", "Attention"):
+            assert _parts(got, part) == _parts(expected, part), (
+                f"{name} config: the {part} is not built as the docstring says "
+                f"(bidirectional={fields.get('bidirectional', True)}: enc_hidden = hidden_size * directions)")
+
+
+@pytest.mark.grade("Q18", points=1)
+def test_q18_decoder_and_wiring(out, ref):
+    """build_model builds the right decoder around that attention and returns Seq2Seq(encoder, decoder)."""
+    for name in BUILD_CONFIGS:
+        got, expected = out["q18_build"][name], ref["q18_build"][name]
+        for part in ("AttentionDecoder", "VanillaDecoder"):
+            assert _parts(got, part) == _parts(expected, part), (
+                f"{name} config: the decoder is not built as the docstring says (attention='none' means "
+                "VanillaDecoder; otherwise AttentionDecoder with the attention just built and enc_hidden)")
+        assert got["type"] == "Seq2Seq", "build_model must return a Seq2Seq"
+        assert [got["encoder"], got["decoder"]] == [expected["encoder"], expected["decoder"]], (
+            "the Seq2Seq must hold the encoder and the decoder that build_model built")
+
+
+@pytest.mark.grade("Q18", points=1)
+def test_q18_encode_outputs_and_mask(out, ref):
+    """encode returns the encoder's states and initial state, and the mask src != PAD (bool)."""
+    got, expected = out["q18_encode"], ref["q18_encode"]
+    assert close(got["outputs"], expected["outputs"]) and close(got["hidden"], expected["hidden"]), (
+        "encode must return self.encoder(src, src_lengths)'s outputs and hidden state")
+    mask = got["mask"]
+    assert isinstance(mask, Tensor) and mask.dtype == torch.bool, "the mask must be a bool tensor"
+    assert torch.equal(mask, expected["mask"]), "the mask must be True at real tokens (src != PAD), False at padding"
+
+
+@pytest.mark.grade("Q18", points=1)
+def test_q18_keys_once(out, ref):
+    """encode precomputes the attention keys exactly once, with self.decoder.precompute."""
+    got = out["q18_encode"]
+    assert got["precomputed"] == 1, (
+        f"decoder.precompute was called {got['precomputed']} times during encode; call it exactly once")
+    assert close(got["keys"], ref["q18_encode"]["keys"]), "return the keys that self.decoder.precompute gave"
+
+
+# =============================================================================================== Q19 teacher forcing
+def tf_inputs(seed: int) -> tuple[Tensor, Tensor]:
+    logits = rand(seed, 4, TGT_V)
+    gold = (logits.argmax(-1) + 1 + torch.arange(4)) % TGT_V  # never the prediction
+    return gold, logits
+
+
+@probe("Q19")
+def q19_extremes(s):
+    gold, logits = tf_inputs(1)
+    return {"one": [s.model.teacher_force(gold, logits, 1.0) for _ in range(20)],
+            "zero": [s.model.teacher_force(gold, logits, 0.0) for _ in range(20)]}
+
+
+@probe("Q19")
+def q19_half(s):
+    gold, logits = tf_inputs(2)
+    torch.manual_seed(3)
+    first = [s.model.teacher_force(gold, logits, 0.5) for _ in range(200)]
+    torch.manual_seed(3)
+    again = [s.model.teacher_force(gold, logits, 0.5) for _ in range(50)]
+    return {"first": first, "again": again}
+
+
+def _kinds(choices: list, gold: Tensor, logits: Tensor) -> list[str]:
+    predicted = logits.argmax(-1)
+    return ["gold" if torch.equal(c, gold) else "predicted" if torch.equal(c, predicted) else "mixed"
+            if isinstance(c, Tensor) and c.shape == gold.shape else "other" for c in choices]
+
+
+@pytest.mark.grade("Q19", points=1)
+def test_q19_ratio_one_is_gold(out):
+    """Ratio 1.0 always feeds the gold tokens, as a (batch,) int64 tensor."""
+    gold, logits = tf_inputs(1)
+    for choice in out["q19_extremes"]["one"]:
+        assert isinstance(choice, Tensor) and choice.dtype == torch.int64, "return an int64 tensor of token ids"
+        assert torch.equal(choice, gold), "with ratio 1.0 the next input must always be the gold token"
+
+
+@pytest.mark.grade("Q19", points=1)
+def test_q19_ratio_zero_is_prediction(out):
+    """Ratio 0.0 always feeds the model's most likely token of each row."""
+    gold, logits = tf_inputs(1)
+    for choice in out["q19_extremes"]["zero"]:
+        assert isinstance(choice, Tensor) and choice.shape == gold.shape, "return one token per sentence: (batch,)"
+        assert torch.equal(choice, logits.argmax(-1)), (
+            "with ratio 0.0 the next input must always be the prediction: the argmax over the vocabulary (last axis)")
+
+
+@pytest.mark.grade("Q19", points=1)
+def test_q19_ratio_half(out):
+    """Ratio 0.5 draws once per step with torch's generator: the whole batch gets gold or predicted, about half each."""
+    gold, logits = tf_inputs(2)
+    kinds = _kinds(out["q19_half"]["first"], gold, logits)
+    assert set(kinds) <= {"gold", "predicted"}, (
+        "draw one number per step for the whole batch: every sentence gets the gold token, or every one the prediction")
+    assert 60 <= kinds.count("gold") <= 140, (
+        f"with ratio 0.5, {kinds.count('gold')} of 200 steps fed the gold tokens: feed gold with probability ratio")
+    assert _kinds(out["q19_half"]["again"], gold, logits) == kinds[:50], (
+        "after torch.manual_seed with the same seed the choices must repeat: draw with torch's generator")
+
+
+# =============================================================================================== Q20 forward
+FORWARD_CASES = {  # name -> (source lengths, src_len, target length)
+    "mixed": ([5, 2, 4], 5, 6), "one": ([1], 1, 2), "longer_target": ([3, 3], 3, 8)}
+
+
+def forward_inputs(case: str) -> tuple[Tensor, Tensor, Tensor]:
+    lengths, src_len, tgt_len = FORWARD_CASES[case]
+    src, lens = tokens(len(lengths) * 7 + tgt_len, lengths, src_len)
+    tgt = torch.randint(3, TGT_V, (len(lengths), tgt_len), generator=torch.Generator().manual_seed(tgt_len))
+    tgt[:, 0] = SOS
+    return src, lens, tgt
+
+
+def model_under_test(s) -> nn.Module:
+    """The student's Seq2Seq around the grader's encoder and decoder, with the grader's encode and teacher_force."""
+    model = s.model.Seq2Seq(GraderEncoder(), GraderDecoder()).eval()
+    model.encode = types.MethodType(grader_encode, model)
+    return model
+
+
+def forward(s, model: nn.Module, *args):
+    with mock.patch.object(s.model, "teacher_force", grader_teacher_force):
+        return model(*args)
+
+
+@probe("Q20")
+def q20_outputs(s):
+    model = model_under_test(s)
+    result = {}
+    for case in FORWARD_CASES:
+        for ratio in (1.0, 0.0):
+            logits, attention = forward(s, model, *forward_inputs(case), ratio)
+            result[f"{case}/{ratio}"] = {"logits": logits, "attention": attention}
+    return result
+
+
+@probe("Q20")
+def q20_changed_target(s):
+    """Forward again with one gold token changed, at either ratio."""
+    model = model_under_test(s)
+    src, lens, tgt = forward_inputs("longer_target")
+    changed = tgt.clone()
+    changed[:, 3] = (changed[:, 3] + 1) % TGT_V
+    return {str(ratio): [forward(s, model, src, lens, t, ratio)[0] for t in (tgt, changed)] for ratio in (1.0, 0.0)}
+
+
+@probe("Q20")
+def q20_gradient(s):
+    model = model_under_test(s).train()
+    logits, _ = forward(s, model, *forward_inputs("mixed"), 1.0)
+    (logits * rand(9, *logits.shape)).sum().backward()
+    return model.encoder.last_outputs.grad
+
+
+@pytest.mark.grade("Q20", points=1)
+def test_q20_shapes_and_first_position(out):
+    """Logits are (batch, tgt_len, vocab) and attention (batch, tgt_len, src_len); position 0 is all zeros."""
+    for key, got in out["q20_outputs"].items():
+        case, ratio = key.split("/")
+        lengths, src_len, tgt_len = FORWARD_CASES[case]
+        want = [[len(lengths), tgt_len, TGT_V], [len(lengths), tgt_len, src_len]]
+        assert [shape(got["logits"]), shape(got["attention"])] == want, (
+            f"batch {len(lengths)}, src_len {src_len}, tgt_len {tgt_len}: expected logits and attention of shapes "
+            f"{want}, got {[shape(got['logits']), shape(got['attention'])]}")
+        assert torch.count_nonzero(got["logits"][:, 0]) == 0 and torch.count_nonzero(got["attention"][:, 0]) == 0, (
+            "position 0 (the <sos>, never predicted) must hold zeros in both the logits and the attention")
+
+
+@pytest.mark.grade("Q20", points=1)
+def test_q20_teacher_forcing_matches(out, ref):
+    """With teacher forcing 1.0 the logits and attention match the reference."""
+    for case in FORWARD_CASES:
+        got, expected = out["q20_outputs"][f"{case}/1.0"], ref["q20_outputs"][f"{case}/1.0"]
+        assert close(got["logits"], expected["logits"]) and close(got["attention"], expected["attention"]), (
+            f"{case} batch, teacher forcing 1.0: the outputs differ from the expected ones (start from tgt[:, 0] and "
+            "the encoder's state, carry the new state from step to step, feed tgt[:, t] after step t)")
+
+
+@pytest.mark.grade("Q20", points=1)
+def test_q20_target_shifted(out):
+    """Position t is predicted from the tokens before it: changing tgt[:, 3] changes positions 4 on, not 0–3."""
+    before, after = out["q20_changed_target"]["1.0"]
+    assert close(before[:, :4], after[:, :4], 0), (
+        "changing tgt[:, 3] changed the prediction at positions 0–3: position t must be predicted only from "
+        "tgt[:, :t] (feed the previous gold token, not the current one)")
+    assert not close(before[:, 4], after[:, 4]), (
+        "changing tgt[:, 3] did not change the prediction at position 4: with teacher forcing 1.0, feed the gold token")
+
+
+@pytest.mark.grade("Q20", points=1)
+def test_q20_no_teacher_forcing(out, ref):
+    """With teacher forcing 0.0 the model feeds its own predictions: the gold tokens after <sos> do not matter."""
+    before, after = out["q20_changed_target"]["0.0"]
+    assert close(before, after, 0), "with teacher forcing 0.0 the gold tokens after <sos> must not change the output"
+    for case in FORWARD_CASES:
+        got, expected = out["q20_outputs"][f"{case}/0.0"], ref["q20_outputs"][f"{case}/0.0"]
+        assert close(got["logits"], expected["logits"]) and close(got["attention"], expected["attention"]), (
+            f"{case} batch, teacher forcing 0.0: the outputs differ from the expected ones (feed each step's "
+            "prediction, chosen with teacher_force, as the next input)")
+
+
+@pytest.mark.grade("Q20", points=1)
+def test_q20_gradient_reaches_encoder(out):
+    """The loss's gradient reaches every real encoder state through the attention."""
+    grad = out["q20_gradient"]
+    mask = mask_of(FORWARD_CASES["mixed"][0])
+    assert isinstance(grad, Tensor), "no gradient reached the encoder outputs: do not detach them or use no_grad"
+    assert bool((grad[mask].abs().sum(-1) > 0).all()), "every real encoder state must get a gradient"
