@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from autograder.harness import grade
-from tests.helpers import CACHE, SOLUTION, STUB, mutant, scores
+from tests.helpers import SOLUTION, STUB, mutant, scores
 
 QUESTIONS = [f"Q{n}" for n in range(9, 21)]
 POINTS = {"Q9": 3, "Q10": 5, "Q11": 4, "Q12": 4, "Q13": 5, "Q14": 4, "Q15": 3, "Q16": 5, "Q17": 3, "Q18": 4,
@@ -161,7 +161,7 @@ ALTERNATIVES = {
 
 
 def test_solution_full_marks():
-    results = grade(SOLUTION, questions=QUESTIONS, cache_dir=CACHE)
+    results = grade(SOLUTION, questions=QUESTIONS)
     assert results["extra_data"]["grader_errors"] == 0
     assert {t["name"].split()[0]: t["max_score"] for t in results["tests"]} == POINTS
     assert {t["name"].split()[0]: t["score"] for t in results["tests"]} == POINTS
