@@ -113,3 +113,10 @@ def test_independent_correct_implementations_score_full_marks(tmp_path, maximum)
     (sub / EVAL).write_text((sub / EVAL).read_text() + ALTERNATIVE.split("\n\n\ndef smooth")[0] + "\n")
     (sub / TRAIN).write_text((sub / TRAIN).read_text() + "\n\ndef smooth" + ALTERNATIVE.split("\n\n\ndef smooth")[1])
     assert scores(sub, QUESTIONS) == maximum
+
+
+def test_partial_credit_for_finished_functions(tmp_path, maximum):
+    """Q24 has four functions: one left unfinished costs its own points only."""
+    sub = mutant(tmp_path, {TRAIN: [("    if math.isnan(loss):\n        return math.nan\n",
+                                     "    raise NotImplementedError()\n")]})
+    assert scores(sub, ["Q24"]) == {"Q24": maximum["Q24"] - 1}

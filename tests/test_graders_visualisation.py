@@ -62,3 +62,37 @@ def test_matshow_implementation_scores_full_marks(tmp_path, maximum):
     sub = mutant(tmp_path, {})
     (sub / VIS).write_text((sub / VIS).read_text() + ALTERNATIVE)
     assert scores(sub, ["Q28"]) == maximum
+
+
+Q29_MUTANTS = {
+    "argmax over targets": [("enumerate(torch.as_tensor(weights).argmax(dim=1).tolist())",
+                             "enumerate(torch.as_tensor(weights).argmax(dim=0).tolist())")],
+    "links as (target, source)": [("return [(int(source), target) for target, source in",
+                                   "return [(target, int(source)) for target, source in")],
+    "AER over lists": [("a, g = set(map(tuple, predicted)), set(map(tuple, gold))",
+                        "a, g = list(map(tuple, predicted)), list(map(tuple, gold))"),
+                       ("len(a & g)", "len([x for x in a if x in g])")],
+    "AER with the union": [("1.0 - 2.0 * len(a & g) / (len(a) + len(g))", "1.0 - len(a & g) / len(a | g)")],
+    "entropy NaN at zeros": [("    return -torch.where(weights > 0, weights * weights.clamp_min(1e-30).log(), torch.zeros_like(weights)).sum(dim=1)",
+                              "    return -(weights * weights.log()).sum(dim=1)")],
+    "entropy in bits": [("weights * weights.clamp_min(1e-30).log()", "weights * weights.clamp_min(1e-30).log2()")],
+    "strictly increasing": [("forward = sum(b[0] >= a[0] for", "forward = sum(b[0] > a[0] for")],
+    "unsorted links": [("    links = sorted(alignment, key=lambda link: (link[1], link[0]))", "    links = list(alignment)")],
+}
+
+
+@pytest.mark.parametrize("name", Q29_MUTANTS)
+def test_q29_mutant_loses_points(name, tmp_path):
+    best = full_marks(["Q28", "Q29"])
+    got = scores(mutant(tmp_path, {VIS: Q29_MUTANTS[name]}), ["Q28", "Q29"])
+    assert got["Q29"] < best["Q29"] and got["Q28"] == best["Q28"], f"{name}: {got}"
+
+
+def test_q29_partial_credit_for_finished_functions(tmp_path):
+    """An unfinished function costs its own part of the question only."""
+    text = (SOLUTION / VIS).read_text()
+    start = text.index("    a, g = set(map(tuple, predicted))")
+    end = text.index("    return 1.0 - 2.0 * len(a & g) / (len(a) + len(g))\n") + len(
+        "    return 1.0 - 2.0 * len(a & g) / (len(a) + len(g))\n")
+    sub = mutant(tmp_path, {VIS: [(text[start:end], "    raise NotImplementedError()\n")]})
+    assert scores(sub, ["Q29"]) == {"Q29": full_marks(["Q29"])["Q29"] - 1.5}

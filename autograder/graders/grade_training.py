@@ -93,21 +93,35 @@ VALID = {"improving": [5, 4, 3, 2], "plateau": [3.0, 2.0, 2.5, 2.4, 2.2, 1.0], "
          "delta": [3.0, 2.95, 2.9, 2.0]}
 
 
+# One probe per function, so that an unfinished function costs only its own part of the question.
 @probe("Q24")
-def q24_parts(s):
-    t = s.training
+def q24_perplexity(s):
+    return {"values": [s.training.perplexity(x) for x in LOSSES], "nan": s.training.perplexity(float("nan"))}
+
+
+@probe("Q24")
+def q24_smooth(s):
+    return {"smooth": s.training.smooth(SERIES), "smooth_half": s.training.smooth(SERIES, beta=0.5),
+            "smooth_empty": s.training.smooth([])}
+
+
+@probe("Q24")
+def q24_diverged(s):
+    return {"cases": {name: bool(s.training.diverged(series)) for name, series in DIVERGENCE.items()},
+            "factor": bool(s.training.diverged([2.0, 5.0], factor=2.0))}
+
+
+@probe("Q24")
+def q24_stopping(s):
     stops = {}
     for name, series in VALID.items():
-        stopper = t.EarlyStopping(patience=2, min_delta=0.1 if name == "delta" else 0.0)
+        stopper = s.training.EarlyStopping(patience=2, min_delta=0.1 if name == "delta" else 0.0)
         trace = []
         for loss in series:
             stop = stopper.step(float(loss))
             trace.append([bool(stop), bool(stopper.improved), float(stopper.best), int(stopper.best_epoch)])
         stops[name] = trace
-    return {"perplexity": [t.perplexity(x) for x in LOSSES], "perplexity_nan": t.perplexity(float("nan")),
-            "smooth": t.smooth(SERIES), "smooth_half": t.smooth(SERIES, beta=0.5), "smooth_empty": t.smooth([]),
-            "diverged": {name: bool(t.diverged(series)) for name, series in DIVERGENCE.items()},
-            "diverged_factor": bool(t.diverged([2.0, 5.0], factor=2.0)), "stops": stops}
+    return stops
 
 
 def _smooth(values, beta):
@@ -121,19 +135,19 @@ def _smooth(values, beta):
 @pytest.mark.grade("Q24", points=1)
 def test_q24_perplexity(out):
     """perplexity is exp(loss), inf when that overflows, NaN for NaN, and never raises."""
-    got = out["q24_parts"]
+    got = out["q24_perplexity"]
     expected = [1.0, math.exp(1.5), math.exp(-0.25), math.inf, math.inf]
-    for loss, value, want in zip(LOSSES, got["perplexity"], expected):
+    for loss, value, want in zip(LOSSES, got["values"], expected):
         assert isinstance(value, float) and (value == want or abs(value - want) <= 1e-9 * want), (
             f"perplexity({loss}) is wrong: it is exp of the mean per-token loss in nats"
             + (" (inf when it overflows)" if want == math.inf else ""))
-    assert math.isnan(got["perplexity_nan"]), "perplexity(nan) must be nan"
+    assert math.isnan(got["nan"]), "perplexity(nan) must be nan"
 
 
 @pytest.mark.grade("Q24", points=1)
 def test_q24_smoothing(out):
     """smooth is the bias-corrected exponential moving average (the first value is kept as is)."""
-    got = out["q24_parts"]
+    got = out["q24_smooth"]
     for key, beta in (("smooth", 0.9), ("smooth_half", 0.5)):
         assert isinstance(got[key], list) and len(got[key]) == len(SERIES), "one smoothed value per input value"
         assert all(abs(a - b) <= 1e-9 for a, b in zip(got[key], _smooth(SERIES, beta))), (
@@ -145,14 +159,14 @@ def test_q24_smoothing(out):
 @pytest.mark.grade("Q24", points=1)
 def test_q24_divergence(out):
     """diverged flags NaN/inf and spikes above factor times the best earlier loss, and nothing else."""
-    got = out["q24_parts"]["diverged"]
+    got = out["q24_diverged"]["cases"]
     expected = {"empty": False, "one": False, "steady": False, "spike": True, "below_first": True,
                 "nan": True, "inf": True, "edge": False}
     for name, want in expected.items():
         assert got[name] == want, (
             f"diverged({DIVERGENCE[name]}) should be {want}: compare the last loss with factor times the "
             "smallest loss before it, and treat NaN/inf as divergence")
-    assert out["q24_parts"]["diverged_factor"], "diverged must use the factor argument"
+    assert out["q24_diverged"]["factor"], "diverged must use the factor argument"
 
 
 def _trace(series, patience=2, min_delta=0.0):
@@ -171,7 +185,7 @@ def _trace(series, patience=2, min_delta=0.0):
 @pytest.mark.parametrize("series", list(VALID))
 def test_q24_early_stopping(out, series):
     """EarlyStopping stops after `patience` epochs without improvement beyond min_delta, and tracks the best."""
-    got = out["q24_parts"]["stops"][series]
+    got = out["q24_stopping"][series]
     want = _trace([float(x) for x in VALID[series]], min_delta=0.1 if series == "delta" else 0.0)
     for epoch, (g, w) in enumerate(zip(got, want), start=1):
         assert g[1] == w[1], (f"epoch {epoch} of {VALID[series]}: improved should be {w[1]} "

@@ -103,3 +103,106 @@ def test_q28_draws_into_given_axes(out):
     case = out["q28_heatmaps"]["into_axes"]
     assert case["same_figure"], "return the figure that holds the given axes (ax.figure)"
     assert case["n_images"] == 1 and case["left_empty"], "draw into the axes passed as ax, not into new ones"
+
+
+# ---------------------------------------------------------------------------------------------------- Q29
+question("Q29", "reading alignments out of attention", timeout=60)
+
+# Rows are target tokens. Row 2 ties between columns 0 and 3; column sums differ from row sums on purpose.
+MATRIX = torch.tensor([[0.1, 0.7, 0.1, 0.1],
+                       [0.6, 0.1, 0.2, 0.1],
+                       [0.4, 0.1, 0.1, 0.4],
+                       [0.0, 0.0, 0.0, 1.0],
+                       [0.25, 0.25, 0.25, 0.25]])
+GOLD = [(1, 0), (0, 1), (3, 2), (3, 3), (2, 4), (0, 4)]
+ALIGNMENTS = {"same": ([(0, 0), (1, 1)], [(1, 1), (0, 0)]), "disjoint": ([(0, 1)], [(1, 0)]),
+              "partial": ([(0, 0), (1, 1), (2, 2)], [(0, 0), (2, 1)]), "duplicates": ([(0, 0), (0, 0)], [(0, 0)]),
+              "empty_pred": ([], [(0, 0)])}
+ORDERS = {"monotone": [(0, 0), (1, 1), (1, 2), (3, 3)], "swap": [(1, 0), (0, 1), (2, 2)],
+          "unsorted": [(2, 2), (0, 0), (1, 1)], "one": [(4, 0)], "empty": [], "back": [(3, 0), (2, 1), (1, 2)]}
+
+
+WIDE = torch.softmax(torch.randn(3, 9, generator=torch.Generator().manual_seed(3)), dim=1)
+
+
+# One probe per function, so that an unfinished function costs only its own part of the question.
+@probe("Q29")
+def q29_hard(s):
+    return {"hard": [list(link) for link in s.visualisation.hard_alignment(MATRIX)],
+            "hard_wide": [list(link) for link in s.visualisation.hard_alignment(WIDE)]}
+
+
+@probe("Q29")
+def q29_aer(s):
+    try:
+        s.visualisation.alignment_error_rate([], [])
+        empty_error = None
+    except ValueError:
+        empty_error = "ValueError"
+    except NotImplementedError:
+        raise
+    except Exception as error:  # noqa: BLE001
+        empty_error = type(error).__name__
+    hard = [(int(source), target) for target, source in enumerate(MATRIX.argmax(dim=1).tolist())]
+    return {"aer": {name: s.visualisation.alignment_error_rate(*pair) for name, pair in ALIGNMENTS.items()},
+            "aer_gold": s.visualisation.alignment_error_rate(hard, GOLD), "empty_error": empty_error}
+
+
+@probe("Q29")
+def q29_entropy(s):
+    return {"entropy": s.visualisation.attention_entropy(MATRIX), "entropy_wide": s.visualisation.attention_entropy(WIDE)}
+
+
+@probe("Q29")
+def q29_monotone(s):
+    return {name: s.visualisation.monotonicity(links) for name, links in ORDERS.items()}
+
+
+@pytest.mark.grade("Q29", points=1.5)
+def test_q29_hard_alignment(out):
+    """hard_alignment links each target token (row) to its most attended source position (column)."""
+    got = out["q29_hard"]
+    assert got["hard"] == [[1, 0], [0, 1], [0, 2], [3, 3], [0, 4]], (
+        "hard_alignment is wrong: take the argmax over the source positions of each row (dim=1), and return "
+        "(source, target) pairs in target order (ties: the first source position)")
+    assert got["hard_wide"] == [[int(s), t] for t, s in enumerate(WIDE.argmax(dim=1).tolist())], (
+        "on a 3x9 matrix the alignment is wrong: one link per target row")
+
+
+@pytest.mark.grade("Q29", points=1.5)
+def test_q29_alignment_error_rate(out):
+    """alignment_error_rate is 1 - 2|A∩G|/(|A|+|G|) over sets of links, and refuses two empty alignments."""
+    got = out["q29_aer"]
+    expected = {"same": 0.0, "disjoint": 1.0, "partial": 1 - 2 * 1 / 5, "duplicates": 0.0, "empty_pred": 1.0}
+    for name, want in expected.items():
+        assert abs(got["aer"][name] - want) < 1e-9, (
+            f"alignment_error_rate{ALIGNMENTS[name]} is wrong: use sets of links (duplicates count once), "
+            "AER = 1 - 2|A∩G| / (|A| + |G|)")
+    assert abs(got["aer_gold"] - (1 - 2 * 4 / 11)) < 1e-9, "AER of the hard alignment against gold is wrong"
+    assert got["empty_error"] == "ValueError", "two empty alignments must raise ValueError"
+
+
+@pytest.mark.grade("Q29", points=1)
+def test_q29_entropy(out):
+    """attention_entropy is each row's entropy in nats, with 0 log 0 = 0."""
+    got = out["q29_entropy"]
+    for key, matrix in (("entropy", MATRIX), ("entropy_wide", WIDE)):
+        value = got[key]
+        assert isinstance(value, torch.Tensor) and tuple(value.shape) == (matrix.shape[0],), (
+            "return a (tgt_len,) tensor: one entropy per target row")
+        assert torch.isfinite(value).all(), "zero weights must contribute 0 (0 log 0 = 0), not NaN"
+        p = matrix.double()
+        want = -(torch.where(p > 0, p * p.clamp_min(1e-300).log(), torch.zeros_like(p))).sum(1)
+        assert torch.allclose(value.double(), want, atol=1e-5), (
+            "the entropies are wrong: H = -sum w log w over each row, natural log")
+
+
+@pytest.mark.grade("Q29", points=1)
+def test_q29_monotonicity(out):
+    """monotonicity is the share of consecutive target positions whose source position does not go back."""
+    got = out["q29_monotone"]
+    expected = {"monotone": 1.0, "swap": 0.5, "unsorted": 1.0, "one": 1.0, "empty": 1.0, "back": 0.0}
+    for name, want in expected.items():
+        assert abs(got[name] - want) < 1e-9, (
+            f"monotonicity({ORDERS[name]}) should be {want}: sort by target position, then count steps whose "
+            "source position stays or moves right (>=)")

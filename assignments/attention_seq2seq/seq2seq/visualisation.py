@@ -1,7 +1,9 @@
-"""Section 10, visualising attention weights: Q28 (the heatmap), plus the loss curves of training.
+"""Section 10, visualising attention weights: Q28 (the heatmap) and Q29 (reading alignments out of the weights),
+plus the loss curves of training.
 
-Q29 (reading an alignment out of the weights) and Q30 (collecting the weights while decoding) join this module
-with the later sections.
+Alignments are lists of ``(source position, target position)`` links, the format of the synthetic corpus's gold
+alignments (``data.synthetic_corpus(...).alignments``). Positions index the rows and columns of the weight
+matrix given; when the model's source starts with ``<sos>``, shift gold source positions by one to compare.
 """
 from __future__ import annotations
 
@@ -41,6 +43,61 @@ def plot_attention(weights: torch.Tensor, src_tokens: Sequence[str], tgt_tokens:
     if weights.dim() != 2 or tuple(weights.shape) != (len(tgt_tokens), len(src_tokens)):
         raise ValueError(f"weights of shape {tuple(weights.shape)} do not fit {len(tgt_tokens)} target and "
                          f"{len(src_tokens)} source tokens: expected (tgt_len, src_len)")
+    # YOUR CODE HERE
+    raise NotImplementedError()
+
+
+def hard_alignment(weights: torch.Tensor) -> list[tuple[int, int]]:
+    """Q29 (part a): turn soft attention into a hard alignment: each target token links to the source position
+    it attends to most.
+
+    Args:
+        weights: ``(tgt_len, src_len)``; row ``t`` is target token ``t``'s distribution over source positions.
+
+    Returns:
+        ``tgt_len`` links ``(source position, target position)``, one per target position, in target order
+        (ties go to the first, lowest, source position, as ``torch.argmax`` does).
+    """
+    # YOUR CODE HERE
+    raise NotImplementedError()
+
+
+def alignment_error_rate(predicted: Sequence[tuple[int, int]], gold: Sequence[tuple[int, int]]) -> float:
+    """Q29 (part b): how far a predicted alignment is from the gold one (Och & Ney's AER, all links "sure").
+
+    ``AER = 1 - 2 |A ∩ G| / (|A| + |G|)`` with ``A`` the set of predicted links and ``G`` the gold set; duplicate
+    links count once. 0 means identical, 1 means no link in common.
+
+    Raises:
+        ValueError: both alignments are empty (the rate is undefined).
+    """
+    # YOUR CODE HERE
+    raise NotImplementedError()
+
+
+def attention_entropy(weights: torch.Tensor) -> torch.Tensor:
+    """Q29 (part c): how spread out each target token's attention is: the entropy of each row, in nats.
+
+    ``H_t = -sum_i w_{t,i} log w_{t,i}`` with ``0 log 0 = 0`` (padded positions hold exact zeros). 0 means all
+    weight on one source token; ``log(src_len)`` means uniform attention.
+
+    Args:
+        weights: ``(tgt_len, src_len)``.
+
+    Returns:
+        ``(tgt_len,)`` float tensor, finite.
+    """
+    # YOUR CODE HERE
+    raise NotImplementedError()
+
+
+def monotonicity(alignment: Sequence[tuple[int, int]]) -> float:
+    """Q29 (part d): the fraction of consecutive target positions whose source position does not go back.
+
+    Sort the links by target position (then source position); over each consecutive pair of links, count those
+    where the source position stays or moves right (``>=``). 1.0 is a perfectly monotone (word-by-word)
+    alignment; reordering languages score lower. An alignment of fewer than two links gives 1.0.
+    """
     # YOUR CODE HERE
     raise NotImplementedError()
 

@@ -1,7 +1,9 @@
-"""Section 10, visualising attention weights: Q28 (the heatmap), plus the loss curves of training.
+"""Section 10, visualising attention weights: Q28 (the heatmap) and Q29 (reading alignments out of the weights),
+plus the loss curves of training.
 
-Q29 (reading an alignment out of the weights) and Q30 (collecting the weights while decoding) join this module
-with the later sections.
+Alignments are lists of ``(source position, target position)`` links, the format of the synthetic corpus's gold
+alignments (``data.synthetic_corpus(...).alignments``). Positions index the rows and columns of the weight
+matrix given; when the model's source starts with ``<sos>``, shift gold source positions by one to compare.
 """
 from __future__ import annotations
 
@@ -55,6 +57,65 @@ def plot_attention(weights: torch.Tensor, src_tokens: Sequence[str], tgt_tokens:
     fig.colorbar(image, ax=ax, fraction=0.046, pad=0.04, label="attention weight")
     fig.tight_layout()
     return fig
+
+
+def hard_alignment(weights: torch.Tensor) -> list[tuple[int, int]]:
+    """Q29 (part a): turn soft attention into a hard alignment: each target token links to the source position
+    it attends to most.
+
+    Args:
+        weights: ``(tgt_len, src_len)``; row ``t`` is target token ``t``'s distribution over source positions.
+
+    Returns:
+        ``tgt_len`` links ``(source position, target position)``, one per target position, in target order
+        (ties go to the first, lowest, source position, as ``torch.argmax`` does).
+    """
+    return [(int(source), target) for target, source in enumerate(torch.as_tensor(weights).argmax(dim=1).tolist())]
+
+
+def alignment_error_rate(predicted: Sequence[tuple[int, int]], gold: Sequence[tuple[int, int]]) -> float:
+    """Q29 (part b): how far a predicted alignment is from the gold one (Och & Ney's AER, all links "sure").
+
+    ``AER = 1 - 2 |A ∩ G| / (|A| + |G|)`` with ``A`` the set of predicted links and ``G`` the gold set; duplicate
+    links count once. 0 means identical, 1 means no link in common.
+
+    Raises:
+        ValueError: both alignments are empty (the rate is undefined).
+    """
+    a, g = set(map(tuple, predicted)), set(map(tuple, gold))
+    if not a and not g:
+        raise ValueError("both alignments are empty: the alignment error rate is undefined")
+    return 1.0 - 2.0 * len(a & g) / (len(a) + len(g))
+
+
+def attention_entropy(weights: torch.Tensor) -> torch.Tensor:
+    """Q29 (part c): how spread out each target token's attention is: the entropy of each row, in nats.
+
+    ``H_t = -sum_i w_{t,i} log w_{t,i}`` with ``0 log 0 = 0`` (padded positions hold exact zeros). 0 means all
+    weight on one source token; ``log(src_len)`` means uniform attention.
+
+    Args:
+        weights: ``(tgt_len, src_len)``.
+
+    Returns:
+        ``(tgt_len,)`` float tensor, finite.
+    """
+    weights = torch.as_tensor(weights).float()
+    return -torch.where(weights > 0, weights * weights.clamp_min(1e-30).log(), torch.zeros_like(weights)).sum(dim=1)
+
+
+def monotonicity(alignment: Sequence[tuple[int, int]]) -> float:
+    """Q29 (part d): the fraction of consecutive target positions whose source position does not go back.
+
+    Sort the links by target position (then source position); over each consecutive pair of links, count those
+    where the source position stays or moves right (``>=``). 1.0 is a perfectly monotone (word-by-word)
+    alignment; reordering languages score lower. An alignment of fewer than two links gives 1.0.
+    """
+    links = sorted(alignment, key=lambda link: (link[1], link[0]))
+    if len(links) < 2:
+        return 1.0
+    forward = sum(b[0] >= a[0] for a, b in zip(links, links[1:]))
+    return forward / (len(links) - 1)
 
 
 def plot_attention_grid(examples: Sequence[tuple[torch.Tensor, Sequence[str], Sequence[str]]],
