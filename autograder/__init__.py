@@ -3,7 +3,8 @@
 Layout:
     registry.py   questions, probes and the discovery of grader modules
     child.py      the process that imports student code and runs a question's probes
-    sandbox.py    starts a child with a time limit, a memory limit and a quiet environment
+    zygote.py     forks those children from a process that imported torch & co. once (preload.py)
+    sandbox.py    asks a zygote for a child with a time limit, a memory limit and a quiet environment
     harness.py    runs the graders (pytest) in the deciding process and writes Gradescope's results.json
     graders/      one ``grade_<section>.py`` per outline section: probes and the checks with their points
 

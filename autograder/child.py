@@ -1,8 +1,7 @@
 """The child process: import a submission's code and run one question's probes on it.
 
-    python -m autograder.child SUBMISSION_DIR QID OUT_FILE
-
-Writes ``OUT_FILE`` (``torch.save``) holding ``{probe name: {"ok": plain value} | {"error": message}}``. The
+``entry`` runs in a process forked from the zygote (zygote.py, started by sandbox.py). It writes ``outputs.pt`` (``torch.save``)
+in its folder, holding ``{probe name: {"ok": plain value} | {"error": message}}``. The
 deciding process reads it with ``torch.load(weights_only=True)``, which builds tensors and plain containers only,
 and checks every value itself; this process is never trusted with a verdict.
 """
@@ -10,6 +9,7 @@ from __future__ import annotations
 
 import os
 import random
+import resource
 import sys
 import traceback
 from pathlib import Path
@@ -82,15 +82,34 @@ def run(submission: Path, qid: str) -> dict[str, dict[str, Any]]:
     return results
 
 
-def main() -> None:
-    submission, qid, out = Path(sys.argv[1]).resolve(), sys.argv[2], Path(sys.argv[3])
+def _address_space() -> int:
+    """Bytes of address space this process maps now (Linux; 0 where /proc is absent)."""
+    try:
+        for line in Path("/proc/self/status").read_text().splitlines():
+            if line.startswith("VmSize:"):
+                return int(line.split()[1]) * 1024
+    except OSError:
+        pass
+    return 0
+
+
+def entry(submission: str, qid: str, folder: str, env: dict[str, str], limits: dict[str, int]) -> None:
+    """The child's whole life, forked from the zygote: isolate, run the probes, save, and exit at once."""
+    os.setsid()  # its own process group: the parent kills the group, whatever the student code started
+    sink = os.open(os.path.join(folder, "printed.txt"), os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    os.dup2(sink, 1)
+    os.dup2(sink, 2)
+    os.dup2(os.open(os.devnull, os.O_RDONLY), 0)
+    os.chdir(folder)
+    os.environ.clear()
+    os.environ.update(env)
+    for name, value in limits.items():
+        if name == "RLIMIT_AS":  # on top of what the preloaded libraries already map
+            value += _address_space()
+        resource.setrlimit(getattr(resource, name), (value, value))
     torch.set_num_threads(1)  # the same arithmetic in every child, whatever the machine: results compare exactly
-    results = run(submission, qid)
-    torch.save(results, out)
+    results = run(Path(submission).resolve(), qid)
+    torch.save(results, os.path.join(folder, "outputs.pt"))
     sys.stdout.flush()
     sys.stderr.flush()
     os._exit(0)  # skip interpreter shutdown: student atexit hooks and finalisers cannot change what was written
-
-
-if __name__ == "__main__":
-    main()

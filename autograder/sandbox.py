@@ -1,13 +1,20 @@
-"""Start a child process for one question with limits, and read back what it returned.
+"""Run one question's probes on a submission in a child process, with limits, and read back what it returned.
 
-Limits: wall time (the question's timeout), address space (``MEMORY_LIMIT``), size of any file written
+Children are forked from a *zygote* (zygote.py): a process that imported torch, spaCy, matplotlib and the
+graders once (preload.py) and never runs student code. A child starts in milliseconds instead of the seconds
+those imports take, and still shares nothing with the deciding process or with other children. There is one
+zygote per worker thread, started on first use and kept for the life of the grading process.
+
+Limits: wall time (the question's timeout, enforced by the zygote, which kills the child's whole process
+group), address space (``MEMORY_LIMIT`` on top of what the preloaded libraries map), size of any file written
 (``FILE_LIMIT``, which also caps an output flood), one thread, no GPU, and an environment of its own: a fresh
 temporary folder as working directory and home, nothing inherited but ``PATH``.
 """
 from __future__ import annotations
 
+import json
 import os
-import resource
+import queue
 import signal
 import subprocess
 import sys
@@ -23,6 +30,9 @@ AUTOGRADER_ROOT = Path(__file__).resolve().parent.parent  # the folder that hold
 MEMORY_LIMIT = 4 << 30
 FILE_LIMIT = 64 << 20
 OUTPUT_SHOWN = 2000  # characters of the child's own printing kept for feedback
+# Read once, when torch is imported or a process starts: so they are fixed in the zygote's own environment.
+ZYGOTE_ENV = {"PYTHONHASHSEED": "0", "OMP_NUM_THREADS": "1", "MKL_NUM_THREADS": "1", "CUDA_VISIBLE_DEVICES": "",
+              "MPLBACKEND": "Agg", "PYTHONDONTWRITEBYTECODE": "1", "PYTHONPATH": str(AUTOGRADER_ROOT)}
 
 
 @dataclass
@@ -33,47 +43,67 @@ class ChildResult:
     seconds: float = 0.0
 
 
-def _limits() -> None:  # runs in the child between fork and exec
-    resource.setrlimit(resource.RLIMIT_AS, (MEMORY_LIMIT, MEMORY_LIMIT))
-    resource.setrlimit(resource.RLIMIT_FSIZE, (FILE_LIMIT, FILE_LIMIT))
-    resource.setrlimit(resource.RLIMIT_CORE, (0, 0))
+class _Zygote:
+    def __init__(self) -> None:
+        env = {"PATH": os.environ.get("PATH", "/usr/bin:/bin"), "HOME": os.environ.get("HOME", "/tmp"),
+               **ZYGOTE_ENV}
+        self.process = subprocess.Popen([sys.executable, "-m", "autograder.zygote"], stdin=subprocess.PIPE,
+                                        stdout=subprocess.PIPE, env=env, cwd=tempfile.gettempdir(), text=True)
+
+    def run(self, request: dict[str, Any]) -> dict[str, Any]:
+        self.process.stdin.write(json.dumps(request) + "\n")
+        self.process.stdin.flush()
+        reply = self.process.stdout.readline()  # the zygote enforces the timeout, so this returns
+        if not reply:
+            raise RuntimeError(f"the grading zygote died (exit {self.process.wait()})")
+        return json.loads(reply)
+
+    def close(self) -> None:
+        self.process.kill()
+        self.process.wait()
+
+
+_IDLE: queue.SimpleQueue[_Zygote] = queue.SimpleQueue()
+
+
+def _run_in_zygote(request: dict[str, Any]) -> dict[str, Any]:
+    try:
+        zygote = _IDLE.get_nowait()
+    except queue.Empty:
+        zygote = _Zygote()
+    try:
+        reply = zygote.run(request)
+    except Exception:
+        zygote.close()
+        raise
+    _IDLE.put(zygote)
+    return reply
 
 
 def child_env(home: str) -> dict[str, str]:
-    return {"PATH": os.environ.get("PATH", "/usr/bin:/bin"), "HOME": home, "TMPDIR": home,
-            "PYTHONPATH": str(AUTOGRADER_ROOT), "PYTHONHASHSEED": "0", "PYTHONDONTWRITEBYTECODE": "1",
-            "OMP_NUM_THREADS": "1", "MKL_NUM_THREADS": "1", "CUDA_VISIBLE_DEVICES": "", "MPLBACKEND": "Agg",
+    return {"PATH": os.environ.get("PATH", "/usr/bin:/bin"), "HOME": home, "TMPDIR": home, **ZYGOTE_ENV,
             "LC_ALL": "C.UTF-8", "PYTHONIOENCODING": "utf-8"}
 
 
 def run_question(submission: Path, qid: str, timeout: float) -> ChildResult:
     """Run question ``qid``'s probes on ``submission`` in a fresh child process."""
     with tempfile.TemporaryDirectory(prefix=f"grade-{qid}-") as tmp:
-        out, log = Path(tmp) / "outputs.pt", Path(tmp) / "printed.txt"
+        request = {"submission": str(submission), "qid": qid, "folder": tmp, "env": child_env(tmp),
+                   "limits": {"RLIMIT_AS": MEMORY_LIMIT, "RLIMIT_FSIZE": FILE_LIMIT, "RLIMIT_CORE": 0},
+                   "timeout": timeout}
         start = time.monotonic()
-        with open(log, "wb") as sink:
-            child = subprocess.Popen(
-                [sys.executable, "-m", "autograder.child", str(submission), qid, str(out)],
-                cwd=tmp, env=child_env(tmp), stdin=subprocess.DEVNULL, stdout=sink, stderr=subprocess.STDOUT,
-                preexec_fn=_limits, start_new_session=True, close_fds=True)
-            try:
-                code = child.wait(timeout=timeout)
-                failure = None
-            except subprocess.TimeoutExpired:
-                code, failure = None, (f"stopped after {timeout:.0f} s: the code ran too long "
-                                       "(an endless loop, or far too much work for a small input?)")
-            finally:
-                try:
-                    os.killpg(child.pid, signal.SIGKILL)  # the child and anything it started
-                except ProcessLookupError:
-                    pass
-                child.wait()
-        result = ChildResult(seconds=time.monotonic() - start, failure=failure)
-        printed = log.read_bytes()[-4 * OUTPUT_SHOWN:].decode("utf-8", "replace")
+        reply = _run_in_zygote(request)
+        code = reply["code"]
+        result = ChildResult(seconds=time.monotonic() - start)
+        if reply["timed_out"]:
+            result.failure = (f"stopped after {timeout:.0f} s: the code ran too long "
+                              "(an endless loop, or far too much work for a small input?)")
+        log = Path(tmp) / "printed.txt"
+        printed = log.read_bytes()[-4 * OUTPUT_SHOWN:].decode("utf-8", "replace") if log.exists() else ""
         result.printed = printed[-OUTPUT_SHOWN:]
-        if failure is None:
+        if result.failure is None:
             try:
-                loaded = torch.load(out, weights_only=True) if code == 0 else None
+                loaded = torch.load(Path(tmp) / "outputs.pt", weights_only=True) if code == 0 else None
             except Exception:  # noqa: BLE001 - a missing or forged file is a failure, whatever its kind
                 loaded = None
             if _well_formed(loaded):
