@@ -1,6 +1,6 @@
-"""Imported once by the fork server (see sandbox.py): everything a child needs before it meets student code.
+"""Imported once by each zygote (see zygote.py): everything a child needs before it meets student code.
 
-Each child is forked from that server, so these imports (torch alone takes seconds) are paid once per grading
+Each child is forked from the zygote, so these imports (torch alone takes seconds) are paid once per grading
 process instead of once per question. Nothing here runs student code.
 """
 import matplotlib
