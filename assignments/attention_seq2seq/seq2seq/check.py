@@ -28,7 +28,7 @@ def check(question: str = "all", *, verbose: bool = False) -> bool:
     if label != "ALL" and not re.fullmatch(r"Q\d{1,2}", label):
         raise ValueError(f"question must look like 'Q4' or be 'all', got {question!r}")
     args = [sys.executable, "-m", "pytest", str(PUBLIC_TESTS), "-q", "--no-header", "-p", "no:cacheprovider",
-            "-rfE", "--tb=short" if verbose else "--tb=no", "-c", str(PUBLIC_TESTS / "pytest.ini")]
+            "-rfE", "--color=no", "--tb=short" if verbose else "--tb=no", "-c", str(PUBLIC_TESTS / "pytest.ini")]
     if label != "ALL":
         args += ["-k", f"test_{label.lower()}_"]  # public tests are named test_q4_..., so Q1 never selects Q12
     # A wide "terminal", so that pytest does not cut the failure messages short.
