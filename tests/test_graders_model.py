@@ -197,3 +197,13 @@ def test_more_mutants_lose_points(tmp_path, name):
 def test_other_correct_answers_keep_full_marks(tmp_path, name):
     qid, rel, edits = ALTERNATIVES[name]
     assert scores(mutant(tmp_path, {rel: edits}), [qid])[qid] == POINTS[qid], f"{name} lost points in {qid}"
+
+
+def test_visible_checks_pass_on_the_solution():
+    """The students' visible checks for Q9–Q20 (public_tests/test_model.py) pass on the solution."""
+    import subprocess
+    import sys
+
+    done = subprocess.run([sys.executable, "-m", "pytest", "public_tests/test_model.py", "-q", "-p", "no:cacheprovider",
+                           "-c", "public_tests/pytest.ini"], cwd=SOLUTION, capture_output=True, text=True)
+    assert done.returncode == 0, done.stdout[-2000:]
