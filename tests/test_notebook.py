@@ -18,7 +18,7 @@ def _execute(folder, timeout=600):
     notebook = nbformat.read(folder / NOTEBOOK, as_version=4)
     client = NotebookClient(notebook, timeout=timeout, kernel_name="python3",
                             resources={"metadata": {"path": str(folder)}})
-    os.environ.setdefault("MPLBACKEND", "Agg")
+    os.environ.pop("MPLBACKEND", None)  # the kernel must use Jupyter's inline backend, which keeps the plots
     return notebook, client
 
 
