@@ -96,3 +96,47 @@ def test_q29_partial_credit_for_finished_functions(tmp_path):
         "    return 1.0 - 2.0 * len(a & g) / (len(a) + len(g))\n")
     sub = mutant(tmp_path, {VIS: [(text[start:end], "    raise NotImplementedError()\n")]})
     assert scores(sub, ["Q29"]) == {"Q29": full_marks(["Q29"])["Q29"] - 1.5}
+
+
+Q30_MUTANTS = {
+    "dropout left on": [("    model.eval()\n    try:\n        with torch.no_grad():", "    try:\n        with torch.no_grad():")],
+    "own predictions fed": [("                _, hidden, weights = model.decoder.forward_step(tgt[:, t - 1], hidden,",
+                             "                logits, hidden, weights = model.decoder.forward_step(prev if t > 1 else tgt[:, 0], hidden,"),
+                            ("                rows.append(weights)\n", "                rows.append(weights)\n                prev = logits.argmax(-1)\n")],
+    "includes the <sos> row": [("            for t in range(1, tgt.size(1)):\n                _, hidden, weights",
+                                "            rows.append(torch.zeros_like(mask, dtype=torch.float))\n"
+                                "            for t in range(1, tgt.size(1)):\n                _, hidden, weights")],
+    "mode not restored": [("        model.train(was_training)\n", "        pass\n")],
+    "movement without the half": [("    return 0.5 * (weights[1:] - weights[:-1]).abs().sum(dim=1)",
+                                   "    return (weights[1:] - weights[:-1]).abs().sum(dim=1)")],
+    "movement over the wrong axis": [("    return 0.5 * (weights[1:] - weights[:-1]).abs().sum(dim=1)",
+                                      "    return 0.5 * (weights[:, 1:] - weights[:, :-1]).abs().sum(dim=0)")],
+}
+
+
+@pytest.mark.parametrize("name", Q30_MUTANTS)
+def test_q30_mutant_loses_points(name, tmp_path):
+    best = full_marks(["Q29", "Q30"])
+    got = scores(mutant(tmp_path, {VIS: Q30_MUTANTS[name]}), ["Q29", "Q30"])
+    assert got["Q30"] < best["Q30"] and got["Q29"] == best["Q29"], f"{name}: {got}"
+
+
+Q30_ALTERNATIVE = '''
+
+@torch.inference_mode()
+def stepwise_attention(model, src, src_lengths, tgt):  # preallocated rows, inference mode, try-free
+    mode = model.training
+    model.eval()
+    enc, h, mask, keys = model.encode(src, src_lengths)
+    out = torch.zeros(src.size(0), tgt.size(1) - 1, src.size(1))
+    for t in range(tgt.size(1) - 1):
+        _, h, out[:, t] = model.decoder.forward_step(tgt[:, t], h, enc, mask, keys)
+    model.train(mode)
+    return out.clone()
+'''
+
+
+def test_q30_alternative_scores_full_marks(tmp_path):
+    sub = mutant(tmp_path, {})
+    (sub / VIS).write_text((sub / VIS).read_text() + Q30_ALTERNATIVE)
+    assert scores(sub, ["Q30"]) == full_marks(["Q30"])

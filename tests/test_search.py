@@ -127,3 +127,23 @@ def test_search_keeps_training_mode(model):
     again = translate(model, src, lengths, beam_size=2, max_len=6)
     assert [t.tokens for t in first] == [t.tokens for t in again], "decoding runs without dropout"
     model.eval()
+
+
+def test_greedy_attention_equals_the_stepwise_extraction():
+    """Q30 on the solution: the attention greedy decoding returns is what the decoder used at each step."""
+    from seq2seq import EOS, SOS
+    from seq2seq.model import ModelConfig, build_model
+    from seq2seq.search import greedy_search
+    from seq2seq.visualisation import stepwise_attention
+
+    torch.manual_seed(0)
+    model = build_model(ModelConfig(src_vocab=13, tgt_vocab=17, emb_dim=8, hidden_size=8, dec_hidden=8, dropout=0.3))
+    src = torch.tensor([[1, 5, 6, 7, 2], [1, 8, 2, 0, 0]])
+    lengths = torch.tensor([5, 3])
+    tokens, attention, _ = greedy_search(model, src, lengths, max_len=6)
+    tgt = torch.cat([torch.full((2, 1), SOS), tokens], dim=1)
+    again = stepwise_attention(model, src, lengths, tgt)
+    for b in range(2):
+        ended = (tokens[b] == EOS).nonzero()
+        steps = int(ended[0]) + 1 if len(ended) else tokens.size(1)
+        assert torch.allclose(again[b, :steps], attention[b, :steps], atol=1e-6)

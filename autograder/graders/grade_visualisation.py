@@ -206,3 +206,110 @@ def test_q29_monotonicity(out):
         assert abs(got[name] - want) < 1e-9, (
             f"monotonicity({ORDERS[name]}) should be {want}: sort by target position, then count steps whose "
             "source position stays or moves right (>=)")
+
+
+# ---------------------------------------------------------------------------------------------------- Q30
+question("Q30", "attention collected step by step", timeout=60)
+
+VOCAB, HIDDEN = 11, 6
+
+
+class _FakeDecoder(torch.nn.Module):
+    """A decoder with the course's interface and a dropout, so that forgetting eval() changes the weights."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.embedding = torch.nn.Embedding(VOCAB, 4)
+        self.cell = torch.nn.Linear(4 + HIDDEN, HIDDEN)
+        self.out = torch.nn.Linear(HIDDEN, VOCAB)
+        self.dropout = torch.nn.Dropout(0.5)
+
+    def precompute(self, encoder_outputs):
+        return 2 * encoder_outputs
+
+    def forward_step(self, prev_tokens, hidden, encoder_outputs, mask, keys=None):
+        keys = self.precompute(encoder_outputs) if keys is None else keys
+        hidden = torch.tanh(self.cell(torch.cat([self.dropout(self.embedding(prev_tokens)), hidden], dim=-1)))
+        scores = torch.bmm(keys, hidden.unsqueeze(-1)).squeeze(-1).masked_fill(~mask, float("-inf"))
+        return self.out(hidden), hidden, torch.softmax(scores, dim=-1)
+
+
+class _FakeModel(torch.nn.Module):
+    def __init__(self) -> None:
+        super().__init__()
+        self.embedding = torch.nn.Embedding(VOCAB, HIDDEN, padding_idx=0)
+        self.decoder = _FakeDecoder()
+
+    def encode(self, src, src_lengths):
+        outputs = torch.tanh(self.embedding(src))
+        mask = src != 0
+        hidden = (outputs * mask.unsqueeze(-1)).sum(1) / src_lengths.unsqueeze(-1)
+        return outputs, hidden, mask, self.decoder.precompute(outputs)
+
+    def forward(self, src, src_lengths, tgt, teacher_forcing_ratio=1.0):
+        outputs, hidden, mask, keys = self.encode(src, src_lengths)
+        rows = [torch.zeros_like(mask, dtype=torch.float)]
+        for t in range(1, tgt.size(1)):
+            _, hidden, weights = self.decoder.forward_step(tgt[:, t - 1], hidden, outputs, mask, keys)
+            rows.append(weights)
+        return None, torch.stack(rows, dim=1)
+
+
+def _q30_inputs():
+    torch.manual_seed(30)
+    model = _FakeModel()
+    src = torch.tensor([[1, 5, 6, 7, 2], [1, 8, 2, 0, 0], [1, 9, 4, 2, 0]])
+    tgt = torch.tensor([[1, 3, 4, 5, 2, 0], [1, 6, 2, 0, 0, 0], [1, 7, 8, 9, 10, 2]])
+    return model, src, torch.tensor([5, 3, 4]), tgt
+
+
+@probe("Q30")
+def q30_stepwise(s):
+    model, src, lengths, tgt = _q30_inputs()
+    model.train()
+    weights = s.visualisation.stepwise_attention(model, src, lengths, tgt)
+    return {"weights": weights, "training_after": model.training,
+            "requires_grad": bool(getattr(weights, "requires_grad", False))}
+
+
+@probe("Q30")
+def q30_movement(s):
+    rows = torch.tensor([[1.0, 0.0, 0.0], [1.0, 0.0, 0.0], [0.0, 0.5, 0.5], [0.0, 0.25, 0.75]])
+    return {"rows": s.visualisation.attention_movement(rows),
+            "single": s.visualisation.attention_movement(torch.tensor([[0.5, 0.5]])),
+            "wide": s.visualisation.attention_movement(WIDE)}
+
+
+@pytest.mark.grade("Q30", points=2)
+def test_q30_stepwise_equals_the_forward_pass(out):
+    """stepwise_attention collects one row per target step, equal to the forward pass's attention in eval mode."""
+    got = out["q30_stepwise"]["weights"]
+    model, src, lengths, tgt = _q30_inputs()
+    model.eval()
+    with torch.no_grad():
+        expected = model(src, lengths, tgt, 1.0)[1][:, 1:]
+    assert isinstance(got, torch.Tensor) and tuple(got.shape) == tuple(expected.shape), (
+        f"expected shape (batch, tgt_len - 1, src_len) = {tuple(expected.shape)}: one row per predicted target "
+        "token (position 0, the <sos>, is never predicted)")
+    assert torch.allclose(got, expected, atol=1e-6), (
+        "the weights differ from the forward pass's: encode once, feed the gold previous token tgt[:, t - 1] at "
+        "step t, keep the weights of every step, and switch dropout off (model.eval())")
+
+
+@pytest.mark.grade("Q30", points=1)
+def test_q30_mode_restored_no_gradients(out):
+    """stepwise_attention records no gradients and puts the model back in training mode."""
+    got = out["q30_stepwise"]
+    assert got["training_after"] is True, "put the model back in the mode it was in (model.train(was_training))"
+    assert not got["requires_grad"], "collect the weights under torch.no_grad(): nothing here is trained"
+
+
+@pytest.mark.grade("Q30", points=1)
+def test_q30_attention_movement(out):
+    """attention_movement is the total variation distance between consecutive rows."""
+    got = out["q30_movement"]
+    assert isinstance(got["rows"], torch.Tensor) and torch.allclose(got["rows"], torch.tensor([0.0, 1.0, 0.25])), (
+        "attention_movement is wrong: 0.5 * sum |w[t] - w[t-1]| over the source positions, one value per step")
+    assert tuple(got["single"].shape) == (0,), "a single row has no movement: return an empty tensor"
+    want = 0.5 * (WIDE[1:] - WIDE[:-1]).abs().sum(1)
+    assert torch.allclose(got["wide"], want, atol=1e-6), "attention_movement is wrong on a 3x9 matrix"

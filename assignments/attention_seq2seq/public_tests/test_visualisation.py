@@ -25,3 +25,8 @@ def test_q29_alignment_and_entropy():
     assert visualisation.alignment_error_rate([(0, 0)], [(0, 0)]) == 0.0
     assert torch.allclose(visualisation.attention_entropy(torch.tensor([[1.0, 0.0]])), torch.zeros(1))
     assert visualisation.monotonicity([(0, 0), (1, 1)]) == 1.0
+
+
+def test_q30_movement_of_attention():
+    rows = torch.tensor([[1.0, 0.0], [1.0, 0.0], [0.0, 1.0]])
+    assert torch.allclose(visualisation.attention_movement(rows), torch.tensor([0.0, 1.0]))

@@ -1,5 +1,5 @@
-"""Section 10, visualising attention weights: Q28 (the heatmap) and Q29 (reading alignments out of the weights),
-plus the loss curves of training.
+"""Section 10, visualising attention weights: Q28 (the heatmap), Q29 (reading alignments out of the weights) and
+Q30 (collecting the weights step by step, and how they move), plus the loss curves of training.
 
 Alignments are lists of ``(source position, target position)`` links, the format of the synthetic corpus's gold
 alignments (``data.synthetic_corpus(...).alignments``). Positions index the rows and columns of the weight
@@ -97,6 +97,46 @@ def monotonicity(alignment: Sequence[tuple[int, int]]) -> float:
     Sort the links by target position (then source position); over each consecutive pair of links, count those
     where the source position stays or moves right (``>=``). 1.0 is a perfectly monotone (word-by-word)
     alignment; reordering languages score lower. An alignment of fewer than two links gives 1.0.
+    """
+    # YOUR CODE HERE
+    raise NotImplementedError()
+
+
+def stepwise_attention(model: torch.nn.Module, src: torch.Tensor, src_lengths: torch.Tensor,
+                       tgt: torch.Tensor) -> torch.Tensor:
+    """Q30 (part a): collect the attention weights step by step, by running the decoder yourself.
+
+    Encode once with ``model.encode(src, src_lengths)``, which returns ``(encoder_outputs, hidden, mask, keys)``.
+    Then, for ``t = 1 .. tgt_len - 1``, run one step ``logits, hidden, weights =
+    model.decoder.forward_step(tgt[:, t - 1], hidden, encoder_outputs, mask, keys)``, feeding the gold previous
+    token (teacher forcing), and keep each step's ``weights``. Run with dropout off (``model.eval()``) and without
+    recording gradients (``torch.no_grad()``), and put the model back in the mode it was in.
+
+    Args:
+        model: a ``Seq2Seq`` (only ``encode`` and ``decoder.forward_step`` are used).
+        src: ``(batch, src_len)``; src_lengths: ``(batch,)``.
+        tgt: ``(batch, tgt_len)``, ``<sos> ... <eos>`` padded with ``PAD``.
+
+    Returns:
+        ``(batch, tgt_len - 1, src_len)``: row ``t - 1`` holds the weights used to predict ``tgt[:, t]``. In eval
+        mode this equals ``model(src, src_lengths, tgt, 1.0)[1][:, 1:]``, the forward pass's attention.
+    """
+    # YOUR CODE HERE
+    raise NotImplementedError()
+
+
+def attention_movement(weights: torch.Tensor) -> torch.Tensor:
+    """Q30 (part b): how far attention moves from one decoding step to the next.
+
+    The total variation distance between consecutive rows, ``0.5 * sum_i |w[t, i] - w[t - 1, i]|`` for
+    ``t = 1 .. tgt_len - 1``: 0 when the decoder keeps looking at the same place, 1 when it jumps to source words
+    it did not look at before.
+
+    Args:
+        weights: ``(tgt_len, src_len)``, each row a distribution.
+
+    Returns:
+        ``(tgt_len - 1,)`` float tensor (empty for a single row).
     """
     # YOUR CODE HERE
     raise NotImplementedError()

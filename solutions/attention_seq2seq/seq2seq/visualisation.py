@@ -1,5 +1,5 @@
-"""Section 10, visualising attention weights: Q28 (the heatmap) and Q29 (reading alignments out of the weights),
-plus the loss curves of training.
+"""Section 10, visualising attention weights: Q28 (the heatmap), Q29 (reading alignments out of the weights) and
+Q30 (collecting the weights step by step, and how they move), plus the loss curves of training.
 
 Alignments are lists of ``(source position, target position)`` links, the format of the synthetic corpus's gold
 alignments (``data.synthetic_corpus(...).alignments``). Positions index the rows and columns of the weight
@@ -116,6 +116,56 @@ def monotonicity(alignment: Sequence[tuple[int, int]]) -> float:
         return 1.0
     forward = sum(b[0] >= a[0] for a, b in zip(links, links[1:]))
     return forward / (len(links) - 1)
+
+
+def stepwise_attention(model: torch.nn.Module, src: torch.Tensor, src_lengths: torch.Tensor,
+                       tgt: torch.Tensor) -> torch.Tensor:
+    """Q30 (part a): collect the attention weights step by step, by running the decoder yourself.
+
+    Encode once with ``model.encode(src, src_lengths)``, which returns ``(encoder_outputs, hidden, mask, keys)``.
+    Then, for ``t = 1 .. tgt_len - 1``, run one step ``logits, hidden, weights =
+    model.decoder.forward_step(tgt[:, t - 1], hidden, encoder_outputs, mask, keys)``, feeding the gold previous
+    token (teacher forcing), and keep each step's ``weights``. Run with dropout off (``model.eval()``) and without
+    recording gradients (``torch.no_grad()``), and put the model back in the mode it was in.
+
+    Args:
+        model: a ``Seq2Seq`` (only ``encode`` and ``decoder.forward_step`` are used).
+        src: ``(batch, src_len)``; src_lengths: ``(batch,)``.
+        tgt: ``(batch, tgt_len)``, ``<sos> ... <eos>`` padded with ``PAD``.
+
+    Returns:
+        ``(batch, tgt_len - 1, src_len)``: row ``t - 1`` holds the weights used to predict ``tgt[:, t]``. In eval
+        mode this equals ``model(src, src_lengths, tgt, 1.0)[1][:, 1:]``, the forward pass's attention.
+    """
+    was_training = model.training
+    model.eval()
+    try:
+        with torch.no_grad():
+            encoder_outputs, hidden, mask, keys = model.encode(src, src_lengths)
+            rows = []
+            for t in range(1, tgt.size(1)):
+                _, hidden, weights = model.decoder.forward_step(tgt[:, t - 1], hidden, encoder_outputs, mask, keys)
+                rows.append(weights)
+        return torch.stack(rows, dim=1)
+    finally:
+        model.train(was_training)
+
+
+def attention_movement(weights: torch.Tensor) -> torch.Tensor:
+    """Q30 (part b): how far attention moves from one decoding step to the next.
+
+    The total variation distance between consecutive rows, ``0.5 * sum_i |w[t, i] - w[t - 1, i]|`` for
+    ``t = 1 .. tgt_len - 1``: 0 when the decoder keeps looking at the same place, 1 when it jumps to source words
+    it did not look at before.
+
+    Args:
+        weights: ``(tgt_len, src_len)``, each row a distribution.
+
+    Returns:
+        ``(tgt_len - 1,)`` float tensor (empty for a single row).
+    """
+    weights = torch.as_tensor(weights).float()
+    return 0.5 * (weights[1:] - weights[:-1]).abs().sum(dim=1)
 
 
 def plot_attention_grid(examples: Sequence[tuple[torch.Tensor, Sequence[str], Sequence[str]]],

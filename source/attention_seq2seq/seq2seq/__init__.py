@@ -15,7 +15,7 @@ module                    questions  what it holds
 ``search``                           batched greedy decoding and beam search (not a question: used from Q25 on)
 ``training``              Q22, Q24   the optimizer; perplexity, smoothing, divergence, early stopping
 ``evaluation``            Q26        corpus BLEU from scratch
-``visualisation``         Q28–Q29    attention heatmaps, alignments read from attention; loss curves
+``visualisation``         Q28–Q30    heatmaps, alignments read from attention, step-wise weights; loss curves
 ========================  =========  ==========================================================
 
 Run ``python -m seq2seq --help`` for the command line, and ``from seq2seq.check import check; check("Q4")``
