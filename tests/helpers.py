@@ -42,3 +42,10 @@ def full_marks(questions: list[str] | None = None) -> dict[str, float]:
     """The maximum score of each question, read from grading the solution."""
     results = grade(SOLUTION, questions=questions)
     return {test["name"].split()[0]: test["max_score"] for test in results["tests"]}
+
+
+def assert_costs_only(got: dict[str, float], broken: str, maximum: dict[str, float], name: str = "mutant") -> None:
+    """A mutant's scores: fewer points on ``broken``, full marks on every other question graded."""
+    assert got[broken] < maximum[broken], f"{name}: the {broken} graders did not notice"
+    others = {q: score for q, score in got.items() if q != broken and score != maximum[q]}
+    assert not others, f"{name}: other questions lost points: {others}"
