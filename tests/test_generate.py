@@ -82,6 +82,14 @@ def _files(root: Path) -> list[Path]:
     return [p for p in root.rglob("*") if p.is_file() and "__pycache__" not in p.parts]
 
 
+def _text(path: Path) -> str:
+    """A file's text; for a notebook, the text of its cells (as a student reads it, not its JSON)."""
+    text = path.read_text(encoding="utf-8")
+    if path.suffix == ".ipynb":
+        text = "\n".join("".join(cell["source"]) for cell in json.loads(text)["cells"])
+    return text
+
+
 def _lines(text: str) -> set[str]:
     return {line.strip() for line in text.splitlines()}
 
@@ -90,9 +98,7 @@ def _solution_only_lines() -> set[str]:
     """Distinctive lines that occur in solution regions of source/ and nowhere else there."""
     inside, outside = set(), set()
     for path in _files(SOURCE):
-        text = path.read_text(encoding="utf-8")
-        if path.suffix == ".ipynb":
-            text = "\n".join("".join(c["source"]) for c in json.loads(text)["cells"])
+        text = _text(path)
         region = False
         for line in text.splitlines():
             stripped = line.strip()
@@ -120,12 +126,10 @@ def test_no_solution_line_marker_or_hidden_grader_in_the_student_release():
         grader_lines |= {line for line in _lines(path.read_text(encoding="utf-8")) if len(line) >= 25}
     public = set()
     for path in _files(SOURCE):
-        public |= _lines(path.read_text(encoding="utf-8"))
+        public |= _lines(_text(path))
     grader_lines -= public  # a line the student release legitimately has (an import, say) is no leak
     for path in _files(STUDENT):
-        text = path.read_text(encoding="utf-8")
-        if path.suffix == ".ipynb":
-            text = "\n".join("".join(c["source"]) for c in json.loads(text)["cells"])
+        text = _text(path)
         for marker in ("BEGIN SOLUTION", "END SOLUTION", "HIDDEN TESTS"):
             assert marker not in text, f"{path.relative_to(REPO)} holds the marker {marker!r}"
         lines = _lines(text)
