@@ -12,6 +12,7 @@ temporary folder as working directory and home, nothing inherited but ``PATH``.
 """
 from __future__ import annotations
 
+import atexit
 import json
 import os
 import queue
@@ -61,9 +62,17 @@ class _Zygote:
     def close(self) -> None:
         self.process.kill()
         self.process.wait()
+        self.process.stdin.close()
+        self.process.stdout.close()
 
 
 _IDLE: queue.SimpleQueue[_Zygote] = queue.SimpleQueue()
+
+
+@atexit.register
+def _close_zygotes() -> None:
+    while not _IDLE.empty():
+        _IDLE.get_nowait().close()
 
 
 def _run_in_zygote(request: dict[str, Any]) -> dict[str, Any]:
