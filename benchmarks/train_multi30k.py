@@ -2,6 +2,7 @@
 
     SEQ2SEQ_DATA_DIR=../shared/data .venv/bin/python benchmarks/train_multi30k.py [--threads 2] [--epochs 10]
         [--minutes 60] [--checkpoint /tmp/m30k.pt]
+    .venv/bin/python benchmarks/train_multi30k.py --speed 30 [--repeats 3]   # throughput only, 30 batches x 3
 
 Reference setup (issue 5): Multi30k de->en, spaCy blank tokenisers, lower-cased, ``min_freq=2``, embedding 256,
 bidirectional GRU encoder of 512 per direction, decoder state 512, additive attention, batch 128, dropout 0.5,
@@ -18,6 +19,7 @@ BLEU with beam search (beam 5) is printed too. The machine is shared: quote medi
 from __future__ import annotations
 
 import argparse
+import itertools
 import statistics
 import sys
 import time
@@ -46,6 +48,8 @@ def main() -> None:
     parser.add_argument("--dropout", type=float, default=0.5)
     parser.add_argument("--checkpoint", default="/tmp/m30k.pt")
     parser.add_argument("--seed", type=int, default=1234)
+    parser.add_argument("--speed", type=int, default=0, help="only time this many training batches per repeat")
+    parser.add_argument("--repeats", type=int, default=3)
     args = parser.parse_args()
     torch.set_num_threads(args.threads)
     started = time.monotonic()
@@ -64,6 +68,9 @@ def main() -> None:
     test = data.loader("test", args.batch_size, bucket=False)
     refs = [tgt for _, tgt in data.tokens["test"]]
     train_tokens = sum(len(t) - 1 for t in data.datasets["train"].tgt)  # tgt[:, 1:] without PAD
+    if args.speed:
+        speed(model, optimizer, train, args.speed, args.repeats, train_tokens)
+        return
     best, speeds, times = float("inf"), [], []
     for epoch in range(1, args.epochs + 1):
         if (time.monotonic() - started) / 60 > args.minutes:
@@ -88,6 +95,21 @@ def main() -> None:
         result = evaluate(model, test, data.tgt_vocab, beam_size=beam, references=refs)
         print(f"best epoch, test_2016_flickr BLEU beam {beam}: {result['bleu']:.2f} ({bleu_signature()}), "
               f"elapsed {(time.monotonic() - started) / 60:.1f} min", flush=True)
+
+
+def speed(model, optimizer, loader, batches: int, repeats: int, epoch_tokens: int) -> None:
+    """Target tokens per second of ``train_epoch`` over the first ``batches`` batches of shuffled epochs."""
+    rates = []
+    for repeat in range(repeats):
+        chosen = list(itertools.islice(iter(loader), batches))  # collated before timing, as a worker would
+        tokens = sum(int((b.tgt[:, 1:] != 0).sum()) for b in chosen)
+        t0 = time.monotonic()
+        train_epoch(model, chosen, optimizer, clip=1.0)
+        rates.append(tokens / (time.monotonic() - t0))
+        print(f"repeat {repeat + 1}: {rates[-1]:.0f} tgt tok/s over {batches} batches ({tokens} tokens)", flush=True)
+    rate = statistics.median(rates)
+    print(f"median {rate:.0f} tgt tok/s (best {max(rates):.0f}); a Multi30k epoch ({epoch_tokens:,} target tokens) "
+          f"would take {epoch_tokens / rate:.0f} s at the median", flush=True)
 
 
 if __name__ == "__main__":
