@@ -3,7 +3,7 @@
 Commands:
     env        print the environment report (Q1–Q3): Python, pinned packages, chosen device
     demo       the README's main job: train on the embedded synthetic corpus (CPU, a few minutes), print test
-               BLEU, translate a few sentences, write an attention heatmap and loss curves to runs/demo/
+               BLEU, translate a few sentences, write attention heatmaps and loss curves to runs/demo/
     train      train from a config (``--config run.json`` and/or flags); checkpoints, log.csv in --out-dir
     evaluate   test BLEU of a checkpoint, greedy and beam search, with sacrebleu's signature
     translate  translate sentences (arguments, or one per line on stdin) with a checkpoint
@@ -61,7 +61,7 @@ def main(argv: list[str] | None = None) -> int:
     env.add_argument("--device", default="auto", help="auto | cpu | cuda | cuda:N (default: auto)")
     demo = commands.add_parser("demo", help="train, evaluate and translate on the synthetic corpus")
     demo.add_argument("--device", default="cpu", help="auto | cpu | cuda | cuda:N (default: cpu)")
-    demo.add_argument("--out-dir", default="runs/demo")
+    demo.add_argument("--out-dir", default=None, help="default: runs/demo (the repository's runs/ inside it)")
     train = commands.add_parser("train", help="train a model")
     _config_flags(train)
     train.add_argument("--resume", action="store_true", help="go on from OUT_DIR/last.pt")
