@@ -1,11 +1,18 @@
-"""Validity of the Q22, Q24 and Q26 graders: stub 0, solution full, realistic bugs caught, alternatives pass."""
+"""Validity of the Q21-Q27 graders: stub 0, solution full, realistic bugs caught, alternatives pass.
+
+Q23 and Q27 train small models (10-20 s each on a quiet machine), so a mutant is graded on its own question and
+on the cheap ones (CHEAP); that a bug elsewhere cannot cost Q23 or Q27 points (they inject the grader's own
+loss, loop and evaluation) is shown once, by test_bugs_elsewhere_keep_training_questions.
+"""
 from __future__ import annotations
 
 import pytest
 
+from autograder.harness import grade
 from tests.helpers import SOLUTION, STUB, assert_costs_only, full_marks, mutant, scores
 
-QUESTIONS = ["Q22", "Q24", "Q26"]
+QUESTIONS = ["Q21", "Q22", "Q23", "Q24", "Q25", "Q26", "Q27"]
+CHEAP = ["Q21", "Q22", "Q24", "Q25", "Q26"]
 TRAIN, EVAL = "seq2seq/training.py", "seq2seq/evaluation.py"
 
 
@@ -50,10 +57,77 @@ MUTANTS = {
 }
 
 
+MUTANTS.update({
+    "Q21 not shifted": ("Q21", TRAIN, [("logits[:, 1:].reshape(-1, vocab).float(), tgt[:, 1:].reshape(-1)",
+                                        "logits.reshape(-1, vocab).float(), tgt.reshape(-1)")]),
+    "Q21 shifted the wrong way": ("Q21", TRAIN, [("logits[:, 1:].reshape(-1, vocab).float()",
+                                                  "logits[:, :-1].reshape(-1, vocab).float()")]),
+    "Q21 PAD counted": ("Q21", TRAIN, [("ignore_index=PAD, label_smoothing=label_smoothing)",
+                                        "label_smoothing=label_smoothing)")]),
+    "Q21 mean over sentences": ("Q21", TRAIN, [("ignore_index=PAD, label_smoothing=label_smoothing)",
+                                                "ignore_index=PAD, label_smoothing=label_smoothing, "
+                                                "reduction='sum') / logits.size(0)")]),
+    "Q21 smoothing ignored": ("Q21", TRAIN, [("ignore_index=PAD, label_smoothing=label_smoothing)",
+                                              "ignore_index=PAD)")]),
+    "Q23 no optimizer.step": ("Q23", TRAIN, [("        else:\n            optimizer.step()",
+                                              "        else:\n            pass")]),
+    "Q23 no zero_grad": ("Q23", TRAIN, [("optimizer.zero_grad(set_to_none=True)", "pass")]),
+    "Q23 no clipping": ("Q23", TRAIN, [("nn.utils.clip_grad_norm_(model.parameters(), clip)", "pass")]),
+    "Q23 ratio not passed": ("Q23", TRAIN, [("model(batch.src, batch.src_lengths, batch.tgt, teacher_forcing_ratio)",
+                                             "model(batch.src, batch.src_lengths, batch.tgt)")]),
+    "Q23 mean of batch losses": ("Q23", TRAIN, [("total, tokens = total + value * n, tokens + n",
+                                                 "total, tokens = total + value, tokens + 1")]),
+    "Q23 inline loss shifted the wrong way": ("Q23", TRAIN, [(
+        "            loss = sequence_loss(logits, batch.tgt, label_smoothing)",
+        "            loss = F.cross_entropy(logits[:, :-1].reshape(-1, logits.size(-1)), batch.tgt[:, 1:].reshape(-1), "
+        "ignore_index=PAD)")]),
+    "Q23 no model.train()": ("Q23", TRAIN, [("    model.train()\n    total, tokens, steps",
+                                             "    total, tokens, steps")]),
+    "Q23 NaN not detected": ("Q23", TRAIN, [("if not math.isfinite(value):", "if False:")]),
+    "Q25 no model.eval()": ("Q25", EVAL, [("    model.eval()\n    total, tokens = 0.0, 0", "    total, tokens = 0.0, 0")]),
+    "Q25 gradients recorded": ("Q25", EVAL, [("        with torch.no_grad():\n            for batch in loader:",
+                                              "        with torch.enable_grad():\n            for batch in loader:")]),
+    "Q25 mean of batch losses": ("Q25", EVAL, [("sequence_loss(logits, batch.tgt).item() * n, tokens + n",
+                                                "sequence_loss(logits, batch.tgt).item(), tokens + 1")]),
+    "Q25 training mode not restored": ("Q25", EVAL, [("    finally:\n        model.train(was_training)",
+                                                      "    finally:\n        pass")]),
+    "Q27 lengths counted with <sos>/<eos>": ("Q27", EVAL, [("if low <= n <= high]", "if low <= n + 2 <= high]")]),
+    "Q27 one config for both": ("Q27", EVAL, [("model = build_model(config).to(device)",
+                                               "model = build_model(next(iter(configs.values()))).to(device)")]),
+    "Q27 unequal budget": ("Q27", EVAL, [("        for _ in range(epochs):\n            train_epoch(",
+                                          "        for _ in range(epochs if not results else 1):\n            train_epoch(")]),
+    "Q27 batches differ": ("Q27", EVAL, [('train = data.loader("train", batch_size, seed=seed)',
+                                         'train = data.loader("train", batch_size, seed=len(results))')]),
+})
+
+
+def graded_with(broken: str) -> list[str]:
+    return sorted(set(CHEAP) | {broken}, key=lambda q: int(q[1:]))
+
+
 @pytest.mark.parametrize("name", MUTANTS)
 def test_mutant_loses_points_on_its_question_only(name, tmp_path, maximum):
     broken, path, edits = MUTANTS[name]
-    assert_costs_only(scores(mutant(tmp_path, {path: edits}), QUESTIONS), broken, maximum, name)
+    questions = graded_with(broken)
+    assert_costs_only(scores(mutant(tmp_path, {path: edits}), questions), broken, maximum, name)
+
+
+def test_bugs_elsewhere_keep_training_questions(tmp_path, maximum):
+    """Q23 and Q27 inject the grader's loss, loop and evaluation: bugs in Q21, Q25 and Q22 cost them nothing."""
+    edits = {TRAIN: MUTANTS["Q21 not shifted"][2] + MUTANTS["Q22 lr ignored"][2],
+             EVAL: MUTANTS["Q25 mean of batch losses"][2]}
+    got = scores(mutant(tmp_path, edits), ["Q21", "Q23", "Q25", "Q27"])
+    assert got["Q23"] == maximum["Q23"] and got["Q27"] == maximum["Q27"], got
+    assert got["Q21"] < maximum["Q21"] and got["Q25"] < maximum["Q25"], got
+
+
+@pytest.mark.parametrize("name", ["Q23 no optimizer.step", "Q23 inline loss shifted the wrong way", "Q23 no zero_grad"])
+def test_broken_loops_miss_the_bleu_threshold(name, tmp_path):
+    """The BLEU-threshold check itself (not only the mechanics checks) fails for loops that cannot learn."""
+    _, path, edits = MUTANTS[name]
+    results = grade(mutant(tmp_path, {path: edits}), questions=["Q23"])
+    feedback = " ".join(test.get("output", "") for test in results["tests"])
+    assert "the test BLEU is" in feedback, f"{name}: the BLEU threshold was reached: {feedback}"
 
 
 SENTENCE_AVERAGE = '''
@@ -111,6 +185,97 @@ def test_independent_correct_implementations_score_full_marks(tmp_path, maximum)
     (sub / EVAL).write_text((sub / EVAL).read_text() + ALTERNATIVE.split("\n\n\ndef smooth")[0] + "\n")
     (sub / TRAIN).write_text((sub / TRAIN).read_text() + "\n\ndef smooth" + ALTERNATIVE.split("\n\n\ndef smooth")[1])
     assert scores(sub, QUESTIONS) == maximum
+
+
+ALTERNATIVE_TRAINING = '''
+
+def sequence_loss(logits, tgt, label_smoothing=0.0):  # by hand: log-softmax, gather, mask, sum / count
+    log_probs = torch.log_softmax(logits[:, 1:].float(), dim=-1)
+    gold = tgt[:, 1:]
+    nll = -log_probs.gather(-1, gold.unsqueeze(-1)).squeeze(-1)
+    if label_smoothing:
+        nll = (1 - label_smoothing) * nll - label_smoothing * log_probs.mean(-1)
+    mask = gold != PAD
+    return (nll * mask).sum() / mask.sum()
+
+
+def train_epoch(model, loader, optimizer, *, clip=1.0, teacher_forcing_ratio=1.0, device=None, history=None,
+                progress=False, **_):  # another order: zero_grad first, move_to, a running sum of tensors
+    from seq2seq.environment import move_to
+    model.train()
+    device = device or next(model.parameters()).device
+    sums = torch.zeros(2, dtype=torch.float64)
+    for batch in loader:
+        optimizer.zero_grad()
+        src, src_lengths, tgt = move_to(tuple(batch), device)
+        loss = sequence_loss(model(src, src_lengths, tgt, teacher_forcing_ratio)[0], tgt)
+        if torch.isnan(loss) or torch.isinf(loss):
+            raise FloatingPointError("the loss is not finite")
+        loss.backward()
+        if clip:
+            torch.nn.utils.clip_grad_norm_(model.parameters(), max_norm=clip)
+        optimizer.step()
+        if history is not None:
+            history.log_step(loss.item())
+        sums += torch.tensor([loss.item() * (tgt[:, 1:] != PAD).sum().item(), (tgt[:, 1:] != PAD).sum().item()],
+                             dtype=torch.float64)
+    return float(sums[0] / sums[1])
+'''
+
+ALTERNATIVE_EVALUATION = '''
+
+def evaluate(model, loader, tgt_vocab, *, device=None, beam_size=1, max_len=None, references=None, **_):
+    mode = model.training
+    model.eval()
+    with torch.no_grad():
+        loss_sum = count = 0
+        hyps, refs, lengths = [], [], []
+        for src, src_lengths, tgt in loader:
+            logits = model(src, src_lengths, tgt, 1.0)[0]
+            n = (tgt[:, 1:] != PAD).sum().item()
+            loss_sum += sequence_loss(logits, tgt).item() * n
+            count += n
+            found = translate(model, src, src_lengths, beam_size, max_len or 2 * src_lengths + 10)
+            hyps += [tgt_vocab.decode(t.tokens) for t in found]
+            refs += [tgt_vocab.decode(row.tolist()) for row in tgt]
+            lengths += (src_lengths - 2).tolist()
+    model.train(mode)
+    score = sacrebleu.corpus_bleu([" ".join(h) for h in hyps], [[" ".join(r) for r in refs]], tokenize="none",
+                                  force=True).score
+    return {"loss": loss_sum / count, "ppl": math.exp(loss_sum / count), "bleu": score, "hypotheses": hyps,
+            "references": refs, "src_lengths": lengths}
+
+
+def compare_models(data, configs, *, epochs=5, batch_size=64, lr=1e-3, clip=1.0, seed=0, buckets=BUCKETS,
+                   split="test", device=None, progress=False):  # columns filled bucket by bucket
+    evaluated = {}
+    for name in configs:
+        set_seed(seed)
+        model = build_model(configs[name])
+        optimizer = make_optimizer(model, lr=lr)
+        loader = data.loader("train", batch_size, seed=seed)
+        for epoch in range(epochs):
+            train_epoch(model, loader, optimizer, clip=clip)
+        evaluated[name] = evaluate(model, data.loader(split, batch_size), data.tgt_vocab)
+    lengths = next(iter(evaluated.values()))["src_lengths"]
+    table = []
+    for bucket, (low, high) in [(f"{a}-{b}", (a, b)) for a, b in buckets] + [("all", (0, 10 ** 9))]:
+        idx = [i for i, n in enumerate(lengths) if low <= n <= high]
+        row = {"bucket": bucket, "sentences": len(idx)}
+        for name, result in evaluated.items():
+            pick = lambda key: [result[key][i] for i in idx]  # noqa: E731
+            row[name] = bleu(pick("hypotheses"), pick("references")).score if idx else float("nan")
+        table.append(row)
+    return table
+'''
+
+
+def test_independent_training_and_evaluation_score_full_marks(tmp_path, maximum):
+    sub = mutant(tmp_path, {})
+    (sub / TRAIN).write_text((sub / TRAIN).read_text() + ALTERNATIVE_TRAINING)
+    (sub / EVAL).write_text((sub / EVAL).read_text() + ALTERNATIVE_EVALUATION)
+    questions = ["Q21", "Q23", "Q25", "Q27"]
+    assert scores(sub, questions) == {q: maximum[q] for q in questions}
 
 
 def test_partial_credit_for_finished_functions(tmp_path, maximum):

@@ -13,9 +13,12 @@ module                    questions  what it holds
 ``decoder``               Q15–Q17    one decoding step with attention, output layer, probabilities; vanilla decoder
 ``model``                 Q18–Q20    ``ModelConfig``, ``build_model``, ``Seq2Seq`` forward with teacher forcing
 ``search``                           batched greedy decoding and beam search (not a question: used from Q25 on)
-``training``              Q22, Q24   the optimizer; perplexity, smoothing, divergence, early stopping
-``evaluation``            Q26        corpus BLEU from scratch
+``training``              Q21–Q24    the loss, the optimizer, one training epoch; perplexity, smoothing, divergence,
+                                     early stopping
+``evaluation``            Q25–Q27    loss, perplexity and BLEU of a model; corpus BLEU from scratch; attention vs.
+                                     vanilla by source length
 ``visualisation``         Q28–Q30    heatmaps, alignments read from attention, step-wise weights; loss curves
+``runner``                           the system: train / evaluate / translate / compare / demo (not a question)
 ========================  =========  ==========================================================
 
 Run ``python -m seq2seq --help`` for the command line, and ``from seq2seq.check import check; check("Q4")``

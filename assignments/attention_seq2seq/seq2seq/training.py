@@ -1,18 +1,45 @@
-"""Section 8, training the model: Q22 (optimizer) and Q24 (monitoring the loss).
+"""Section 8, training the model: Q21 (the loss), Q22 (the optimizer), Q23 (one epoch of training) and Q24
+(monitoring the loss).
 
-Q21 (the loss over shifted targets) and Q23 (the training loop) build on the model section and join this
-module with it.
+Which positions count: the model's output position ``t >= 1`` predicts ``tgt[:, t]`` and position 0 (the
+``<sos>``) is never predicted (see ``seq2seq.model``), so every loss here compares ``logits[:, 1:]`` with
+``tgt[:, 1:]`` and ignores ``PAD``.
 """
 from __future__ import annotations
 
 import csv
 import math
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
 import torch
-from torch import nn
+import torch.nn.functional as F
+from torch import Tensor, nn
+from tqdm.auto import tqdm
+
+from seq2seq import PAD
+
+
+def sequence_loss(logits: Tensor, tgt: Tensor, label_smoothing: float = 0.0) -> Tensor:
+    """Q21: the mean cross-entropy per real target token, over shifted targets, padding ignored.
+
+    Output position ``t`` of the model predicts ``tgt[:, t]`` for ``t >= 1``; position 0 (``<sos>``) is never
+    predicted. So compare ``logits[:, 1:]`` with ``tgt[:, 1:]``, skip every position where the target is ``PAD``,
+    and average over the real (non-PAD) target tokens of the whole batch, not over sentences: a batch of long
+    sentences and a batch of short ones then give losses on the same per-token scale (and ``exp`` of it is the
+    perplexity).
+
+    Args:
+        logits: ``(batch, tgt_len, vocab)`` unnormalised scores, as ``Seq2Seq.forward`` returns them.
+        tgt: ``(batch, tgt_len)`` LongTensor, ``<sos> y_1 ... y_n <eos>`` padded with ``PAD``.
+        label_smoothing: as ``F.cross_entropy`` defines it (0.0: plain cross-entropy).
+
+    Returns:
+        A scalar tensor (float32, differentiable), in nats per target token.
+    """
+    # YOUR CODE HERE
+    raise NotImplementedError()
 
 
 def make_optimizer(model: nn.Module, lr: float = 1e-3, weight_decay: float = 0.0) -> torch.optim.Adam:
@@ -114,3 +141,50 @@ class History:
             writer = csv.DictWriter(handle, fieldnames=columns)
             writer.writeheader()
             writer.writerows(self.epochs)
+
+
+def train_epoch(model: nn.Module, loader: Iterable, optimizer: torch.optim.Optimizer, *, clip: float | None = 1.0,
+                teacher_forcing_ratio: float = 1.0, device: torch.device | str | None = None,
+                history: History | None = None, progress: bool = False, label_smoothing: float = 0.0,
+                amp_dtype: torch.dtype | None = None, scaler: torch.amp.GradScaler | None = None) -> float:
+    """Q23: train the model for one epoch (one pass over ``loader``); return its mean loss per target token.
+
+    Put the model in training mode (dropout on), then for every batch:
+
+    1. move it to ``device`` (``batch.to(device)``; ``None`` means the device of the model's parameters);
+    2. ``logits, _ = model(batch.src, batch.src_lengths, batch.tgt, teacher_forcing_ratio)``;
+    3. ``loss = sequence_loss(logits, batch.tgt, label_smoothing)`` (Q21);
+    4. log ``loss.item()`` with ``history.log_step`` when a history is given; when the loss is NaN or infinite,
+       raise ``FloatingPointError`` with a message that names the step and the loss, *before* ``backward`` (never
+       train on a NaN: one NaN step ruins every weight). Spikes are not judged per step, since batches grouped by
+       length have very different losses (short sentences are easier); :func:`diverged` judges the epoch means;
+    5. ``optimizer.zero_grad()``, ``loss.backward()``, ``nn.utils.clip_grad_norm_(model.parameters(), clip)``
+       (skipped when ``clip`` is None), ``optimizer.step()``;
+    6. with ``progress``, show a tqdm bar over the batches with the running loss.
+
+    The returned mean is weighted by tokens: ``sum_b loss_b * n_b / sum_b n_b`` with ``n_b`` the number of
+    non-PAD tokens in ``batch.tgt[:, 1:]``, i.e. the mean over every target token of the epoch, not the mean of
+    the batch losses (a short last batch would otherwise weigh as much as a full one).
+
+    Args:
+        model: a ``Seq2Seq`` (anything called as above returning ``(logits, attention)``).
+        loader: yields ``Batch(src, src_lengths, tgt)``.
+        optimizer: e.g. :func:`make_optimizer`'s Adam.
+        clip: the maximum total gradient norm (``None``: no clipping).
+        teacher_forcing_ratio: passed to the model as is.
+        device: where to train; ``None``: where the model is.
+        history: when given, every step's loss goes into it with ``history.log_step`` (floats).
+        progress: show a tqdm progress bar.
+        label_smoothing: passed to :func:`sequence_loss`.
+        amp_dtype, scaler: mixed precision for the command line on CUDA (provided, not graded): the forward pass
+            and the loss run under ``torch.autocast(device_type, amp_dtype)`` when ``amp_dtype`` is given, and a
+            ``GradScaler`` (needed for float16) scales the loss, unscales before clipping and steps.
+
+    Returns:
+        The epoch's mean training loss per target token, a float (nats).
+
+    Raises:
+        FloatingPointError: a step's loss was NaN or infinite.
+    """
+    # YOUR CODE HERE
+    raise NotImplementedError()

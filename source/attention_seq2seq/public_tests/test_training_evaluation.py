@@ -1,10 +1,57 @@
-"""Visible sanity checks for Q22, Q24 and Q26 (run: ``python -m seq2seq check Q26``)."""
+"""Visible sanity checks for Q21-Q27 (run: ``python -m seq2seq check Q26``)."""
 import math
 
 import torch
 from torch import nn
 
-from seq2seq import evaluation, training
+from seq2seq import PAD, evaluation, training
+from seq2seq.model import ModelConfig, build_model
+
+
+def _tiny_data(n_train=200):
+    from seq2seq.runner import RunConfig, prepare_data
+
+    return prepare_data(RunConfig(synthetic_train=n_train, synthetic_eval=20, min_freq=1))
+
+
+def _tiny_model(data, attention="additive"):
+    torch.manual_seed(0)
+    return build_model(ModelConfig(len(data.src_vocab), len(data.tgt_vocab), emb_dim=8, hidden_size=8,
+                                   dec_hidden=8, attention=attention, dropout=0.1))
+
+
+def test_q21_loss_shift_and_padding():
+    tgt = torch.tensor([[1, 5, 6, 2], [1, 7, 2, PAD]])
+    logits = torch.randn(2, 4, 9)
+    loss = training.sequence_loss(logits, tgt)
+    assert loss.dim() == 0, "the loss is a scalar tensor"
+    real = tgt[:, 1:] != PAD
+    want = torch.nn.functional.cross_entropy(logits[:, 1:][real], tgt[:, 1:][real])
+    assert torch.allclose(loss, want, atol=1e-5), "mean cross-entropy of logits[:, 1:] vs tgt[:, 1:], PAD ignored"
+
+
+def test_q23_one_epoch_lowers_the_loss():
+    data = _tiny_data()
+    model = _tiny_model(data)
+    optimizer = torch.optim.Adam(model.parameters(), lr=0.01)
+    history = training.History()
+    loader = data.loader("train", 32)
+    first = training.train_epoch(model, loader, optimizer, history=history)
+    second = training.train_epoch(model, loader, optimizer, history=history)
+    assert isinstance(first, float) and second < first, "a second epoch should have a lower mean loss"
+    assert len(history.steps) == 2 * len(loader), "one history step per batch"
+
+
+def test_q25_evaluate_keys_and_mode():
+    data = _tiny_data()
+    model = _tiny_model(data)
+    model.train()
+    result = evaluation.evaluate(model, data.loader("valid", 8), data.tgt_vocab, max_len=5)
+    assert {"loss", "ppl", "bleu", "hypotheses", "references"} <= set(result)
+    assert math.isclose(result["ppl"], math.exp(result["loss"]), rel_tol=1e-6)
+    assert len(result["hypotheses"]) == len(result["references"]) == 20
+    assert model.training, "evaluate gives the model back in the mode it came in"
+    assert all(p.grad is None for p in model.parameters()), "no gradients during evaluation"
 
 
 def test_q22_adam_over_all_parameters():
@@ -32,3 +79,15 @@ def test_q26_perfect_and_disjoint_translations():
     ref = "the cat sat on the mat".split()
     assert math.isclose(evaluation.corpus_bleu([ref], [ref]), 100.0)
     assert evaluation.corpus_bleu([["dog"] * 6], [ref]) == 0.0
+
+
+def test_q27_table_shape():
+    data = _tiny_data(60)
+    configs = {"attention": ModelConfig(len(data.src_vocab), len(data.tgt_vocab), emb_dim=8, hidden_size=8,
+                                        dec_hidden=8),
+               "vanilla": ModelConfig(len(data.src_vocab), len(data.tgt_vocab), emb_dim=8, hidden_size=8,
+                                      dec_hidden=8, attention="none")}
+    table = evaluation.compare_models(data, configs, epochs=1, batch_size=32, buckets=((1, 10), (11, 40)))
+    assert [row["bucket"] for row in table] == ["1-10", "11-40", "all"]
+    assert table[-1]["sentences"] == 20 and sum(row["sentences"] for row in table[:-1]) == 20
+    assert all({"attention", "vanilla"} <= set(row) for row in table)

@@ -1,51 +1,126 @@
 """Command line of the course package: ``python -m seq2seq COMMAND``.
 
 Commands:
-    env     print the environment report (Q1–Q3): Python, pinned packages, chosen device
-    demo    the README's main job; for now the environment report and a seeded reproducibility check (Q4)
-    check   run the visible sanity checks of one question, e.g. ``python -m seq2seq check Q4``
+    env        print the environment report (Q1–Q3): Python, pinned packages, chosen device
+    demo       the README's main job: train on the embedded synthetic corpus (CPU, a few minutes), print test
+               BLEU, translate a few sentences, write attention heatmaps and loss curves to runs/demo/
+    train      train from a config (``--config run.json`` and/or flags); checkpoints, log.csv in --out-dir
+    evaluate   test BLEU of a checkpoint, greedy and beam search, with sacrebleu's signature
+    translate  translate sentences (arguments, or one per line on stdin) with a checkpoint
+    compare    attention vs. vanilla with the same budget: BLEU by source length (Q27)
+    check      run the visible sanity checks of one question, e.g. ``python -m seq2seq check Q4``
+
+Examples:
+    python -m seq2seq train --corpus multi30k --src de --tgt en --epochs 10 --out-dir runs/m30k
+    python -m seq2seq train --out-dir runs/m30k --resume
+    python -m seq2seq evaluate runs/m30k/best.pt --beam 5
+    echo "ein mann fährt fahrrad ." | python -m seq2seq translate runs/m30k/best.pt --heatmaps runs/m30k/maps
 """
 from __future__ import annotations
 
 import argparse
 import sys
+import types
+import typing
+from dataclasses import MISSING, fields
 
 
-def _demo(device: str) -> int:
-    import torch
+def _config_flags(parser: argparse.ArgumentParser) -> None:
+    """One ``--flag`` per RunConfig field (``out_dir`` -> ``--out-dir``); booleans get ``--no-...`` too.
+    Defaults are None, so that only the flags given override the JSON file and the dataclass defaults."""
+    from seq2seq.runner import RunConfig
 
-    from seq2seq.environment import environment_report, set_seed
+    hints = typing.get_type_hints(RunConfig)
+    group = parser.add_argument_group("run config (see seq2seq.runner.RunConfig)")
+    for field in fields(RunConfig):
+        hint = hints[field.name]
+        kinds = [t for t in typing.get_args(hint) if t is not type(None)] if isinstance(hint, types.UnionType) else [hint]
+        flag = "--" + field.name.replace("_", "-")
+        default = field.default if field.default is not MISSING else None
+        if kinds[0] is bool:
+            group.add_argument(flag, action=argparse.BooleanOptionalAction, default=None,
+                               help=f"(default {default})")
+        else:
+            group.add_argument(flag, type=kinds[0], default=None, metavar=kinds[0].__name__.upper(),
+                               help=f"(default {default})")
+    group.add_argument("--config", help="a JSON file of RunConfig fields; flags override it")
 
-    print(environment_report(device))
-    set_seed(2026)
-    first = torch.rand(3)
-    set_seed(2026)
-    again = torch.rand(3)
-    print(f"seed 2026   torch.rand(3) = {first.tolist()} twice: "
-          f"{'identical' if torch.equal(first, again) else 'DIFFERENT'}")
-    return 0
+
+def _run_config(args: argparse.Namespace):
+    from seq2seq.runner import RunConfig
+
+    given = {f.name: getattr(args, f.name) for f in fields(RunConfig) if getattr(args, f.name) is not None}
+    return RunConfig.from_json(args.config, **given) if args.config else RunConfig(**given)
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m seq2seq", description=__doc__.split("\n\n")[0])
+    parser = argparse.ArgumentParser(prog="python -m seq2seq", description=__doc__.split("\n\n")[0],
+                                     epilog="run 'python -m seq2seq COMMAND --help' for a command's options")
     commands = parser.add_subparsers(dest="command", required=True)
-    for name in ("env", "demo"):
-        sub = commands.add_parser(name, help=f"{name} (see the module docstring)")
-        sub.add_argument("--device", default="auto", help="auto | cpu | cuda | cuda:N (default: auto)")
+    env = commands.add_parser("env", help="print the environment report")
+    env.add_argument("--device", default="auto", help="auto | cpu | cuda | cuda:N (default: auto)")
+    demo = commands.add_parser("demo", help="train, evaluate and translate on the synthetic corpus")
+    demo.add_argument("--device", default="cpu", help="auto | cpu | cuda | cuda:N (default: cpu)")
+    demo.add_argument("--out-dir", default=None, help="default: runs/demo (the repository's runs/ inside it)")
+    train = commands.add_parser("train", help="train a model")
+    _config_flags(train)
+    train.add_argument("--resume", action="store_true", help="go on from OUT_DIR/last.pt")
+    compare = commands.add_parser("compare", help="attention vs. vanilla, BLEU by source length")
+    _config_flags(compare)
+    evaluate = commands.add_parser("evaluate", help="test BLEU of a checkpoint")
+    evaluate.add_argument("checkpoint")
+    evaluate.add_argument("--split", default="test", choices=("train", "valid", "test"))
+    evaluate.add_argument("--beam", type=int, default=5, help="beam size besides greedy (1: greedy only)")
+    evaluate.add_argument("--device", default="auto")
+    evaluate.add_argument("--data-dir", default=None)
+    translate = commands.add_parser("translate", help="translate sentences with a checkpoint")
+    translate.add_argument("checkpoint")
+    translate.add_argument("sentences", nargs="*", help="sentences to translate; none: read lines from stdin")
+    translate.add_argument("--beam", type=int, default=1)
+    translate.add_argument("--device", default="auto")
+    translate.add_argument("--heatmaps", default=None, help="folder for one attention heatmap PNG per sentence")
     check = commands.add_parser("check", help="run a question's visible sanity checks")
     check.add_argument("question", help="e.g. Q4, or 'all'")
     args = parser.parse_args(argv)
 
+    if args.command == "check":
+        from seq2seq.check import check as run_check
+
+        return 0 if run_check(args.question) else 1
     if args.command == "env":
         from seq2seq.environment import environment_report
 
         print(environment_report(args.device))
         return 0
-    if args.command == "demo":
-        return _demo(args.device)
-    from seq2seq.check import check
+    from seq2seq import runner
 
-    return 0 if check(args.question) else 1
+    try:
+        if args.command == "demo":
+            runner.demo(args.device, args.out_dir)
+        elif args.command == "train":
+            runner.train(_run_config(args), resume=args.resume)
+        elif args.command == "compare":
+            runner.compare(_run_config(args))
+        elif args.command == "evaluate":
+            if args.beam < 1:
+                parser.error("--beam must be at least 1")
+            data = None
+            if args.data_dir:
+                _, _, _, config, _ = runner.load_checkpoint(args.checkpoint)
+                config.data_dir = args.data_dir
+                data = runner.prepare_data(config)
+            runner.evaluate_checkpoint(args.checkpoint, split=args.split, beams=tuple(sorted({1, args.beam})),
+                                       device=args.device, data=data)
+        elif args.command == "translate":
+            sentences = args.sentences or [line.strip() for line in sys.stdin if line.strip()]
+            if not sentences:
+                parser.error("no sentences: give them as arguments or on stdin")
+            runner.translate_sentences(args.checkpoint, sentences, beam_size=args.beam, device=args.device,
+                                       heatmaps=args.heatmaps)
+    except (ValueError, FileNotFoundError, RuntimeError) as error:
+        print(f"error: {error}", file=sys.stderr)
+        return 2
+    return 0
 
 
 if __name__ == "__main__":

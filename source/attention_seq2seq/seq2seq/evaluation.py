@@ -1,13 +1,45 @@
-"""Section 9, evaluating the model: Q26 (corpus BLEU, from scratch).
+"""Section 9, evaluating the model: Q25 (loss, perplexity and BLEU of a model), Q26 (corpus BLEU, from scratch)
+and Q27 (attention vs. no attention).
 
-Q25 (validation loss, perplexity and BLEU of a model) and Q27 (attention vs. no attention) build on the model
-and training sections and join this module with them.
+BLEU here is always computed on *tokens*: the hypotheses and references are the lower-cased spaCy tokens the
+model works with, joined by single spaces, and sacrebleu is told not to tokenise again (``tokenize="none"``),
+the "tokenised, lower-cased" BLEU that papers on Multi30k report. :func:`bleu` holds that choice in one place.
 """
 from __future__ import annotations
 
 import math
 from collections import Counter
 from collections.abc import Sequence
+from typing import Any
+
+import sacrebleu
+import torch
+from torch import nn
+
+from seq2seq import PAD
+from seq2seq.data import Data, Vocab
+from seq2seq.environment import set_seed
+from seq2seq.model import ModelConfig, build_model
+from seq2seq.search import translate
+from seq2seq.training import make_optimizer, perplexity, sequence_loss, train_epoch
+
+
+def bleu(hypotheses: Sequence[Sequence[str]], references: Sequence[Sequence[str]]) -> sacrebleu.metrics.bleu.BLEUScore:
+    """sacrebleu's corpus BLEU of token lists (joined by spaces, ``tokenize="none"``, default exp smoothing).
+
+    ``bleu(h, r).score`` is the number on the 0–100 scale; :func:`bleu_signature` says how it was computed.
+    """
+    return _BLEU.corpus_score([" ".join(h) for h in hypotheses], [[" ".join(r) for r in references]])
+
+
+def bleu_signature() -> str:
+    """sacrebleu's signature of :func:`bleu`, e.g. ``nrefs:1|case:mixed|eff:no|tok:none|smooth:exp|version:2.5.1``."""
+    metric = sacrebleu.metrics.BLEU(tokenize="none", force=True)
+    metric.corpus_score(["a"], [["a"]])  # sacrebleu knows the number of references only after one corpus
+    return str(metric.get_signature())
+
+
+_BLEU = sacrebleu.metrics.BLEU(tokenize="none", force=True)  # force: the tokens are tokenised on purpose
 
 
 def ngrams(tokens: Sequence[str], n: int) -> Counter:
@@ -60,4 +92,128 @@ def corpus_bleu(hypotheses: Sequence[Sequence[str]], references: Sequence[Sequen
     log_precision = sum(math.log(m / t) for m, t in zip(matches, totals)) / max_n
     brevity = 1.0 if hyp_len > ref_len else math.exp(1 - ref_len / hyp_len)
     return 100 * brevity * math.exp(log_precision)
+    ### END SOLUTION
+
+
+def evaluate(model: nn.Module, loader: Any, tgt_vocab: Vocab, *, device: torch.device | str | None = None,
+             beam_size: int = 1, max_len: int | None = None, length_penalty: float = 1.0,
+             references: Sequence[Sequence[str]] | None = None) -> dict[str, Any]:
+    """Q25: the loss, perplexity and BLEU of a model on one split, with dropout off and no gradients.
+
+    Put the model in evaluation mode (``model.eval()``: dropout off, so two calls give the same result) and run
+    everything under ``torch.no_grad()`` (no graph is recorded: faster, less memory). Give the model back in
+    the mode it came in (``model.train(was_training)``), so a training loop that evaluates after each epoch
+    goes on training with dropout. For every batch (moved to ``device``; ``None``: the model's device):
+
+    * the loss: ``model(batch.src, batch.src_lengths, batch.tgt, 1.0)`` (teacher forcing, as in training) and
+      ``sequence_loss`` (Q21); the result is the mean over every target token of the split (weighted by each
+      batch's non-PAD tokens of ``tgt[:, 1:]``, as ``train_epoch`` does), and ``ppl = perplexity(loss)``;
+    * the translations: ``seq2seq.search.translate(model, batch.src, batch.src_lengths, beam_size, limit,
+      length_penalty)`` with ``limit = max_len`` or, when ``max_len`` is None, ``2 * batch.src_lengths + 10``
+      per sentence; each hypothesis is ``tgt_vocab.decode(translation.tokens)``;
+    * the references: ``tgt_vocab.decode`` of each row of ``batch.tgt`` (specials and PAD stripped), unless
+      ``references`` gives the true tokenised sentences (words outside the vocabulary would otherwise read
+      ``<unk>`` in the reference, and an ``<unk>`` in a hypothesis would match them).
+
+    BLEU is :func:`bleu` (sacrebleu on space-joined tokens, ``tokenize="none"``) of all hypotheses against all
+    references, in the loader's order.
+
+    Args:
+        model: a ``Seq2Seq``.
+        loader: yields ``Batch(src, src_lengths, tgt)``, e.g. ``data.loader("valid", 64)``.
+        tgt_vocab: the target vocabulary (ids to tokens).
+        device: where to run; ``None``: where the model is.
+        beam_size: 1 for greedy decoding, more for beam search.
+        max_len: the most tokens to generate per sentence (``<eos>`` included); None: ``2 * src_len + 10``.
+        length_penalty: beam search's length penalty.
+        references: optional tokenised references, one per sentence in the order the loader yields them.
+
+    Returns:
+        ``{"loss": float, "ppl": float, "bleu": float (0-100), "hypotheses": list[list[str]],
+        "references": list[list[str]], "src_lengths": list[int]}``, the last three one entry per sentence in
+        the loader's order; ``src_lengths`` counts source words without ``<sos>``/``<eos>``.
+    """
+    ### BEGIN SOLUTION
+    device = torch.device(device) if device is not None else next(model.parameters()).device
+    was_training = model.training
+    model.eval()
+    total, tokens = 0.0, 0
+    hypotheses, refs, src_lengths = [], [], []
+    try:
+        with torch.no_grad():
+            for batch in loader:
+                batch = batch.to(device)
+                logits, _ = model(batch.src, batch.src_lengths, batch.tgt, 1.0)
+                n = int((batch.tgt[:, 1:] != PAD).sum())
+                total, tokens = total + sequence_loss(logits, batch.tgt).item() * n, tokens + n
+                limit = max_len if max_len is not None else 2 * batch.src_lengths + 10
+                for result in translate(model, batch.src, batch.src_lengths, beam_size, limit, length_penalty):
+                    hypotheses.append(tgt_vocab.decode(result.tokens))
+                refs.extend(tgt_vocab.decode(row) for row in batch.tgt.tolist())
+                src_lengths.extend(int(n) - 2 for n in batch.src_lengths)  # without <sos> and <eos>
+    finally:
+        model.train(was_training)
+    if references is not None:
+        refs = [list(r) for r in references]
+    loss = total / max(tokens, 1)
+    return {"loss": loss, "ppl": perplexity(loss), "bleu": bleu(hypotheses, refs).score,
+            "hypotheses": hypotheses, "references": refs, "src_lengths": src_lengths}
+    ### END SOLUTION
+
+
+BUCKETS = ((1, 10), (11, 20), (21, 40))
+
+
+def compare_models(data: Data, configs: dict[str, ModelConfig], *, epochs: int = 5, batch_size: int = 64,
+                   lr: float = 1e-3, clip: float = 1.0, seed: int = 0,
+                   buckets: Sequence[tuple[int, int]] = BUCKETS, split: str = "test",
+                   device: torch.device | str | None = None, progress: bool = False) -> list[dict[str, Any]]:
+    """Q27: train several models with the same budget and data, and tabulate their BLEU by source length.
+
+    For each ``name, config`` in ``configs`` (e.g. ``{"attention": ModelConfig(...), "vanilla":
+    ModelConfig(..., attention="none")}``), in order: ``set_seed(seed)``, ``build_model(config)`` (moved to
+    ``device``, default CPU), ``make_optimizer(model, lr)``, then ``epochs`` calls of ``train_epoch`` on
+    ``data.loader("train", batch_size, seed=seed)`` (one loader per model, built after ``set_seed``, so both
+    see the same batches) with ``clip`` and teacher forcing 1.0; finally ``evaluate`` (greedy) on
+    ``data.loader(split, batch_size)``. Same seed, data, epochs and batches: only the model differs.
+
+    Then split the evaluated sentences by *source* length in words (``<sos>``/``<eos>`` not counted, as
+    ``evaluate``'s ``src_lengths``) into ``buckets`` (inclusive bounds) and compute :func:`bleu` of each model's
+    hypotheses in each bucket against the references.
+
+    Args:
+        data: a prepared corpus (``seq2seq.data.prepare``).
+        configs: the models to compare, by name (the names become columns).
+        epochs, batch_size, lr, clip, seed: the shared training budget.
+        buckets: ``(low, high)`` source-length ranges, inclusive.
+        split: the split to evaluate on.
+        device: where to train; ``None``: the CPU.
+        progress: tqdm bars while training.
+
+    Returns:
+        One row per bucket, then one for the whole split: ``{"bucket": "11-20" (or "all"), "sentences": int,
+        name: BLEU, ...}`` with one BLEU (float, 0–100) per model name. A bucket without sentences gets BLEU
+        ``nan``.
+    """
+    ### BEGIN SOLUTION
+    device = torch.device(device or "cpu")
+    results = {}
+    for name, config in configs.items():
+        set_seed(seed)
+        model = build_model(config).to(device)
+        optimizer = make_optimizer(model, lr)
+        train = data.loader("train", batch_size, seed=seed)
+        for _ in range(epochs):
+            train_epoch(model, train, optimizer, clip=clip, device=device, progress=progress)
+        results[name] = evaluate(model, data.loader(split, batch_size), data.tgt_vocab, device=device)
+    first = next(iter(results.values()))
+    rows = []
+    for low, high in [*buckets, (0, math.inf)]:
+        keep = [i for i, n in enumerate(first["src_lengths"]) if low <= n <= high]
+        row: dict[str, Any] = {"bucket": "all" if high == math.inf else f"{low}-{high}", "sentences": len(keep)}
+        for name, result in results.items():
+            row[name] = (bleu([result["hypotheses"][i] for i in keep], [result["references"][i] for i in keep]).score
+                         if keep else math.nan)
+        rows.append(row)
+    return rows
     ### END SOLUTION

@@ -1,0 +1,116 @@
+"""Train the reference setup on Multi30k de->en and report speed and BLEU per epoch (a benchmark, not a test).
+
+    SEQ2SEQ_DATA_DIR=../shared/data .venv/bin/python benchmarks/train_multi30k.py [--threads 2] [--epochs 10]
+        [--minutes 60] [--checkpoint /tmp/m30k.pt]
+    .venv/bin/python benchmarks/train_multi30k.py --speed 30 [--repeats 3]   # throughput only, 30 batches x 3
+
+Reference setup (issue 5): Multi30k de->en, spaCy blank tokenisers, lower-cased, ``min_freq=2``, embedding 256,
+bidirectional GRU encoder of 512 per direction, decoder state 512, additive attention, batch 128, dropout 0.5,
+Adam 1e-3, gradient clipping 1.0. Differences from the well-known notebook, on purpose: teacher forcing 1.0
+(the notebook uses 0.5; 1.0 lets the output layer run once over all time steps), length-bucketed batches, and
+the loss averaged over target tokens.
+
+Every epoch prints one line: seconds, target tokens per second (non-PAD tokens of ``tgt[:, 1:]`` divided by the
+wall time of ``train_epoch``, data loading included), train and valid loss, and greedy test BLEU (sacrebleu on
+the lower-cased spaCy tokens, ``tokenize="none"``, the true references, not ones read back through the
+vocabulary). The best epoch by validation loss is kept; at the end (or when ``--minutes`` runs out) its test
+BLEU with beam search (beam 5) is printed too. The machine is shared: quote medians of the epoch figures.
+"""
+from __future__ import annotations
+
+import argparse
+import itertools
+import statistics
+import sys
+import time
+from pathlib import Path
+
+import torch
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT / "solutions" / "attention_seq2seq"))
+
+from seq2seq.data import load_multi30k, prepare  # noqa: E402
+from seq2seq.environment import set_seed  # noqa: E402
+from seq2seq.evaluation import bleu_signature, evaluate  # noqa: E402
+from seq2seq.model import ModelConfig, build_model  # noqa: E402
+from seq2seq.training import make_optimizer, train_epoch  # noqa: E402
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--data-dir", default=None)
+    parser.add_argument("--threads", type=int, default=2)
+    parser.add_argument("--epochs", type=int, default=10)
+    parser.add_argument("--minutes", type=float, default=60.0, help="stop starting new epochs after this")
+    parser.add_argument("--batch-size", type=int, default=128)
+    parser.add_argument("--lr", type=float, default=1e-3)
+    parser.add_argument("--dropout", type=float, default=0.5)
+    parser.add_argument("--checkpoint", default="/tmp/m30k.pt")
+    parser.add_argument("--seed", type=int, default=1234)
+    parser.add_argument("--speed", type=int, default=0, help="only time this many training batches per repeat")
+    parser.add_argument("--repeats", type=int, default=3)
+    args = parser.parse_args()
+    torch.set_num_threads(args.threads)
+    started = time.monotonic()
+    set_seed(args.seed)
+    data = prepare(load_multi30k(args.data_dir, "de", "en"), min_freq=2)
+    print(f"data: {data.corpus.sizes()} vocab de {len(data.src_vocab)} en {len(data.tgt_vocab)} "
+          f"({time.monotonic() - started:.0f} s)", flush=True)
+    config = ModelConfig(len(data.src_vocab), len(data.tgt_vocab), emb_dim=256, hidden_size=512, dec_hidden=512,
+                         attention="additive", dropout=args.dropout)
+    model = build_model(config)
+    print(f"parameters: {sum(p.numel() for p in model.parameters()):,}", flush=True)
+    optimizer = make_optimizer(model, args.lr)
+    train = data.loader("train", args.batch_size, seed=args.seed)
+    valid = data.loader("valid", args.batch_size)
+    # Unbucketed and unshuffled, so that the hypotheses come in the order of the true references.
+    test = data.loader("test", args.batch_size, bucket=False)
+    refs = [tgt for _, tgt in data.tokens["test"]]
+    train_tokens = sum(len(t) - 1 for t in data.datasets["train"].tgt)  # tgt[:, 1:] without PAD
+    if args.speed:
+        speed(model, optimizer, train, args.speed, args.repeats, train_tokens)
+        return
+    best, speeds, times = float("inf"), [], []
+    for epoch in range(1, args.epochs + 1):
+        if (time.monotonic() - started) / 60 > args.minutes:
+            break
+        t0 = time.monotonic()
+        train_loss = train_epoch(model, train, optimizer, clip=1.0)
+        seconds = time.monotonic() - t0
+        speeds.append(train_tokens / seconds)
+        times.append(seconds)
+        result = evaluate(model, valid, data.tgt_vocab)
+        test_result = evaluate(model, test, data.tgt_vocab, references=refs)
+        if result["loss"] < best:
+            best = result["loss"]
+            torch.save({"model": model.state_dict(), "config": config.__dict__, "epoch": epoch}, args.checkpoint)
+        print(f"epoch {epoch}: {seconds:.0f} s, {speeds[-1]:.0f} tgt tok/s, train {train_loss:.3f}, "
+              f"valid {result['loss']:.3f} (ppl {result['ppl']:.1f}), test BLEU greedy {test_result['bleu']:.2f}, "
+              f"elapsed {(time.monotonic() - started) / 60:.1f} min", flush=True)
+    print(f"median over {len(speeds)} epochs: {statistics.median(speeds):.0f} tgt tok/s, "
+          f"{statistics.median(times):.0f} s/epoch", flush=True)
+    model.load_state_dict(torch.load(args.checkpoint)["model"])
+    for beam in (1, 5):
+        result = evaluate(model, test, data.tgt_vocab, beam_size=beam, references=refs)
+        print(f"best epoch, test_2016_flickr BLEU beam {beam}: {result['bleu']:.2f} ({bleu_signature()}), "
+              f"elapsed {(time.monotonic() - started) / 60:.1f} min", flush=True)
+
+
+def speed(model, optimizer, loader, batches: int, repeats: int, epoch_tokens: int) -> None:
+    """Target tokens per second of ``train_epoch`` over the first ``batches`` batches of shuffled epochs."""
+    rates = []
+    for repeat in range(repeats):
+        chosen = list(itertools.islice(iter(loader), batches))  # collated before timing, as a worker would
+        tokens = sum(int((b.tgt[:, 1:] != 0).sum()) for b in chosen)
+        t0 = time.monotonic()
+        train_epoch(model, chosen, optimizer, clip=1.0)
+        rates.append(tokens / (time.monotonic() - t0))
+        print(f"repeat {repeat + 1}: {rates[-1]:.0f} tgt tok/s over {batches} batches ({tokens} tokens)", flush=True)
+    rate = statistics.median(rates)
+    print(f"median {rate:.0f} tgt tok/s (best {max(rates):.0f}); a Multi30k epoch ({epoch_tokens:,} target tokens) "
+          f"would take {epoch_tokens / rate:.0f} s at the median", flush=True)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,118 @@
+"""The runnable system (seq2seq.runner and the CLI) of the solution: a tiny end-to-end run, argument errors, and
+the CUDA/AMP choices (checked with CUDA patched in: no GPU is needed)."""
+from __future__ import annotations
+
+import csv
+import json
+import subprocess
+import sys
+from unittest import mock
+
+import pytest
+import torch
+
+from tests.helpers import SOLUTION
+
+sys.path.insert(0, str(SOLUTION))
+from seq2seq import __main__ as cli  # noqa: E402
+from seq2seq import runner  # noqa: E402
+
+TINY = dict(synthetic_train=120, synthetic_eval=16, min_freq=1, emb_dim=8, hidden_size=8, dec_hidden=8,
+            dropout=0.0, batch_size=32, lr=0.01, device="cpu", threads=None, progress=False, beam_size=2, patience=5)
+
+
+@pytest.fixture(scope="module")
+def run(tmp_path_factory):
+    out = tmp_path_factory.mktemp("run")
+    config = runner.RunConfig(**TINY, epochs=1, out_dir=str(out))
+    first = runner.train(config)
+    resumed = runner.train(runner.RunConfig(**TINY, epochs=2, out_dir=str(out)), resume=True)
+    return out, first, resumed
+
+
+def test_train_writes_checkpoints_log_and_config(run):
+    out, first, _ = run
+    assert (out / "best.pt").is_file() and (out / "last.pt").is_file()
+    assert json.loads((out / "config.json").read_text())["emb_dim"] == 8
+    rows = list(csv.DictReader((out / "log.csv").open()))
+    assert [int(r["epoch"]) for r in rows] == [1, 2], "the resumed run appends epoch 2 to the same log"
+    assert {"train_loss", "valid_loss", "valid_bleu", "tokens_per_s"} <= set(rows[0])
+
+
+def test_resume_goes_on_from_the_last_epoch(run):
+    out, first, resumed = run
+    state = torch.load(out / "last.pt", weights_only=False)
+    assert state["epoch"] == 2 and len(resumed["history"].epochs) == 2
+    assert len(resumed["history"].steps) == 2 * len(first["history"].steps), "step losses of both epochs kept"
+    assert state["src_vocab"][:4] == ["<pad>", "<sos>", "<eos>", "<unk>"] and state["model_config"]["emb_dim"] == 8
+
+
+def test_evaluate_and_translate_from_the_checkpoint(run, tmp_path, capsys):
+    out, first, _ = run
+    results = runner.evaluate_checkpoint(out / "best.pt", beams=(1, 2), device="cpu", data=first["data"])
+    assert set(results) == {1, 2} and all(0 <= r["bleu"] <= 100 for r in results.values())
+    assert "sacrebleu signature: nrefs:1" in capsys.readouterr().out
+    sentences = [src for src, _ in first["data"].corpus.test[:2]]
+    outputs = runner.translate_sentences(out / "best.pt", sentences, device="cpu", heatmaps=tmp_path)
+    assert len(outputs) == 2 and all(isinstance(o, str) for o in outputs)
+    assert sorted(p.name for p in tmp_path.glob("*.png")) == ["attention_1.png", "attention_2.png"]
+
+
+def test_resume_refuses_other_vocabularies(run):
+    out, _, _ = run
+    other = runner.RunConfig(**{**TINY, "synthetic_train": 60}, epochs=3, out_dir=str(out))
+    with pytest.raises(ValueError, match="other vocabularies"):
+        runner.train(other, resume=True)
+
+
+def test_cli_argument_errors(tmp_path, capsys):
+    with pytest.raises(SystemExit):
+        cli.main(["train", "--epochs", "many"])
+    assert cli.main(["train", "--corpus", "wmt", "--out-dir", str(tmp_path)]) == 2
+    assert "unknown corpus" in capsys.readouterr().err
+    assert cli.main(["evaluate", str(tmp_path / "missing.pt")]) == 2
+    assert "no checkpoint" in capsys.readouterr().err
+    assert cli.main(["train", "--device", "cpu", "--amp", "fp16", "--out-dir", str(tmp_path)]) == 2
+    assert "needs a CUDA device" in capsys.readouterr().err
+    bad = tmp_path / "bad.json"
+    bad.write_text('{"epochs": 2, "learning_rate": 1}')
+    assert cli.main(["train", "--config", str(bad)]) == 2
+    assert "unknown config keys" in capsys.readouterr().err
+
+
+def test_cli_config_file_and_flags(tmp_path):
+    path = tmp_path / "run.json"
+    path.write_text(json.dumps({"epochs": 7, "emb_dim": 16, "bidirectional": False}))
+    parser_args = ["train", "--config", str(path), "--epochs", "3", "--no-progress"]
+    with mock.patch.object(runner, "train") as train:
+        assert cli.main(parser_args) == 0
+    config = train.call_args.args[0]
+    assert (config.epochs, config.emb_dim, config.bidirectional, config.progress) == (3, 16, False, False)
+
+
+def test_amp_choices_on_cuda_and_cpu():
+    cpu, cuda = torch.device("cpu"), torch.device("cuda")
+    assert runner.resolve_amp("auto", cpu) is None and runner.resolve_amp("off", cuda) is None
+    with pytest.raises(ValueError):
+        runner.resolve_amp("bf16", cpu)
+    with mock.patch("torch.cuda.is_bf16_supported", return_value=True):
+        assert runner.resolve_amp("auto", cuda) == torch.bfloat16
+    with mock.patch("torch.cuda.is_bf16_supported", return_value=False):
+        assert runner.resolve_amp("auto", cuda) == torch.float16
+    assert runner.resolve_amp("fp16", cuda) == torch.float16
+    assert runner.make_scaler(torch.bfloat16) is None and runner.make_scaler(None) is None
+    with mock.patch("torch.cuda.is_available", return_value=True):
+        assert runner.get_device("auto") == cuda
+        assert isinstance(runner.make_scaler(torch.float16), torch.amp.GradScaler)
+
+
+def test_pinned_memory_only_on_cuda():
+    data = runner.prepare_data(runner.RunConfig(**TINY))
+    assert not data.loader("train", 8, device=torch.device("cpu")).pin_memory
+    assert data.loader("train", 8, device=torch.device("cuda")).pin_memory
+
+
+def test_cli_help_lists_the_commands():
+    done = subprocess.run([sys.executable, "-m", "seq2seq", "--help"], cwd=SOLUTION, capture_output=True, text=True)
+    assert done.returncode == 0
+    assert all(name in done.stdout for name in ("train", "evaluate", "translate", "compare", "demo"))
