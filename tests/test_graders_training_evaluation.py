@@ -72,9 +72,11 @@ MUTANTS.update({
     "Q23 no optimizer.step": ("Q23", TRAIN, [("        else:\n            optimizer.step()",
                                               "        else:\n            pass")]),
     "Q23 no zero_grad": ("Q23", TRAIN, [("optimizer.zero_grad(set_to_none=True)", "pass")]),
-    "Q23 no clipping": ("Q23", TRAIN, [("nn.utils.clip_grad_norm_(model.parameters(), clip)", "pass")]),
-    "Q23 ratio not passed": ("Q23", TRAIN, [("model(batch.src, batch.src_lengths, batch.tgt, teacher_forcing_ratio)",
-                                             "model(batch.src, batch.src_lengths, batch.tgt)")]),
+    "Q23 no clipping": ("Q23", TRAIN, [("            nn.utils.clip_grad_norm_(model.parameters(), clip)",
+                                        "            pass")]),
+    "Q23 ratio not passed": ("Q23", TRAIN, [
+        ("            logits, _ = model(batch.src, batch.src_lengths, batch.tgt, teacher_forcing_ratio)",
+         "            logits, _ = model(batch.src, batch.src_lengths, batch.tgt)")]),
     "Q23 mean of batch losses": ("Q23", TRAIN, [("total, tokens = total + value * n, tokens + n",
                                                  "total, tokens = total + value, tokens + 1")]),
     "Q23 inline loss shifted the wrong way": ("Q23", TRAIN, [(
