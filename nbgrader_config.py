@@ -15,3 +15,34 @@ c.CourseDirectory.feedback_directory = "feedback"
 # Stubs look the same in notebooks as in the .py modules that tools/generate.py strips.
 c.ClearSolutions.code_stub = {"python": "# YOUR CODE HERE\nraise NotImplementedError()"}
 c.ClearSolutions.text_stub = "YOUR ANSWER HERE"
+
+# Autograding (``nbgrader autograde attention_seq2seq`` from the repository root): each question's autograded cell
+# runs the course autograder (autograder/notebook.py), which finds this repository through SEQ2SEQ_COURSE_ROOT.
+# The first of those cells grades the whole submission (about a minute), hence the longer cell time limit.
+import os  # noqa: E402
+import sys  # noqa: E402
+from pathlib import Path  # noqa: E402
+
+os.environ.setdefault("SEQ2SEQ_COURSE_ROOT", str(Path(__file__).resolve().parent))
+sys.path.insert(0, os.environ["SEQ2SEQ_COURSE_ROOT"])  # for autograder.notebook.HideHiddenOutputs below
+c.Execute.timeout = 600
+# The notebook's visible check("Qn") cells are skipped while autograding: the hidden graders do their job, and
+# each check would start a pytest process of its own (minutes for the whole notebook).
+os.environ["SEQ2SEQ_AUTOGRADING"] = "1"
+
+# nbgrader autograde copies every non-notebook file of source/<assignment>/ over the student's copy (to protect
+# test files). Here source/ holds the solution package: copying it would grade the solution for everyone. Keep
+# every student file as submitted; the hidden graders live outside the submission anyway.
+_ASSIGNMENT = Path(__file__).resolve().parent / "source" / "attention_seq2seq"
+c.Autograde.exclude_overwriting = {"attention_seq2seq": sorted(
+    str(path.relative_to(_ASSIGNMENT)) for path in _ASSIGNMENT.rglob("*")
+    if path.is_file() and path.suffix != ".ipynb" and "__pycache__" not in path.parts)}
+
+# Feedback (``nbgrader generate_feedback``): nbgrader shows hidden tests by default. Drop tracebacks and stderr
+# of the hidden cells first (they can quote hidden code), then the hidden source itself.
+c.GenerateFeedback.preprocessors = [
+    "nbgrader.preprocessors.GetGrades",
+    "autograder.notebook.HideHiddenOutputs",
+    "nbgrader.preprocessors.ClearHiddenTests",
+    "nbconvert.preprocessors.CSSHTMLHeaderPreprocessor",
+]

@@ -2,8 +2,8 @@
 
 Student code never runs here. For every selected question the harness starts two children (see sandbox.py):
 one on the submission and one on the reference solution. The graders, ordinary pytest tests, compare the two
-sets of raw outputs. This module collects each test's verdict, adds up the points declared on it, and returns
-the content of Gradescope's ``results.json``.
+sets of raw outputs. This module collects each test's verdict, shares out each question's points among its
+checks by their weights (see registry.py), and returns the content of Gradescope's ``results.json``.
 
 Reference outputs are kept in memory only, for the life of this process (``grade-all`` computes them once for
 a whole class). They are never cached on disk, where a student's child process could forge them. The grader
@@ -65,7 +65,7 @@ class Outputs:
 class Verdict:
     qid: str
     name: str        # the test's docstring, first line: what it checks, in student terms
-    points: float
+    weight: float    # the check's share of its question (``@pytest.mark.grade(qid, points=weight)``)
     passed: bool
     message: str = ""
     grader_error: bool = False
@@ -168,21 +168,15 @@ def _pytest_args(modules: list) -> list[str]:
         "-c", str(AUTOGRADER_DIR / "pytest.ini"), "--rootdir", str(AUTOGRADER_DIR)]
 
 
-class _PointCounter:
-    def __init__(self) -> None:
-        self.points: dict[str, float] = {}
-
-    def pytest_collection_modifyitems(self, items: list[pytest.Item]) -> None:
-        for item in items:
-            qid = _qid(item)
-            self.points[qid] = self.points.get(qid, 0.0) + float(item.get_closest_marker("grade").kwargs["points"])
-
-
 def question_maxima() -> dict[str, float]:
-    """``{qid: maximum points}`` for every question, read from the graders' marks without running them."""
-    counter = _PointCounter()
-    pytest.main(_pytest_args(load_graders()) + ["--collect-only"], plugins=[counter])
-    return counter.points
+    """``{qid: maximum points}`` for every question, as the graders declare them."""
+    load_graders()
+    return {qid: q.points for qid, q in sorted(QUESTIONS.items(), key=lambda item: item[1].number)}
+
+
+def _share(points: float, weight: float, total: float) -> float:
+    """A check's points: its weight's share of the question's points (rounded, so that full marks are exact)."""
+    return round(points * weight / total, 4) if total else 0.0
 
 
 def grade(submission: Path, *, reference: Path = DEFAULT_REFERENCE, questions: list[str] | None = None,
@@ -213,10 +207,13 @@ def _results(grading: Grading, seconds: float) -> dict[str, Any]:
     tests = []
     for qid in grading.questions:
         verdicts = [v for v in grading.verdicts if v.qid == qid]
-        score = sum(v.points for v in verdicts if v.passed)
-        maximum = sum(v.points for v in verdicts)
-        lines = [f"{'PASS' if v.passed else 'FAIL'} ({v.points if v.passed else 0:g}/{v.points:g}) {v.name}"
-                 + ("" if v.passed else "\n    " + v.message.replace("\n", "\n    ")) for v in verdicts]
+        maximum, total = QUESTIONS[qid].points, sum(v.weight for v in verdicts)
+        score = _share(maximum, sum(v.weight for v in verdicts if v.passed), total)
+        lines = []
+        for v in verdicts:
+            share = _share(maximum, v.weight, total)
+            lines.append(f"{'PASS' if v.passed else 'FAIL'} ({share if v.passed else 0:g}/{share:g}) {v.name}"
+                         + ("" if v.passed else "\n    " + v.message.replace("\n", "\n    ")))
         child = grading.student[qid].result()
         if score < maximum and child.printed.strip():
             lines.append("Your code printed (last lines):\n" + child.printed.strip()[-800:])
@@ -225,7 +222,7 @@ def _results(grading: Grading, seconds: float) -> dict[str, Any]:
                       "visibility": "visible"})
     grader_errors = [v for v in grading.verdicts if v.grader_error]
     # Gradescope's results.json; what Gradescope does not define goes under its free-form "extra_data".
-    return {"score": sum(t["score"] for t in tests), "execution_time": round(seconds, 1), "tests": tests,
+    return {"score": round(sum(t["score"] for t in tests), 4), "execution_time": round(seconds, 1), "tests": tests,
             "output": (f"Graded {len(tests)} questions in {seconds:.0f} s."
                        + (f" {len(grader_errors)} checks hit an internal grader error." if grader_errors else "")),
             "extra_data": {"max_score": sum(t["max_score"] for t in tests), "grader_errors": len(grader_errors)}}

@@ -6,7 +6,12 @@ A grader module (``autograder/graders/grade_<section>.py``) declares:
 * probes: functions ``probe(s) -> plain data`` that call student code (``s.environment.set_seed(...)``) and run
   in a child process only; registered with ``@probe("Q4")``;
 * checks: pytest tests marked ``@pytest.mark.grade("Q4", points=2)`` that read the probes' outputs for the
-  student (fixture ``out``) and the reference solution (fixture ``ref``). Points are declared there, once.
+  student (fixture ``out``) and the reference solution (fixture ``ref``).
+
+Points: ``question(..., points=N)`` declares what the whole question is worth (the questions of all sections add
+up to 100, checked by the tests); a check's ``points`` is its share of the question (its weight for partial
+credit). A check of weight ``w`` in a question of ``N`` points whose checks weigh ``W`` together earns
+``N * w / W``.
 """
 from __future__ import annotations
 
@@ -24,6 +29,7 @@ GRADERS_PACKAGE = "autograder.graders"
 class Question:
     qid: str           # "Q4"
     title: str         # "set_seed reproducibility"; results.json names the question "Q4 set_seed reproducibility"
+    points: float      # what the question is worth, out of the course's 100
     timeout: float     # wall-clock seconds for all of this question's probes, in one child process
 
     @property
@@ -35,11 +41,13 @@ QUESTIONS: dict[str, Question] = {}
 PROBES: dict[str, dict[str, Callable[[Any], Any]]] = {}
 
 
-def question(qid: str, title: str, *, timeout: float = 60.0) -> Question:
-    """Declare a question (once, in the grader module of its section)."""
+def question(qid: str, title: str, *, points: float, timeout: float = 60.0) -> Question:
+    """Declare a question (once, in the grader module of its section) and what it is worth."""
     if qid in QUESTIONS and QUESTIONS[qid].title != title:
         raise ValueError(f"{qid} is declared twice")
-    QUESTIONS[qid] = Question(qid, title, timeout)
+    if not points > 0:
+        raise ValueError(f"{qid}: a question is worth more than 0 points")
+    QUESTIONS[qid] = Question(qid, title, float(points), timeout)
     PROBES.setdefault(qid, {})
     return QUESTIONS[qid]
 

@@ -4,12 +4,11 @@ from __future__ import annotations
 
 import pytest
 
-from autograder.harness import grade
+from autograder.harness import grade, question_maxima
 from tests.helpers import SOLUTION, STUB, assert_costs_only, mutant, scores
 
 QUESTIONS = [f"Q{n}" for n in range(9, 21)]
-POINTS = {"Q9": 3, "Q10": 5, "Q11": 4, "Q12": 4, "Q13": 5, "Q14": 4, "Q15": 3, "Q16": 5, "Q17": 3, "Q18": 4,
-          "Q19": 3, "Q20": 5}
+POINTS = {q: p for q, p in question_maxima().items() if q in QUESTIONS}
 ENC, ATT, DEC, MOD = "seq2seq/encoder.py", "seq2seq/attention.py", "seq2seq/decoder.py", "seq2seq/model.py"
 
 # id -> (question that must lose points, file, [(exact text of the generated solution, replacement)]).

@@ -8,8 +8,11 @@
   here, because nbgrader copies ``.py`` files verbatim (solutions included);
 * in the solution the marker lines are dropped and the code stays.
 
-Hidden graders are never in ``source/``: they live in ``autograder/``. A ``BEGIN HIDDEN TESTS`` marker in
-``source/`` is therefore an error, not something to strip.
+Hidden graders are never in ``source/``: they live in ``autograder/``. The one hidden region allowed is the
+glue of the notebook's autograded cells (one per question), exactly :data:`HIDDEN_GLUE`: a call to
+``autograder.notebook.points``, which nbgrader removes from the student release and which is dropped from the
+solution notebook too (self-learners run it without the autograder). Any other ``BEGIN HIDDEN TESTS`` region in
+``source/`` is an error.
 
 Usage::
 
@@ -37,6 +40,12 @@ STUB = ("# YOUR CODE HERE", "raise NotImplementedError()")
 # What never travels from source/ to a release: caches and editor droppings.
 SKIP_PARTS = ("__pycache__", ".ipynb_checkpoints", ".pytest_cache")
 IGNORED = shutil.ignore_patterns(*SKIP_PARTS, "*.pyc", ".DS_Store")
+# The hidden part of an autograded notebook cell, with the question id as {qid}; nothing else may be hidden.
+HIDDEN_GLUE = ("### BEGIN HIDDEN TESTS\n"
+               "import os, sys; sys.path.insert(0, os.environ[\"SEQ2SEQ_COURSE_ROOT\"])\n"
+               "from autograder.notebook import points; points(\"{qid}\")\n"
+               "### END HIDDEN TESTS")
+_GLUE = re.compile(re.escape(HIDDEN_GLUE).replace(re.escape("{qid}"), r"Q\d{1,2}"))
 _MARKER = re.compile(r"^(?P<indent>[ \t]*)### (?P<kind>BEGIN|END) SOLUTION[ \t]*$")
 
 
@@ -90,13 +99,28 @@ def strip_regions(text: str, *, student: bool, where: str = "<text>") -> str:
     return "".join(out)
 
 
+def split_glue(source: str, nbgrader: dict, where: str) -> str:
+    """``source`` without its hidden glue; GenerateError for any other hidden region, or glue outside an
+    autograded test cell (``grade`` true, ``solution`` false)."""
+    visible = _GLUE.sub("", source)
+    if visible != source and not (nbgrader.get("grade") and not nbgrader.get("solution")):
+        raise GenerateError(f"{where}: hidden glue belongs in autograded test cells only")
+    if any(marker in visible for marker in FORBIDDEN):
+        raise GenerateError(f"{where}: hidden tests belong in autograder/, not in source/ (only the "
+                            "autograder.notebook.points glue may be hidden)")
+    return visible.rstrip("\n") if visible != source else source
+
+
 def _solution_notebook(src: Path, dst: Path) -> None:
-    """Write the solution notebook: markers dropped from code cells, outputs cleared, metadata kept."""
+    """Write the solution notebook: markers and hidden glue dropped from code cells, outputs cleared, metadata
+    kept."""
     nb = json.loads(src.read_text(encoding="utf-8"))
     for cell in nb["cells"]:
         source = cell["source"] if isinstance(cell["source"], str) else "".join(cell["source"])
         if cell["cell_type"] == "code":
-            source = strip_regions(source, student=False, where=f"{src}")
+            where = f"{src} cell {cell.get('id')}"
+            source = split_glue(source, cell["metadata"].get("nbgrader", {}), where)
+            source = strip_regions(source, student=False, where=where)
             cell["outputs"], cell["execution_count"] = [], None
         elif any(marker in source for marker in FORBIDDEN):
             raise GenerateError(f"{src}: hidden tests belong in autograder/, not in source/")
@@ -123,6 +147,9 @@ def _nbgrader_release(source_dir: Path, out_dir: Path) -> None:
             target.parent.mkdir(parents=True, exist_ok=True)
             # Re-serialise with sorted keys so the committed file is byte-stable across nbformat versions.
             nb = json.loads(notebook.read_text(encoding="utf-8"))
+            if any(marker in "".join(cell["source"]) for cell in nb["cells"]
+                   for marker in (*FORBIDDEN, "autograder.notebook", BEGIN)):
+                raise GenerateError(f"{notebook.name}: nbgrader left hidden or solution code in the release")
             target.write_text(json.dumps(nb, indent=1, ensure_ascii=False, sort_keys=True) + "\n", encoding="utf-8")
 
 

@@ -16,10 +16,10 @@ import torch
 
 from autograder.registry import probe, question
 
-question("Q5", "loading and splitting a parallel corpus", timeout=60)
-question("Q6", "normalising, tokenising and numericalising", timeout=60)
-question("Q7", "building and inverting a vocabulary", timeout=60)
-question("Q8", "padding collate and bucketing batch sampler", timeout=60)
+question("Q5", "loading and splitting a parallel corpus", points=2, timeout=60)
+question("Q6", "normalising, tokenising and numericalising", points=3, timeout=60)
+question("Q7", "building and inverting a vocabulary", points=3, timeout=60)
+question("Q8", "padding collate and bucketing batch sampler", points=3, timeout=60)
 
 SPECIALS = ["<pad>", "<sos>", "<eos>", "<unk>"]  # the fixed indices 0-3 every vocabulary starts with
 

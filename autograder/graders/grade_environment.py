@@ -21,10 +21,10 @@ from torch import nn
 
 from autograder.registry import probe, question
 
-question("Q1", "package versions and requirement check", timeout=60)
-question("Q2", "imports for the later sections", timeout=60)
-question("Q3", "device choice and moving data", timeout=60)
-question("Q4", "set_seed reproducibility", timeout=60)
+question("Q1", "package versions and requirement check", points=1, timeout=60)
+question("Q2", "imports for the later sections", points=1, timeout=60)
+question("Q3", "device choice and moving data", points=2, timeout=60)
+question("Q4", "set_seed reproducibility", points=2, timeout=60)
 
 REAL = ["torch", "pyzmq", "PyYAML"]  # pyzmq is imported as zmq, PyYAML as yaml: metadata, not imports
 MISSING = "no-such-distribution-for-grading"

@@ -22,10 +22,10 @@ from torch import nn
 from autograder.graders.grade_training import PAD, SOS, EOS, grader_loss, split_tokens, targets
 from autograder.registry import probe, question
 
-question("Q25", "evaluation: loss, perplexity and BLEU", timeout=120)  # ~6 s quiet; the machine may be busy
-question("Q26", "corpus BLEU from scratch", timeout=60)
+question("Q25", "evaluation: loss, perplexity and BLEU", points=3, timeout=120)  # ~6 s quiet; the machine may be busy
+question("Q26", "corpus BLEU from scratch", points=4, timeout=60)
 # Trains two small models: ~30 s on one free CPU thread, up to ~2 min on a busy machine.
-question("Q27", "attention vs. vanilla seq2seq", timeout=240)
+question("Q27", "attention vs. vanilla seq2seq", points=3, timeout=240)
 
 WORDS = "the a cat dog sat on mat red runs big small house".split()
 

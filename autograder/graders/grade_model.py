@@ -25,18 +25,18 @@ from torch.nn.utils.rnn import pack_padded_sequence, pad_packed_sequence
 
 from autograder.registry import probe, question
 
-question("Q9", "encoder layers", timeout=60)
-question("Q10", "encoder forward pass", timeout=60)
-question("Q11", "encoder size: parameter count", timeout=60)
-question("Q12", "masked softmax over source positions", timeout=60)
-question("Q13", "attention score functions", timeout=60)
-question("Q14", "context vector", timeout=60)
-question("Q15", "decoder layers", timeout=60)
-question("Q16", "decoder step with attention", timeout=60)
-question("Q17", "output layer and probabilities", timeout=60)
-question("Q18", "building and encoding with the seq2seq model", timeout=60)
-question("Q19", "teacher forcing", timeout=60)
-question("Q20", "seq2seq forward pass", timeout=60)
+question("Q9", "encoder layers", points=2, timeout=60)
+question("Q10", "encoder forward pass", points=4, timeout=60)
+question("Q11", "encoder size: parameter count", points=2, timeout=60)
+question("Q12", "masked softmax over source positions", points=3, timeout=60)
+question("Q13", "attention score functions", points=5, timeout=60)
+question("Q14", "context vector", points=2, timeout=60)
+question("Q15", "decoder layers", points=2, timeout=60)
+question("Q16", "decoder step with attention", points=4, timeout=60)
+question("Q17", "output layer and probabilities", points=2, timeout=60)
+question("Q18", "building and encoding with the seq2seq model", points=2, timeout=60)
+question("Q19", "teacher forcing", points=3, timeout=60)
+question("Q20", "seq2seq forward pass", points=4, timeout=60)
 
 PAD, SOS, EOS = 0, 1, 2  # fixed by the course package's __init__
 # Small sizes, all different, so that a mixed-up dimension shows as a wrong shape.

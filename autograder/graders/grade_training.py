@@ -22,11 +22,11 @@ from autograder.registry import probe, question
 
 PAD, SOS, EOS = 0, 1, 2
 
-question("Q21", "loss over shifted targets, padding ignored", timeout=60)
-question("Q22", "Adam over encoder and decoder parameters", timeout=60)
+question("Q21", "loss over shifted targets, padding ignored", points=3, timeout=60)
+question("Q22", "Adam over encoder and decoder parameters", points=2, timeout=60)
 # The BLEU-threshold probe trains a small model for ~15 s on one free CPU thread (30-40 s on a busy machine).
-question("Q23", "training loop: one epoch", timeout=180)
-question("Q24", "monitoring: perplexity, smoothing, divergence, early stopping", timeout=60)
+question("Q23", "training loop: one epoch", points=5, timeout=180)
+question("Q24", "monitoring: perplexity, smoothing, divergence, early stopping", points=3, timeout=60)
 
 
 def grader_loss(logits: torch.Tensor, tgt: torch.Tensor, label_smoothing: float = 0.0) -> torch.Tensor:

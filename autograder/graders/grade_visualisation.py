@@ -6,7 +6,7 @@ import torch
 
 from autograder.registry import probe, question
 
-question("Q28", "attention heatmap", timeout=60)
+question("Q28", "attention heatmap", points=3, timeout=60)
 
 CASES = {
     "pair": (["le", "chat", "noir", "dort", "<eos>"], ["the", "black", "cat", "sleeps", "<eos>"]),
@@ -106,7 +106,7 @@ def test_q28_draws_into_given_axes(out):
 
 
 # ---------------------------------------------------------------------------------------------------- Q29
-question("Q29", "reading alignments out of attention", timeout=60)
+question("Q29", "reading alignments out of attention", points=3, timeout=60)
 
 # Rows are target tokens. Row 2 ties between columns 0 and 3; column sums differ from row sums on purpose.
 MATRIX = torch.tensor([[0.1, 0.7, 0.1, 0.1],
@@ -209,7 +209,7 @@ def test_q29_monotonicity(out):
 
 
 # ---------------------------------------------------------------------------------------------------- Q30
-question("Q30", "attention collected step by step", timeout=60)
+question("Q30", "attention collected step by step", points=3, timeout=60)
 
 VOCAB, HIDDEN = 11, 6
 

@@ -27,6 +27,10 @@ def check(question: str = "all", *, verbose: bool = False) -> bool:
     label = question.strip().upper()
     if label != "ALL" and not re.fullmatch(r"Q\d{1,2}", label):
         raise ValueError(f"question must look like 'Q4' or be 'all', got {question!r}")
+    if os.environ.get("SEQ2SEQ_AUTOGRADING"):
+        # nbgrader autograde (see the course's nbgrader_config.py): the hidden graders run instead.
+        print(f"{label}: visible checks skipped while autograding.")
+        return True
     args = [sys.executable, "-m", "pytest", str(PUBLIC_TESTS), "-q", "--no-header", "-p", "no:cacheprovider",
             "-rfE", "--color=no", "--tb=short" if verbose else "--tb=no", "-c", str(PUBLIC_TESTS / "pytest.ini")]
     if label != "ALL":
