@@ -43,7 +43,7 @@ import urllib.request
 import warnings
 import zipfile
 from collections import Counter
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, NamedTuple
@@ -849,10 +849,15 @@ class Data:
         return make_loader(self.datasets[split], batch_size, **options)
 
 
-def prepare(corpus: Corpus, *, min_freq: int = 2, max_size: int | None = None, lower: bool = True) -> Data:
-    """Tokenise every split (:func:`tokenize`), build both vocabularies on the training split only (a token seen
-    only in test data is unknown to the model, as it would be in real use), and numericalise every split."""
-    tokens = {split: [(tokenize(src, corpus.src_lang, lower=lower), tokenize(tgt, corpus.tgt_lang, lower=lower))
+def prepare(corpus: Corpus, *, min_freq: int = 2, max_size: int | None = None, lower: bool = True,
+            tokenizer: Callable[..., list[str]] | None = None) -> Data:
+    """Tokenise every split, build both vocabularies on the training split only (a token seen only in test data
+    is unknown to the model, as it would be in real use), and numericalise every split.
+
+    ``tokenizer(text, lang, lower=lower)`` defaults to :func:`tokenize` (spaCy); the synthetic corpus, whose
+    words are separated by single spaces, can pass a plain split instead (same tokens, no spaCy start-up)."""
+    tokenizer = tokenizer or tokenize
+    tokens = {split: [(tokenizer(src, corpus.src_lang, lower=lower), tokenizer(tgt, corpus.tgt_lang, lower=lower))
                       for src, tgt in corpus[split]] for split in SPLITS}
     src_vocab = Vocab.build((src for src, _ in tokens["train"]), min_freq=min_freq, max_size=max_size)
     tgt_vocab = Vocab.build((tgt for _, tgt in tokens["train"]), min_freq=min_freq, max_size=max_size)

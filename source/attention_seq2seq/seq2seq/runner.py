@@ -27,7 +27,7 @@ from typing import Any
 import torch
 
 from seq2seq import ASSIGNMENT_DIR, PAD
-from seq2seq.data import Corpus, Data, TranslationDataset, Vocab, detokenize, load_multi30k, load_tatoeba, prepare
+from seq2seq.data import Corpus, Data, Vocab, detokenize, load_multi30k, load_tatoeba, prepare
 from seq2seq.data import synthetic_corpus, tokenize
 from seq2seq.environment import get_device, set_seed
 from seq2seq.evaluation import bleu_signature, compare_models, evaluate
@@ -146,16 +146,7 @@ def tokenizer_for(corpus_name: str):
 
 
 def prepare_data(config: RunConfig) -> Data:
-    corpus = load_corpus(config)
-    if config.corpus != "synthetic":
-        return prepare(corpus, min_freq=config.min_freq)
-    # prepare() with split_tokens in place of spaCy
-    tokens = {split: [(split_tokens(s, "en"), split_tokens(t, "en")) for s, t in corpus[split]]
-              for split in ("train", "valid", "test")}
-    src_vocab = Vocab.build((s for s, _ in tokens["train"]), min_freq=config.min_freq)
-    tgt_vocab = Vocab.build((t for _, t in tokens["train"]), min_freq=config.min_freq)
-    datasets = {split: TranslationDataset(pairs, src_vocab, tgt_vocab) for split, pairs in tokens.items()}
-    return Data(corpus, src_vocab, tgt_vocab, tokens, datasets)
+    return prepare(load_corpus(config), min_freq=config.min_freq, tokenizer=tokenizer_for(config.corpus))
 
 
 def true_references(data: Data, split: str) -> list[list[str]]:
