@@ -15,9 +15,50 @@ import os
 import signal
 import sys
 import time
+from pathlib import Path
 
 import autograder.preload  # noqa: F401  (the point of the zygote: torch and friends imported once)
 from autograder import child
+
+PR_SET_CHILD_SUBREAPER = 36
+
+
+def _become_subreaper() -> None:
+    """Orphans of the children (even ones that left the child's process group with setsid) become ours."""
+    try:
+        import ctypes
+
+        ctypes.CDLL(None, use_errno=True).prctl(PR_SET_CHILD_SUBREAPER, 1, 0, 0, 0)
+    except (OSError, AttributeError):  # not Linux: the process-group kill below still applies
+        pass
+
+
+def _reap_orphans() -> None:
+    """Kill and collect every process left behind by a child: anything whose parent is now this zygote."""
+    me = str(os.getpid())
+    for _ in range(100):  # a process may fork while we look: go round until none is left
+        found = False
+        for stat in Path("/proc").glob("[0-9]*/stat"):
+            try:
+                fields = stat.read_text().rsplit(")", 1)[1].split()
+            except OSError:
+                continue
+            if fields[1] == me:  # ppid
+                found = True
+                try:
+                    os.kill(int(stat.parent.name), signal.SIGKILL)
+                except (ProcessLookupError, PermissionError):
+                    pass
+        while True:
+            try:
+                pid, _ = os.waitpid(-1, os.WNOHANG)
+            except ChildProcessError:
+                break
+            if pid == 0:
+                break
+        if not found:
+            return
+        time.sleep(0.01)
 
 
 def _wait(pid: int, timeout: float) -> tuple[int, bool]:
@@ -40,6 +81,7 @@ def _wait(pid: int, timeout: float) -> tuple[int, bool]:
 
 
 def main() -> None:
+    _become_subreaper()
     for line in sys.stdin:
         request = json.loads(line)
         pid = os.fork()
@@ -54,6 +96,7 @@ def main() -> None:
             os.killpg(pid, signal.SIGKILL)
         except (ProcessLookupError, PermissionError):
             pass
+        _reap_orphans()  # and whatever escaped that group (setsid, double fork)
         sys.stdout.write(json.dumps({"code": code, "timed_out": timed_out}) + "\n")
         sys.stdout.flush()
 
