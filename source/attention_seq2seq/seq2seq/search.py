@@ -47,16 +47,48 @@ def _log_probs(logits: Tensor) -> Tensor:
     return log_probs
 
 
+class _OneDNNLinear(nn.Module):
+    """An ``nn.Linear``'s float32 product through oneDNN (weights converted once): dense in, dense out."""
+
+    def __init__(self, linear: nn.Linear) -> None:
+        super().__init__()
+        self.weight = linear.weight.detach().to_mkldnn()
+        self.bias = None if linear.bias is None else linear.bias.detach().to_mkldnn()
+
+    def forward(self, x: Tensor) -> Tensor:
+        return torch._C._nn.mkldnn_linear(x.contiguous().to_mkldnn(), self.weight, self.bias).to_dense()
+
+    @staticmethod
+    def usable(layer: object) -> bool:
+        return (type(layer) is nn.Linear and layer.weight.device.type == "cpu"
+                and layer.weight.dtype == torch.float32 and torch.backends.mkldnn.is_available()
+                and hasattr(torch._C._nn, "mkldnn_linear") and not torch.is_autocast_enabled("cpu"))
+
+
 class _EvalMode:
-    """Decode with dropout off, and give the model back in the mode it came in."""
+    """Decode with dropout off, and give the model back as it came in.
+
+    On the CPU in float32 (no autocast), the decoder's output layer, a plain ``nn.Linear`` that takes most of a
+    decoding step (``(rows, dec_hidden + enc_hidden) x (.., vocab)``), runs through oneDNN for the search's
+    duration: the same float32 product, 1.2-1.9x faster than the default BLAS on these machines' AMD CPUs
+    (benchmarks/decode_speed.py). Its results differ from ``nn.Linear``'s by float rounding only (~1e-6).
+    """
 
     def __init__(self, model: nn.Module) -> None:
         self.model, self.was_training = model, model.training
+        self.output_layer: nn.Linear | None = None
 
     def __enter__(self) -> None:
         self.model.eval()
+        decoder = getattr(self.model, "decoder", None)
+        out = getattr(decoder, "out", None)
+        if _OneDNNLinear.usable(out):
+            self.output_layer = out
+            decoder.out = _OneDNNLinear(out)
 
     def __exit__(self, *exc: object) -> None:
+        if self.output_layer is not None:
+            self.model.decoder.out = self.output_layer
         self.model.train(self.was_training)
 
 
