@@ -11,6 +11,7 @@ import os
 import random
 import resource
 import sys
+import tempfile
 import traceback
 from pathlib import Path
 from typing import Any
@@ -18,6 +19,7 @@ from typing import Any
 import numpy as np
 import torch
 
+from autograder import landlock
 from autograder.registry import PROBES, Submission, load_graders
 
 MAX_DEPTH = 8
@@ -95,6 +97,7 @@ def _address_space() -> int:
 
 def entry(submission: str, qid: str, folder: str, env: dict[str, str], limits: dict[str, int]) -> None:
     """The child's whole life, forked from the zygote: isolate, run the probes, save, and exit at once."""
+    confined = os.environ.get("AUTOGRADER_LANDLOCK", "1") != "0"  # the zygote's setting, before env is replaced
     os.setsid()  # its own process group: the parent kills the group, whatever the student code started
     sink = os.open(os.path.join(folder, "printed.txt"), os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
     os.dup2(sink, 1)
@@ -103,11 +106,16 @@ def entry(submission: str, qid: str, folder: str, env: dict[str, str], limits: d
     os.chdir(folder)
     os.environ.clear()
     os.environ.update(env)
+    tempfile.tempdir = None  # the zygote cached its own temporary folder: use TMPDIR (this child's folder) instead
     for name, value in limits.items():
         if name == "RLIMIT_AS":  # on top of what the preloaded libraries already map
             value += _address_space()
         resource.setrlimit(getattr(resource, name), (value, value))
     torch.set_num_threads(1)  # the same arithmetic in every child, whatever the machine: results compare exactly
+    # From here on, only the submission, the autograder package, Python and the system are readable, and only
+    # this child's folder writable: not the reference solution, other submissions or the graders' files.
+    if confined:
+        landlock.confine(readable=[Path(submission).resolve(), Path(__file__).resolve().parent], writable=[folder])
     results = run(Path(submission).resolve(), qid)
     torch.save(results, os.path.join(folder, "outputs.pt"))
     sys.stdout.flush()

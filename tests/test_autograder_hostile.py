@@ -12,6 +12,7 @@ from pathlib import Path
 
 import pytest
 
+from autograder import landlock
 from tests.helpers import SOLUTION, mutant, scores
 
 QUESTIONS = ["Q1", "Q2", "Q3", "Q4"]
@@ -40,6 +41,12 @@ HOSTILE = {
         "    import os, torch\n"
         "    torch.save({'get_device_auto': {'ok': 'cuda'}, 'forged': {'ok': 1}}, 'outputs.pt')\n"
         "    os._exit(0)\n")),
+    "answers read from the reference solution": ("get_device", (
+        "    import importlib.util\n"
+        "    spec = importlib.util.spec_from_file_location('reference_environment', {reference!r})\n"
+        "    module = importlib.util.module_from_spec(spec)\n"
+        "    spec.loader.exec_module(module)\n"
+        "    return module.get_device(preference)\n")),
     "escaped daemon": ("set_seed", (
         "    import os, time\n"
         "    if os.fork() == 0:\n"
@@ -68,14 +75,17 @@ def test_hostile_code_gains_nothing(name, tmp_path, maximum):
     function, code = HOSTILE[name]
     marker = tmp_path / "tampered.txt"
     sub = mutant(tmp_path, {})
-    (sub / ENV).write_text(_inject((SOLUTION / ENV).read_text(), function, code.replace("{marker!r}", repr(str(marker)))))
+    code = code.replace("{marker!r}", repr(str(marker))).replace("{reference!r}", repr(str(SOLUTION / ENV)))
+    if "reference" in name and not landlock.abi_version():
+        pytest.skip("this kernel has no Landlock: the child can read the reference (see autograder/landlock.py)")
+    (sub / ENV).write_text(_inject((SOLUTION / ENV).read_text(), function, code))
     started = time.monotonic()
     got = scores(sub, QUESTIONS, timeout=15)
     assert time.monotonic() - started < 90
     attacked = ATTACKED[function]
     assert got[attacked] < maximum[attacked], f"{name}: {attacked} kept {got[attacked]} points"
     assert {q: got[q] for q in QUESTIONS if q != attacked} == {q: maximum[q] for q in QUESTIONS if q != attacked}
-    if "{marker" in code:
+    if "tampered" in code:
         time.sleep(4)  # the daemon would have written by now
         assert not marker.exists(), f"{name}: a process started by the submission outlived its grading"
 
@@ -84,7 +94,7 @@ def test_the_catalogue_covers_every_attack_of_the_issue():
     """Issue #7 point 1, with the file where each case is tested."""
     here = set(HOSTILE)
     assert {"segfault", "output flood", "torch comparisons patched", "grader and pytest patched",
-            "forged outputs file", "escaped daemon"} <= here
+            "forged outputs file", "escaped daemon", "answers read from the reference solution"} <= here
     environment = Path(__file__).with_name("test_graders_environment.py").read_text()
     for attack in ("sys.exit", "os._exit", "torch.ones(3 << 30)", "while True", "graded by me"):
         assert attack in environment, attack

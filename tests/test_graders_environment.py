@@ -6,9 +6,11 @@ import json
 import subprocess
 import sys
 import time
+from pathlib import Path
 
 import pytest
 
+from autograder import landlock, sandbox
 from autograder.harness import GraderError
 from tests.helpers import REPO, SOLUTION, STUB, assert_costs_only, full_marks, mutant, scores
 
@@ -173,17 +175,37 @@ def test_hostile_code_costs_only_its_own_question(hostile, tmp_path, maximum):
             assert got[qid] == maximum[qid], f"{qid} lost points for hostile code elsewhere"
 
 
-def test_tampering_with_the_graders_is_reported_not_scored(tmp_path):
+def _tampering(tmp_path, target: Path) -> Path:
+    return mutant(tmp_path, {ENV: [("    random.seed(seed)\n",
+                                    f"    open({str(target)!r}, 'a').write('# graded by me\\n')\n"
+                                    "    random.seed(seed)\n")]})
+
+
+def test_tampering_with_the_graders_is_prevented(tmp_path, maximum):
+    """Landlock (autograder/landlock.py): a child cannot write outside its own folder."""
+    if not landlock.abi_version():
+        pytest.skip("this kernel has no Landlock")
     target = REPO / "autograder" / "graders" / "__init__.py"
     original = target.read_bytes()
-    sub = mutant(tmp_path, {ENV: [("    random.seed(seed)\n",
-                                   f"    open({str(target)!r}, 'a').write('# graded by me\\n')\n"
-                                   "    random.seed(seed)\n")]})
     try:
-        with pytest.raises(GraderError, match="changed while grading"):
-            scores(sub, ["Q4"])
+        got = scores(_tampering(tmp_path, target), ["Q4"])
+        assert target.read_bytes() == original and got["Q4"] < maximum["Q4"]
     finally:
         target.write_bytes(original)
+
+
+def test_tampering_is_reported_not_scored_without_landlock(tmp_path, monkeypatch):
+    """The fallback where Landlock is missing: the harness fingerprints its files around grading."""
+    target = REPO / "autograder" / "graders" / "__init__.py"
+    original = target.read_bytes()
+    monkeypatch.setenv("AUTOGRADER_LANDLOCK", "0")
+    sandbox.close_zygotes()  # zygotes read the setting when they start
+    try:
+        with pytest.raises(GraderError, match="changed while grading"):
+            scores(_tampering(tmp_path, target), ["Q4"])
+    finally:
+        target.write_bytes(original)
+        sandbox.close_zygotes()
 
 
 def test_grading_is_repeatable(maximum):
