@@ -8,7 +8,7 @@ export SEQ2SEQ_DATA_DIR ?= $(abspath ../shared/data)
 .PHONY: help venv demo test generate grade lock clean
 
 help:
-	@echo "make demo      train the solution on the embedded corpus (for now: the environment report)"
+	@echo "make demo      train the solution on the embedded corpus: test BLEU, translations, heatmap, loss curves"
 	@echo "make test      run the test suite (generation, autograder validity, public checks)"
 	@echo "make generate  rebuild assignments/ and solutions/ from source/"
 	@echo "make grade SUBMISSION=dir [OUT=results.json]   grade one submission folder"
