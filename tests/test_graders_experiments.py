@@ -56,8 +56,10 @@ MUTANTS = {
     "Q31 study lr ignored": ("Q31", [('return [{"lr": lr, **run_setting(data, config, replace(budget, lr=lr), device=device)}',
                                       'return [{"lr": lr, **run_setting(data, config, budget, device=device)}')]),
     # Q32
-    "Q32 only the encoder's size": ("Q32", [("replace(config, hidden_size=h, dec_hidden=h)", "replace(config, hidden_size=h)")]),
-    "Q32 sizes ignored": ("Q32", [("replace(config, hidden_size=h, dec_hidden=h)", "config")]),
+    "Q32 only the encoder's size": ("Q32", [("run_setting(data, replace(config, hidden_size=h, dec_hidden=h), budget,",
+                                             "run_setting(data, replace(config, hidden_size=h), budget,")]),
+    "Q32 sizes ignored": ("Q32", [("run_setting(data, replace(config, hidden_size=h, dec_hidden=h), budget,",
+                                   "run_setting(data, config, budget,")]),
     "Q32 config changed in place": ("Q32", [(
         '    return [{"hidden_size": h, **run_setting(data, replace(config, hidden_size=h, dec_hidden=h), budget,\n'
         "                                             device=device)} for h in sizes]",
@@ -67,10 +69,11 @@ MUTANTS = {
     # Q33
     "Q33 ratio ignored": ("Q33", [("**run_setting(data, config, replace(budget, teacher_forcing_ratio=ratio), device=device)",
                                    "**run_setting(data, config, budget, device=device)")]),
-    "Q33 ratio inverted": ("Q33", [("replace(budget, teacher_forcing_ratio=ratio)",
-                                    "replace(budget, teacher_forcing_ratio=1 - ratio)")]),
+    "Q33 ratio inverted": ("Q33", [("run_setting(data, config, replace(budget, teacher_forcing_ratio=ratio),",
+                                    "run_setting(data, config, replace(budget, teacher_forcing_ratio=1 - ratio),")]),
     # Q34
-    "Q34 method ignored": ("Q34", [("replace(config, attention=method)", 'replace(config, attention="additive")')]),
+    "Q34 method ignored": ("Q34", [("run_setting(data, replace(config, attention=method), budget",
+                                    'run_setting(data, replace(config, attention="additive"), budget')]),
     "Q34 config changed in place": ("Q34", [(
         '    return [{"attention": method, **run_setting(data, replace(config, attention=method), budget, device=device)}\n'
         "            for method in methods]",

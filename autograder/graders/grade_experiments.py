@@ -762,7 +762,7 @@ def test_q33_ratio_reaches_training(out):
 
 
 # ---------------------------------------------------------------------------------------------------- Q34
-METHODS = ("dot", "additive", "scaled_dot", "general")
+METHODS = ("dot", "general", "additive", "scaled_dot")
 
 
 @probe("Q34")
