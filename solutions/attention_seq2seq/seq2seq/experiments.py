@@ -188,7 +188,8 @@ def hidden_size_study(data: Data, config: ModelConfig, sizes: Sequence[int] = (3
 
 
 def teacher_forcing_study(data: Data, config: ModelConfig, ratios: Sequence[float] = (1.0, 0.5, 0.0),
-                          budget: Budget = Budget(), *, device: torch.device | str | None = None) -> list[dict[str, Any]]:
+                          budget: Budget = Budget(), *,
+                          device: torch.device | str | None = None) -> list[dict[str, Any]]:
     """Q33: how the teacher-forcing ratio changes convergence: one model per ratio.
 
     For each ``ratio`` in ``ratios``, in order: :func:`run_setting` with ``config`` unchanged and ``budget`` with
@@ -215,7 +216,8 @@ def teacher_forcing_study(data: Data, config: ModelConfig, ratios: Sequence[floa
 
 def score_function_study(data: Data, config: ModelConfig,
                          methods: Sequence[str] = ("dot", "general", "scaled_dot", "additive"),
-                         budget: Budget = Budget(), *, device: torch.device | str | None = None) -> list[dict[str, Any]]:
+                         budget: Budget = Budget(), *,
+                         device: torch.device | str | None = None) -> list[dict[str, Any]]:
     """Q34: how the attention score function (Q13) changes performance: one model per method.
 
     For each ``method`` in ``methods``, in order: :func:`run_setting` with a copy of ``config`` whose
@@ -385,8 +387,10 @@ def describe(study: str, records: Sequence[dict[str, Any]], x: str) -> str:
                     if slower else ": here less teacher forcing did not slow training down."))
     elif study == "score":
         spread = best_bleu["bleu"] - worst_bleu["bleu"]
-        text += (f" The methods span {spread:.2f} BLEU points; their parameter counts range from "
-                 f"{min(r['parameters'] for r in ok):,} to {max(r['parameters'] for r in ok):,}.")
+        text += (f" The methods span {spread:.2f} BLEU points"
+                 + (" (small: within the noise of a single run per setting)" if spread < 2 else "")
+                 + f"; their parameter counts range from {min(r['parameters'] for r in ok):,} to "
+                 f"{max(r['parameters'] for r in ok):,}.")
     if gone and study != "lr":
         text += f" Diverged: {', '.join(gone)}."
     return text
@@ -460,7 +464,8 @@ def run_studies(size: str = "quick", out_dir: str | Path = "results", *,
                 f"vocabularies {len(data.src_vocab):,} / {len(data.tgt_vocab):,}; "
                 f"model {_label_config(spec['model'])}; budget {_label_config(asdict(spec['budget']))}; device "
                 f"{device}. Losses are cross-entropies per target token (nats); BLEU is greedy, on the validation "
-                f"split, sacrebleu `{bleu_signature()}` on lower-cased tokens.", ""]
+                f"split, sacrebleu `{bleu_signature()}` on lower-cased tokens. Each setting is a single run with "
+                f"one seed: differences of a BLEU point or so are within run-to-run noise.", ""]
     for name in studies:
         function, key, title = STUDIES[name]
         began = time.perf_counter()
