@@ -90,7 +90,9 @@ def main(argv: list[str] | None = None) -> int:
     experiments.add_argument("--out", default=None, help="default: results/ (the repository's results/ inside it)")
     experiments.add_argument("--data-dir", default=None, help="where eng-fra.txt is (default: $SEQ2SEQ_DATA_DIR)")
     experiments.add_argument("--device", default="auto", help="auto | cpu | cuda | cuda:N (default: auto)")
-    experiments.add_argument("--threads", type=int, default=None, help="torch CPU threads (default: torch's)")
+    experiments.add_argument("--threads", type=int, default=None,
+                             help="torch CPU threads (default: 1 for quick, whose tiny models gain nothing from more "
+                                  "and lose much on a busy machine; torch's default for real)")
     check = commands.add_parser("check", help="run a question's visible sanity checks")
     check.add_argument("question", help="e.g. Q4, or 'all'")
     args = parser.parse_args(argv)
@@ -117,10 +119,11 @@ def main(argv: list[str] | None = None) -> int:
             from seq2seq.environment import get_device
             from seq2seq.experiments import STUDIES, default_results_dir, run_studies
 
-            if args.threads:
+            threads = args.threads or (1 if args.size == "quick" else None)
+            if threads:
                 import torch
 
-                torch.set_num_threads(args.threads)
+                torch.set_num_threads(threads)
             studies = tuple(STUDIES) if args.study == "all" else (args.study,)
             run_studies(args.size, args.out or default_results_dir(), studies=studies, data_dir=args.data_dir,
                         device=get_device(args.device))
