@@ -18,6 +18,8 @@ module                    questions  what it holds
 ``evaluation``            Q25–Q27    loss, perplexity and BLEU of a model; corpus BLEU from scratch; attention vs.
                                      vanilla by source length
 ``visualisation``         Q28–Q30    heatmaps, alignments read from attention, step-wise weights; loss curves
+``experiments``           Q31–Q34    hyperparameter studies: learning rate (divergence reported), hidden size,
+                                     teacher-forcing ratio, score function; tables, plots, ``summary.md``
 ``runner``                           the system: train / evaluate / translate / compare / demo (not a question)
 ========================  =========  ==========================================================
 

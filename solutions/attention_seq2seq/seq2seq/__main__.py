@@ -8,12 +8,15 @@ Commands:
     evaluate   test BLEU of a checkpoint, greedy and beam search, with sacrebleu's signature
     translate  translate sentences (arguments, or one per line on stdin) with a checkpoint
     compare    attention vs. vanilla with the same budget: BLEU by source length (Q27)
+    experiments  the hyperparameter studies (Q31-Q34): learning rate, hidden size, teacher forcing, score
+               function; --size quick (synthetic, under a minute) or real (Tatoeba); CSV, PNG, summary.md
     check      run the visible sanity checks of one question, e.g. ``python -m seq2seq check Q4``
 
 Examples:
     python -m seq2seq train --corpus multi30k --src de --tgt en --epochs 10 --out-dir runs/m30k
     python -m seq2seq train --out-dir runs/m30k --resume
     python -m seq2seq evaluate runs/m30k/best.pt --beam 5
+    python -m seq2seq experiments --size real --study lr --out results
     echo "ein mann fährt fahrrad ." | python -m seq2seq translate runs/m30k/best.pt --heatmaps runs/m30k/maps
 """
 from __future__ import annotations
@@ -79,6 +82,17 @@ def main(argv: list[str] | None = None) -> int:
     translate.add_argument("--beam", type=int, default=1)
     translate.add_argument("--device", default="auto")
     translate.add_argument("--heatmaps", default=None, help="folder for one attention heatmap PNG per sentence")
+    experiments = commands.add_parser("experiments", help="hyperparameter studies (Q31-Q34): CSV, PNG, summary.md")
+    experiments.add_argument("--size", default="quick", choices=("quick", "real"),
+                             help="quick: synthetic corpus, tiny models (under a minute on a CPU); real: Tatoeba's "
+                                  "tutorial subset (minutes per study on a CPU)")
+    experiments.add_argument("--study", default="all", choices=("lr", "hidden", "tf", "score", "all"))
+    experiments.add_argument("--out", default=None, help="default: results/ (the repository's results/ inside it)")
+    experiments.add_argument("--data-dir", default=None, help="where eng-fra.txt is (default: $SEQ2SEQ_DATA_DIR)")
+    experiments.add_argument("--device", default="auto", help="auto | cpu | cuda | cuda:N (default: auto)")
+    experiments.add_argument("--threads", type=int, default=None,
+                             help="torch CPU threads (default: 1 for quick, whose tiny models gain nothing from more "
+                                  "and lose much on a busy machine; torch's default for real)")
     check = commands.add_parser("check", help="run a question's visible sanity checks")
     check.add_argument("question", help="e.g. Q4, or 'all'")
     args = parser.parse_args(argv)
@@ -101,6 +115,18 @@ def main(argv: list[str] | None = None) -> int:
             runner.train(_run_config(args), resume=args.resume)
         elif args.command == "compare":
             runner.compare(_run_config(args))
+        elif args.command == "experiments":
+            from seq2seq.environment import get_device
+            from seq2seq.experiments import STUDIES, default_results_dir, run_studies
+
+            threads = args.threads or (1 if args.size == "quick" else None)
+            if threads:
+                import torch
+
+                torch.set_num_threads(threads)
+            studies = tuple(STUDIES) if args.study == "all" else (args.study,)
+            run_studies(args.size, args.out or default_results_dir(), studies=studies, data_dir=args.data_dir,
+                        device=get_device(args.device))
         elif args.command == "evaluate":
             if args.beam < 1:
                 parser.error("--beam must be at least 1")
