@@ -34,6 +34,7 @@ from seq2seq.evaluation import bleu_signature, compare_models, evaluate
 from seq2seq.model import ModelConfig, build_model
 from seq2seq.search import beam_search, greedy_search
 from seq2seq.training import EarlyStopping, History, diverged, make_optimizer, smooth, train_epoch
+from seq2seq.visualisation import alignment_error_rate, hard_alignment
 
 CORPORA = ("synthetic", "tatoeba", "multi30k")
 AMP_CHOICES = ("auto", "off", "bf16", "fp16")
@@ -273,7 +274,46 @@ def evaluate_checkpoint(path: str | Path, *, split: str = "test", beams: tuple[i
         _say(f"{split} BLEU {'greedy' if beam == 1 else f'beam {beam}'}: {results[beam]['bleu']:.2f}  "
              f"(loss {results[beam]['loss']:.3f}, {time.perf_counter() - started:.1f}s)")
     _say(f"sacrebleu signature: {bleu_signature()} (lower-cased tokens, joined by spaces)")
+    if data.corpus.alignments is not None and config.attention != "none":
+        try:
+            scores = alignment_report(model, data, split, device=dev, batch_size=batch_size or config.batch_size)
+        except NotImplementedError:  # the student release before Q29 is answered
+            _say("alignment error rate: skipped (Q29's functions are not implemented yet)")
+        else:
+            _say(f"{split} alignment error rate of the attention (argmax per target word, teacher forcing) against "
+                 f"the gold alignments: {scores['aer']:.3f}; a random alignment: {scores['chance']:.3f}")
+            results[beams[0]]["alignment"] = scores
     return results
+
+
+@torch.no_grad()
+def alignment_report(model, data: Data, split: str = "test", *, device: torch.device | str = "cpu",
+                     batch_size: int = 64, seed: int = 0) -> dict[str, float]:
+    """Mean alignment error rate (Q29) of the model's attention against the synthetic corpus's gold alignments.
+
+    Each reference target word is linked to the source word it attends to most (teacher forcing, so that the
+    rows are the reference's words, as the gold links are); ``<sos>``/``<eos>`` are left out on both sides.
+    ``chance`` links every target word to a uniformly random source word instead (seeded): what an attention
+    that learned nothing would score.
+    """
+    gold = data.corpus.alignments[split]
+    generator = torch.Generator().manual_seed(seed)
+    was_training, ours, chance, k = model.training, [], [], 0
+    model.eval()
+    try:
+        for batch in data.loader(split, batch_size, bucket=False):  # dataset order, as the gold links
+            batch = batch.to(device)
+            _, attention = model(batch.src, batch.src_lengths, batch.tgt, 1.0)
+            for j in range(batch.src.size(0)):
+                m, n = int(batch.src_lengths[j]) - 2, int((batch.tgt[j] != PAD).sum()) - 2  # words only
+                rows = attention[j, 1:n + 1, 1:m + 1].float().cpu()
+                ours.append(alignment_error_rate(hard_alignment(rows), gold[k]))
+                guess = torch.randint(m, (n,), generator=generator).tolist()
+                chance.append(alignment_error_rate([(i, t) for t, i in enumerate(guess)], gold[k]))
+                k += 1
+    finally:
+        model.train(was_training)
+    return {"aer": sum(ours) / len(ours), "chance": sum(chance) / len(chance), "sentences": k}
 
 
 # ================================================================================================== translate
