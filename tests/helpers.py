@@ -31,11 +31,24 @@ def mutant(tmp: Path, edits: dict[str, list[tuple[str, str]]], *, base: Path = S
     return target
 
 
-def scores(submission: Path, questions: list[str] | None = None, *, timeout: float | None = None) -> dict[str, float]:
-    """Grade ``submission`` and return ``{"Q4": score, ...}`` (also asserts that no grader broke)."""
+def graded(submission: Path, questions: list[str] | None = None, *,
+           timeout: float | None = None) -> tuple[dict[str, float], dict[str, str]]:
+    """Grade ``submission``: ``({"Q4": score, ...}, {"Q4": the student's feedback, lower-cased, ...})``."""
     results = grade(submission, questions=questions, max_timeout=timeout)
     assert results["extra_data"]["grader_errors"] == 0, results
-    return {test["name"].split()[0]: test["score"] for test in results["tests"]}
+    return ({test["name"].split()[0]: test["score"] for test in results["tests"]},
+            {test["name"].split()[0]: test["output"].lower() for test in results["tests"]})
+
+
+def scores(submission: Path, questions: list[str] | None = None, *, timeout: float | None = None) -> dict[str, float]:
+    """Grade ``submission`` and return ``{"Q4": score, ...}`` (also asserts that no grader broke)."""
+    return graded(submission, questions, timeout=timeout)[0]
+
+
+def assert_hint(feedback: dict[str, str], qid: str, hint: str, name: str = "mutant") -> None:
+    """The feedback on ``qid`` names the mistake's likely cause: it contains ``hint`` (lower-case)."""
+    assert hint == hint.lower() and hint in feedback[qid], (
+        f"{name}: the feedback on {qid} does not contain {hint!r}:\n{feedback[qid]}")
 
 
 def full_marks(questions: list[str] | None = None) -> dict[str, float]:

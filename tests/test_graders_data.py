@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from autograder.harness import grade
-from tests.helpers import SOLUTION, STUB, mutant, scores
+from tests.helpers import SOLUTION, STUB, assert_hint, graded, mutant, scores
 
 QUESTIONS = ["Q5", "Q6", "Q7", "Q8"]
 DATA = "seq2seq/data.py"
@@ -69,6 +69,41 @@ EVERYWHERE = {("Q5", "unseeded shuffle"), ("Q5", "split before shuffling"), ("Q5
               ("Q8", "pads with -1"), ("Q8", "lengths counted after padding"), ("Q8", "last partial batch dropped"),
               ("Q8", "unseeded shuffle")}
 CASES = [(qid, name) for qid, mistakes in MUTANTS.items() for name in mistakes]
+# What the feedback says about each mistake (lower-case; issue #7, point 6): the likely cause, in the student's terms.
+HINTS: dict[str, dict[str, str]] = {
+    "Q5": {
+        "unseeded shuffle": "not the global random module",
+        "split before shuffling": "shuffle before cutting",
+        "bad lines dropped silently": "instead of dropping it silently",
+        "line numbers from 0": "your line numbers are one too small",
+        "no stripping": "strip each side before checking",
+    },
+    "Q6": {
+        "forgets <eos>": "the <eos> (2) at the end is missing",
+        "unknown becomes <pad>": "unknown tokens become unk (3)",
+        "curly apostrophes kept": "the curly apostrophe ’ is still there",
+        "str.split instead of spaCy": "use spacy's tokenizer",
+        "always lower-cased": "lower-cased although lower=false",
+    },
+    "Q7": {
+        "specials after the tokens": "a vocabulary must start with the specials",
+        "min_freq off by one": "keep a token when its count >= min_freq",
+        "max_size counts the specials": "do not subtract the specials",
+        "order by token only": "decreasing count, then alphabetical",
+        "decode runs past <eos>": "stop at the first <eos>",
+        "specials in the data counted": "a special token found in the data was counted as an ordinary token",
+    },
+    "Q8": {
+        "pads with -1": "followed by pad (0)",
+        "lengths counted after padding": "count each source before padding",
+        "time-major tensors": "batch first",
+        "sorted ascending": "sort by decreasing length",
+        "last partial batch dropped": "the last, smaller batch is missing",
+        "unseeded shuffle": "not the global random module",
+        "same order every epoch": "the epoch must change the shuffle",
+        "no bucketing": "sort the shuffled indices by length before cutting batches",
+    },
+}
 
 
 def _ids(cases: list[tuple[str, str]]) -> list[str]:
@@ -95,6 +130,10 @@ def test_stub_gets_nothing():
     assert scores(STUB, QUESTIONS) == {qid: 0 for qid in QUESTIONS}
 
 
+def test_every_mistake_has_a_hint():
+    assert {qid: sorted(hints) for qid, hints in HINTS.items()} == {qid: sorted(m) for qid, m in MUTANTS.items()}
+
+
 def test_every_question_has_two_mistakes_checked_everywhere():
     assert all(sum(qid == q for qid, _ in EVERYWHERE) >= 2 for q in QUESTIONS)
     assert EVERYWHERE <= set(CASES)
@@ -109,8 +148,9 @@ def _partial(got: float, qid: str, mistake: str, maximum: dict[str, float]) -> N
 @pytest.mark.slow
 @pytest.mark.parametrize(("qid", "mistake"), sorted(EVERYWHERE), ids=_ids(sorted(EVERYWHERE)))
 def test_mistake_loses_points_on_its_question_only(tmp_path, maximum, qid, mistake):
-    got = scores(mutant(tmp_path, {DATA: MUTANTS[qid][mistake]}), QUESTIONS)
+    got, feedback = graded(mutant(tmp_path, {DATA: MUTANTS[qid][mistake]}), QUESTIONS)
     _partial(got[qid], qid, mistake, maximum)
+    assert_hint(feedback, qid, HINTS[qid][mistake], mistake)
     others = {q: got[q] for q in QUESTIONS if q != qid}
     assert others == {q: maximum[q] for q in others}, f"{mistake!r} also cost points elsewhere: {got}"
 
@@ -121,5 +161,6 @@ OWN_ONLY = [case for case in CASES if case not in EVERYWHERE]
 @pytest.mark.slow
 @pytest.mark.parametrize(("qid", "mistake"), OWN_ONLY, ids=_ids(OWN_ONLY))
 def test_mistake_loses_points(tmp_path, maximum, qid, mistake):
-    got = scores(mutant(tmp_path, {DATA: MUTANTS[qid][mistake]}), [qid])
+    got, feedback = graded(mutant(tmp_path, {DATA: MUTANTS[qid][mistake]}), [qid])
     _partial(got[qid], qid, mistake, maximum)
+    assert_hint(feedback, qid, HINTS[qid][mistake], mistake)

@@ -12,7 +12,7 @@ import pytest
 
 from autograder import landlock, sandbox
 from autograder.harness import GraderError
-from tests.helpers import REPO, SOLUTION, STUB, assert_costs_only, full_marks, mutant, scores
+from tests.helpers import REPO, SOLUTION, STUB, assert_costs_only, assert_hint, full_marks, graded, mutant, scores
 
 QUESTIONS = ["Q1", "Q2", "Q3", "Q4"]
 ENV = "seq2seq/environment.py"
@@ -73,10 +73,36 @@ MUTANTS = {
 }
 
 
+# What the feedback says about each mutant (lower-case; issue #7, point 6): the likely cause, in the student's terms.
+HINTS = {
+    "Q1 versions by import": "use importlib.metadata.version",
+    "Q1 missing raises": "catch importlib.metadata.packagenotfounderror",
+    "Q1 exact version compare": "compare only the part before '+'",
+    "Q2 F is nn": "'f' maps to the module 'torch.nn'",
+    "Q2 tqdm missing": "the entry 'tqdm' is missing",
+    "Q3 auto always cpu": "with cuda available, get_device('auto') gave cpu",
+    "Q3 silent fallback": "a silent fallback",
+    "Q3 returns strings": "must return a torch.device, not a str",
+    "Q3 named tuples rebuilt wrongly": "must come back as the same named tuple type",
+    "Q3 no recursion": "call move_to on every item (recursion)",
+    "Q4 numpy unseeded": "a new default_rng is not the global one",
+    "Q4 python unseeded": "seed python's random module",
+    "Q4 flags ignored": "deterministic=true must call torch.use_deterministic_algorithms",
+    "Q4 flags always on": "without deterministic=true must not change torch's determinism",
+}
+
+
+def test_every_mutant_has_a_hint():
+    assert sorted(HINTS) == sorted(MUTANTS)
+
+
 @pytest.mark.parametrize("name", MUTANTS)
 def test_mutant_loses_points_on_its_question_only(name, tmp_path, maximum):
+    """... and its feedback names the likely cause (HINTS)."""
     broken, edits = MUTANTS[name]
-    assert_costs_only(scores(mutant(tmp_path, {ENV: edits}), QUESTIONS), broken, maximum, name)
+    got, feedback = graded(mutant(tmp_path, {ENV: edits}), QUESTIONS)
+    assert_costs_only(got, broken, maximum, name)
+    assert_hint(feedback, broken, HINTS[name], name)
 
 
 ALTERNATIVE = '''

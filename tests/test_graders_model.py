@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from autograder.harness import grade, question_maxima
-from tests.helpers import SOLUTION, STUB, assert_costs_only, mutant, scores
+from tests.helpers import SOLUTION, STUB, assert_costs_only, assert_hint, graded, mutant, scores
 
 QUESTIONS = [f"Q{n}" for n in range(9, 21)]
 POINTS = {q: p for q, p in question_maxima().items() if q in QUESTIONS}
@@ -106,6 +106,52 @@ MORE_MUTANTS = {name: MUTANTS.pop(name) for name in [
     "dropout_always_on", "log_of_softmax", "keys_twice", "python_random", "draw_per_sentence", "zeros_at_the_end",
     "ratio_ignored", "encoder_detached"]}
 
+# What the feedback says about each mutant (lower-case; issue #7, point 6): the likely cause, in the student's terms.
+HINTS = {
+    "bridge_ignores_directions": "the bridge reads enc_hidden = hidden_size * directions features",
+    "rnn_not_batch_first": "build the rnn with batch_first=true",
+    "lstm_option_ignored": "rnn_type='lstm' must give an nn.lstm, not gru",
+    "padding_not_packed": "pack the padded batch",
+    "directions_not_concatenated": "[forward; backward] concatenated",
+    "first_layer_final_state": "of the top layer's last states",
+    "no_tanh_on_bridge": "apply tanh to the bridge's output",
+    "one_bias_per_gate": "one bias vector per gate block",
+    "layers_read_embeddings": "every layer reading emb_dim features",
+    "frozen_counted": "parameters with requires_grad=false are not trainable",
+    "softmax_wrong_axis": "your weights equal a softmax over the batch axis",
+    "mask_after_softmax": "apply the mask before the softmax",
+    "mask_with_zero": "fill their scores with -inf before the softmax",
+    "manual_exp_overflows": "use torch.softmax (which subtracts the maximum)",
+    "missing_sqrt": "yours are divided by d, not by sqrt(d)",
+    "additive_without_tanh": "without the tanh",
+    "additive_with_bias": "['key_layer.bias']",
+    "context_from_keys": "the context sums the encoder outputs, not the keys",
+    "forward_skips_mask": "padded positions got attention weight: use masked_softmax",
+    "given_keys_ignored": "when keys are given, score them as they are",
+    "out_reads_state_only": "self.out must be nn.linear(dec_hidden + enc_hidden, vocab_size)",
+    "gru_without_context": "self.rnn must be nn.gru(emb_dim + enc_hidden, dec_hidden, batch_first=true)",
+    "fixed_dropout": "self.dropout must be nn.dropout(dropout)",
+    "state_not_updated": "yours is the previous state unchanged",
+    "input_order_swapped": "[embedded; context], in that order",
+    "context_detached": "the context must feed the gru (do not detach it)",
+    "dropout_always_on": "not an always-on functional dropout",
+    "projection_order_swapped": "the state first, then the context",
+    "probabilities_wrong_axis": "the softmax over the vocabulary, the last axis",
+    "log_of_softmax": "use log_softmax, not log(softmax(...))",
+    "enc_hidden_ignores_directions": "enc_hidden = hidden_size * directions",
+    "mask_inverted": "the mask must be true at real tokens (src != pad)",
+    "keys_twice": "call it exactly once",
+    "ratio_inverted": "is the comparison inverted?",
+    "argmax_wrong_axis": "the argmax over the vocabulary (the last axis)",
+    "python_random": "draw with torch's generator",
+    "draw_per_sentence": "draw one number per step for the whole batch",
+    "target_not_shifted": "feed the previous gold token, not the current one",
+    "zeros_at_the_end": "position 0 (the <sos>, never predicted) must hold zeros",
+    "forward_state_not_carried": "carry the new state from step to step",
+    "ratio_ignored": "below ratio 1.0, choose each next input with teacher_force",
+    "encoder_detached": "do not detach them or use no_grad",
+}
+
 # Other correct answers a student could write from the docstrings: each must keep full marks in its question.
 ALTERNATIVES = {
     "hidden_read_from_outputs": ("Q10", ENC, [(
@@ -170,6 +216,10 @@ def test_stub_scores_zero():
     assert scores(STUB, QUESTIONS) == {q: 0 for q in QUESTIONS}
 
 
+def test_every_mutant_has_a_hint():
+    assert sorted(HINTS) == sorted({**MUTANTS, **MORE_MUTANTS})
+
+
 def test_every_question_has_two_mutants():
     for qid in QUESTIONS:
         assert sum(target == qid for target, _, _ in MUTANTS.values()) >= 2, qid
@@ -179,14 +229,18 @@ def test_every_question_has_two_mutants():
 @pytest.mark.parametrize("name", list(MUTANTS))
 def test_mutant_loses_points_in_its_question_only(tmp_path, name):
     qid, rel, edits = MUTANTS[name]
-    assert_costs_only(scores(mutant(tmp_path, {rel: edits}), QUESTIONS), qid, POINTS, name)
+    got, feedback = graded(mutant(tmp_path, {rel: edits}), QUESTIONS)
+    assert_costs_only(got, qid, POINTS, name)
+    assert_hint(feedback, qid, HINTS[name], name)
 
 
 @pytest.mark.parametrize("name", list(MORE_MUTANTS))
 def test_more_mutants_lose_points(tmp_path, name):
     """Further realistic mistakes, graded on their own question only (quick)."""
     qid, rel, edits = MORE_MUTANTS[name]
-    assert scores(mutant(tmp_path, {rel: edits}), [qid])[qid] < POINTS[qid], f"{name} kept full marks in {qid}"
+    got, feedback = graded(mutant(tmp_path, {rel: edits}), [qid])
+    assert got[qid] < POINTS[qid], f"{name} kept full marks in {qid}"
+    assert_hint(feedback, qid, HINTS[name], name)
 
 
 @pytest.mark.parametrize("name", list(ALTERNATIVES))

@@ -9,7 +9,7 @@ from __future__ import annotations
 import pytest
 
 from autograder.harness import grade
-from tests.helpers import SOLUTION, STUB, assert_costs_only, full_marks, mutant, scores
+from tests.helpers import SOLUTION, STUB, assert_costs_only, assert_hint, full_marks, graded, mutant, scores
 
 QUESTIONS = ["Q21", "Q22", "Q23", "Q24", "Q25", "Q26", "Q27"]
 CHEAP = ["Q21", "Q22", "Q24", "Q25", "Q26"]
@@ -93,6 +93,11 @@ MUTANTS.update({
                                                 "sequence_loss(logits, batch.tgt).item(), tokens + 1")]),
     "Q25 training mode not restored": ("Q25", EVAL, [("    finally:\n        model.train(was_training)",
                                                       "    finally:\n        pass")]),
+    "Q25 beam size ignored": ("Q25", EVAL, [(
+        "translate(model, batch.src, batch.src_lengths, beam_size, limit, length_penalty)",
+        "translate(model, batch.src, batch.src_lengths, 1, limit, length_penalty)")]),
+    "Q25 references from source": ("Q25", EVAL, [("refs.extend(tgt_vocab.decode(row) for row in batch.tgt.tolist())",
+                                                  "refs.extend(tgt_vocab.decode(row) for row in batch.src.tolist())")]),
     "Q27 lengths counted with <sos>/<eos>": ("Q27", EVAL, [("if low <= n <= high]", "if low <= n + 2 <= high]")]),
     "Q27 one config for both": ("Q27", EVAL, [("model = build_model(config).to(device)",
                                                "model = build_model(next(iter(configs.values()))).to(device)")]),
@@ -103,6 +108,54 @@ MUTANTS.update({
 })
 
 
+# What the feedback says about each mutant (lower-case; issue #7, point 6): the likely cause, in the student's terms.
+HINTS = {
+    "Q22 decoder only": "not the decoder's only",
+    "Q22 parameters twice": "some parameters are given to adam twice",
+    "Q22 lr ignored": "use the learning rate passed as lr",
+    "Q22 SGD": "returned sgd, not torch.optim.adam",
+    "Q22 frozen included": "a frozen parameter (requires_grad=false) was given to the optimizer",
+    "Q24 perplexity base 2": "yours is 2 ** loss",
+    "Q24 perplexity overflow raises": "catch overflowerror and return math.inf",
+    "Q24 no bias correction": "they must not be pulled towards 0",
+    "Q24 divergence vs first loss": "the smallest loss before it",
+    "Q24 equal counts as better": "equal is not better",
+    "Q24 patience off by one": "stop after exactly `patience` epochs",
+    "Q26 no clipping": "unclipped n-gram matches",
+    "Q26 brevity reversed": "a reversed brevity penalty",
+    "Q26 arithmetic mean": "the arithmetic mean of the n-gram precisions",
+    "Q26 scale 0-1": "on the 0-1 scale: multiply by 100",
+    "Q26 no brevity penalty": "bleu without the brevity penalty",
+    "Q21 not shifted": "it looks not shifted",
+    "Q21 shifted the wrong way": "it looks shifted the wrong way",
+    "Q21 PAD counted": "pad counted as a target (use ignore_index=pad)",
+    "Q21 mean over sentences": "averaged per sentence instead of per target token",
+    "Q21 smoothing ignored": "computed without label smoothing",
+    "Q23 no optimizer.step": "optimizer.step() ran 0 times",
+    "Q23 no zero_grad": "call optimizer.zero_grad() before backward()",
+    "Q23 no clipping": "call nn.utils.clip_grad_norm_",
+    "Q23 ratio not passed": "pass teacher_forcing_ratio to the model",
+    "Q23 mean of batch losses": "it is the mean of the batch losses",
+    "Q23 inline loss shifted the wrong way": "your losses are not sequence_loss(logits, batch.tgt)",
+    "Q23 no model.train()": "call model.train() before the first batch",
+    "Q23 NaN not detected": "a nan loss must raise floatingpointerror",
+    "Q25 no model.eval()": "call model.eval() before evaluating",
+    "Q25 gradients recorded": "wrap evaluation in torch.no_grad()",
+    "Q25 mean of batch losses": "it is the mean of the batch losses",
+    "Q25 training mode not restored": "model.train(was_training)",
+    "Q25 beam size ignored": "your hypotheses are the greedy ones",
+    "Q25 references from source": "your references are the source sentences",
+    "Q27 lengths counted with <sos>/<eos>": "(without <sos>/<eos>)",
+    "Q27 one config for both": "build each from its own config",
+    "Q27 unequal budget": "each model must train for `epochs` epochs",
+    "Q27 batches differ": "did not see the same batches",
+}
+
+
+def test_every_mutant_has_a_hint():
+    assert sorted(HINTS) == sorted(MUTANTS)
+
+
 def graded_with(broken: str) -> list[str]:
     return sorted(set(CHEAP) | {broken}, key=lambda q: int(q[1:]))
 
@@ -111,7 +164,9 @@ def graded_with(broken: str) -> list[str]:
 def test_mutant_loses_points_on_its_question_only(name, tmp_path, maximum):
     broken, path, edits = MUTANTS[name]
     questions = graded_with(broken)
-    assert_costs_only(scores(mutant(tmp_path, {path: edits}), questions), broken, maximum, name)
+    got, feedback = graded(mutant(tmp_path, {path: edits}), questions)
+    assert_costs_only(got, broken, maximum, name)
+    assert_hint(feedback, broken, HINTS[name], name)
 
 
 def test_bugs_elsewhere_keep_training_questions(tmp_path, maximum):

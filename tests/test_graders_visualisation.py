@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import pytest
 
-from tests.helpers import SOLUTION, STUB, assert_costs_only, full_marks, mutant, scores
+from tests.helpers import SOLUTION, STUB, assert_costs_only, assert_hint, full_marks, graded, mutant, scores
 
 VIS = "seq2seq/visualisation.py"
 
@@ -33,10 +33,39 @@ MUTANTS = {
 }
 
 
+# What the feedback says about each mutant (lower-case; issue #7, point 6): the likely cause, in the student's terms.
+HINTS = {
+    "transposed": "your image is the weights transposed",
+    "labels swapped": "the x axis holds the source tokens, the y axis the target tokens",
+    "labels without ticks": "set the tick positions, not only the labels",
+    "labels off by one": "yours are shifted by one (they start with <sos>)",
+    "flipped rows": "keep imshow's default origin='upper'",
+    "no colour bar": "add a colour bar",
+    "new figure despite ax": "return the figure that holds the given axes",
+    # Q29 (test_q29_mutant_loses_points)
+    "argmax over targets": "yours take the argmax over the target rows (dim=0)",
+    "links as (target, source)": "your links are (target, source)",
+    "AER over lists": "use sets of links (duplicates count once)",
+    "AER with the union": "yours is 1 - |a∩g| / |a∪g| (the union)",
+    "entropy NaN at zeros": "zero weights must contribute 0 (0 log 0 = 0), not nan",
+    "entropy in bits": "yours are in bits (log2)",
+    "strictly increasing": "stays or moves right (>=)",
+    "unsorted links": "sort by target position",
+    # Q30 (test_q30_mutant_loses_points)
+    "dropout left on": "switch dropout off (model.eval())",
+    "own predictions fed": "feed the gold previous token tgt[:, t - 1] at step t",
+    "includes the <sos> row": "position 0, the <sos>, is never predicted",
+    "mode not restored": "put the model back in the mode it was in",
+    "movement without the half": "keep the factor 0.5",
+    "movement over the wrong axis": "subtract consecutive rows (dim 0), sum over the source positions (dim 1)",
+}
+
+
 @pytest.mark.parametrize("name", MUTANTS)
 def test_mutant_loses_points(name, tmp_path, maximum):
-    got = scores(mutant(tmp_path, {VIS: MUTANTS[name]}), ["Q28"])
+    got, feedback = graded(mutant(tmp_path, {VIS: MUTANTS[name]}), ["Q28"])
     assert got["Q28"] < maximum["Q28"], f"{name} was not noticed"
+    assert_hint(feedback, "Q28", HINTS[name], name)
 
 
 ALTERNATIVE = '''
@@ -84,7 +113,9 @@ Q29_MUTANTS = {
 @pytest.mark.parametrize("name", Q29_MUTANTS)
 def test_q29_mutant_loses_points(name, tmp_path):
     best = full_marks(["Q28", "Q29"])
-    assert_costs_only(scores(mutant(tmp_path, {VIS: Q29_MUTANTS[name]}), ["Q28", "Q29"]), "Q29", best, name)
+    got, feedback = graded(mutant(tmp_path, {VIS: Q29_MUTANTS[name]}), ["Q28", "Q29"])
+    assert_costs_only(got, "Q29", best, name)
+    assert_hint(feedback, "Q29", HINTS[name], name)
 
 
 def test_q29_partial_credit_for_finished_functions(tmp_path):
@@ -116,7 +147,9 @@ Q30_MUTANTS = {
 @pytest.mark.parametrize("name", Q30_MUTANTS)
 def test_q30_mutant_loses_points(name, tmp_path):
     best = full_marks(["Q29", "Q30"])
-    assert_costs_only(scores(mutant(tmp_path, {VIS: Q30_MUTANTS[name]}), ["Q29", "Q30"]), "Q30", best, name)
+    got, feedback = graded(mutant(tmp_path, {VIS: Q30_MUTANTS[name]}), ["Q29", "Q30"])
+    assert_costs_only(got, "Q30", best, name)
+    assert_hint(feedback, "Q30", HINTS[name], name)
 
 
 Q30_ALTERNATIVE = '''
@@ -132,6 +165,11 @@ def stepwise_attention(model, src, src_lengths, tgt):  # preallocated rows, infe
     model.train(mode)
     return out.clone()
 '''
+
+
+def test_every_mutant_has_a_hint():
+    assert sorted(HINTS) == sorted({**MUTANTS, **Q29_MUTANTS, **Q30_MUTANTS})
+    assert len(HINTS) == len(MUTANTS) + len(Q29_MUTANTS) + len(Q30_MUTANTS)
 
 
 def test_q30_alternative_scores_full_marks(tmp_path):

@@ -79,6 +79,52 @@ def q26_cases(s):
     }
 
 
+def _variant_bleu(hyps, refs, max_n=4, *, clip=True, mean="geometric", brevity="exp(1 - r/c)", scale=100.0):
+    """BLEU with one known mistake at a time, to tell the student which one their value matches."""
+    from collections import Counter
+
+    matches, totals, hyp_len, ref_len = [0] * max_n, [0] * max_n, 0, 0
+    for hyp, ref in zip(hyps, refs):
+        hyp_len, ref_len = hyp_len + len(hyp), ref_len + len(ref)
+        for n in range(1, max_n + 1):
+            h = Counter(tuple(hyp[i:i + n]) for i in range(len(hyp) - n + 1))
+            r = Counter(tuple(ref[i:i + n]) for i in range(len(ref) - n + 1))
+            matches[n - 1] += sum(min(c, r[g]) if clip else (c if g in r else 0) for g, c in h.items())
+            totals[n - 1] += max(len(hyp) - n + 1, 0)
+    if hyp_len == 0 or min(matches) == 0:
+        return 0.0
+    if mean == "geometric":
+        precision = math.exp(sum(math.log(m / t) for m, t in zip(matches, totals)) / max_n)
+    else:
+        precision = sum(m / t for m, t in zip(matches, totals)) / max_n
+    bp = {"exp(1 - r/c)": 1.0 if hyp_len > ref_len else math.exp(1 - ref_len / hyp_len),
+          "exp(1 - c/r)": 1.0 if hyp_len > ref_len else math.exp(1 - hyp_len / ref_len), "none": 1.0}[brevity]
+    return scale * bp * precision
+
+
+BLEU_MISTAKES = {  # a known mistake -> what the student reads when their BLEU equals it
+    "your value is BLEU on the 0-1 scale: multiply by 100": dict(scale=1.0),
+    "your value is what unclipped n-gram matches give: clip each n-gram's count by its count in the reference":
+        dict(clip=False),
+    "your value is what the arithmetic mean of the n-gram precisions gives: BLEU takes their geometric mean "
+    "(the mean of the logs)": dict(mean="arithmetic"),
+    "your value is what a reversed brevity penalty gives: BP = exp(1 - r/c) for c <= r (r: reference length, "
+    "c: hypothesis length)": dict(brevity="exp(1 - c/r)"),
+    "your value is what BLEU without the brevity penalty gives: short hypotheses must be penalised by exp(1 - r/c)":
+        dict(brevity="none"),
+}
+
+
+def _bleu_hint(got, hyps, refs, max_n=4) -> str:
+    if not isinstance(got, (int, float)) or not math.isfinite(got):
+        return ""
+    for message, mistake in BLEU_MISTAKES.items():
+        variant = _variant_bleu(hyps, refs, max_n, **mistake)
+        if abs(got - variant) <= 1e-6 and abs(variant - _variant_bleu(hyps, refs, max_n)) > 1e-6:
+            return "; " + message
+    return ""
+
+
 def _close(got, expected: float) -> bool:
     return isinstance(got, (int, float)) and math.isfinite(got) and abs(got - expected) <= 1e-6
 
@@ -90,7 +136,8 @@ def test_q26_matches_sacrebleu_on_random_corpora(out):
     for name, args in CORPORA.items():
         assert _close(got[name], _sacrebleu(*_corpus(*args))), (
             f"on a random corpus of {args[1]} sentences your BLEU is {got[name]!r}, which is not sacrebleu's value: "
-            "sum clipped matches and n-gram totals over the whole corpus before dividing")
+            "sum clipped matches and n-gram totals over the whole corpus before dividing"
+            + _bleu_hint(got[name], *_corpus(*args)))
 
 
 @pytest.mark.grade("Q26", points=1)
@@ -213,6 +260,17 @@ def copy_batches(seed: int, sizes: list[int]) -> list[Batch]:
     return batches
 
 
+def translation_batches(seed: int, sizes: list[int]) -> list[Batch]:
+    """Batches whose target is another sentence than the source (as in translation)."""
+    generator = torch.Generator().manual_seed(seed)
+    batches = []
+    for size in sizes:
+        lengths = torch.randint(1, 7, (size,), generator=generator).tolist()
+        src, tgt = targets(lengths, V25, generator), targets(lengths[::-1], V25, generator)
+        batches.append(Batch((src, torch.tensor([n + 2 for n in lengths]), tgt)))
+    return batches
+
+
 def trained_tiny_model() -> TinySeq2Seq:
     """The tiny model after a few hundred steps on the copy task: good but imperfect translations."""
     model = TinySeq2Seq()
@@ -256,6 +314,10 @@ def q25_evaluate(s):
             got = s.evaluation.evaluate(model, loader, TinyVocab(), device="cpu", **kwargs)
             results[name] = {key: got.get(key) for key in ("loss", "ppl", "bleu", "hypotheses", "references")}
             results[name]["training_after"] = model.training
+        # A translation-like split (the target is not the source): the references must come from batch.tgt.
+        other = translation_batches(3, [4, 6])
+        got = s.evaluation.evaluate(model, other, TinyVocab(), device="cpu")
+        results["other"] = {key: got.get(key) for key in ("hypotheses", "references")}
     results["calls"] = model.calls
     results["grads"] = any(p.grad is not None and bool(p.grad.abs().sum() > 0) for p in model.parameters())
     model.eval()
@@ -264,6 +326,8 @@ def q25_evaluate(s):
     results["expected_loss"] = sum(l * n for l, n in losses) / sum(n for _, n in losses)
     results["batch_mean_loss"] = sum(l for l, _ in losses) / len(losses)
     results["true_references"] = [TinyVocab().decode(row) for b in loader for row in b.tgt.tolist()]
+    results["other_references"] = [TinyVocab().decode(row) for b in other for row in b.tgt.tolist()]
+    results["other_sources"] = [TinyVocab().decode(row) for b in other for row in b.src.tolist()]
     return results
 
 
@@ -315,6 +379,11 @@ def test_q25_bleu(out, ref):
     got, want = out["q25_evaluate"]["first"], ref["q25_evaluate"]["first"]
     assert got["references"] == out["q25_evaluate"]["true_references"], (
         "'references' must be the target sentences as tokens, in the loader's order, without <sos>, <eos> and PAD")
+    other = out["q25_evaluate"]["other"]["references"]
+    assert other == out["q25_evaluate"]["other_references"], (
+        "your references are the source sentences: BLEU compares the translations with the targets (batch.tgt)"
+        if other == out["q25_evaluate"]["other_sources"] else
+        "on a split whose targets differ from the sources, 'references' are not the target sentences (batch.tgt)")
     assert got["hypotheses"] == want["hypotheses"], (
         "the hypotheses are not the greedy translations (seq2seq.search.translate, decoded with tgt_vocab.decode)")
     score = _sacrebleu_tokens(got["hypotheses"], got["references"])
@@ -326,7 +395,11 @@ def test_q25_bleu(out, ref):
 def test_q25_beam_search(out, ref):
     """beam_size reaches the search: beam 3 gives beam search's translations."""
     got, want = out["q25_evaluate"]["beam"], ref["q25_evaluate"]["beam"]
-    assert got["hypotheses"] == want["hypotheses"], "with beam_size=3 the hypotheses must come from beam search"
+    greedy = out["q25_evaluate"]["first"]["hypotheses"]
+    assert got["hypotheses"] == want["hypotheses"], (
+        "with beam_size=3 your hypotheses are the greedy ones: pass beam_size on to translate (beam search)"
+        if got["hypotheses"] == greedy != want["hypotheses"] else
+        "with beam_size=3 the hypotheses must come from beam search")
 
 
 # ---------------------------------------------------------------------------------------------------- Q27

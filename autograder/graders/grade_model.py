@@ -357,9 +357,11 @@ def test_q10_initial_state_match(out, ref):
     """The decoder's initial state is tanh(bridge([last forward; last backward])) of the top layer."""
     for key, expected in ref["q10_outputs"].items():
         got = out["q10_outputs"][key]["hidden"]
+        no_tanh = isinstance(got, Tensor) and bool((got.abs() > 1).any())
         assert close(got, expected["hidden"]), (
             f"{key}: the initial decoder state differs from tanh(bridge(...)) of the top layer's last states "
-            "(the forward state after the last real token, the backward state after the first token)")
+            "(the forward state after the last real token, the backward state after the first token)"
+            + ("; yours has values outside (-1, 1): apply tanh to the bridge's output" if no_tanh else ""))
 
 
 @pytest.mark.grade("Q10", points=1)
@@ -423,6 +425,24 @@ def test_q11_count_trainable(out):
     assert got["frozen"] == 3 * 4 * (3 + 4 + 2) + 10, "parameters with requires_grad=False are not trainable: skip them"
 
 
+def _formula_variant(vocab, emb, hidden, dec, layers, bi, rnn_type, *, biases=2, later_read_emb=False) -> int:
+    """Known wrong counts, to name the likely mistake (one bias per gate block; every layer reading emb_dim)."""
+    gates, directions = (3 if rnn_type == "gru" else 4), (2 if bi else 1)
+    rnn = sum(directions * gates * hidden * ((emb if layer == 0 or later_read_emb else hidden * directions)
+                                             + hidden + biases) for layer in range(layers))
+    return vocab * emb + rnn + hidden * directions * dec + dec
+
+
+def _formula_hint(got, config) -> str:
+    if got == _formula_variant(*config, biases=1):
+        return ("; your count is what one bias vector per gate block gives: PyTorch's GRU/LSTM have two "
+                "(bias_ih and bias_hh)")
+    if got == _formula_variant(*config, later_read_emb=True):
+        return ("; your count is what every layer reading emb_dim features gives: layers after the first read the "
+                "previous layer's enc_hidden = hidden_size * directions features")
+    return ""
+
+
 @pytest.mark.parametrize("group", ["single layer GRU", "stacked and bidirectional GRU", "LSTM"])
 @pytest.mark.grade("Q11", points=1)
 def test_q11_formula(out, group):
@@ -437,7 +457,7 @@ def test_q11_formula(out, group):
             f"the formula is off for vocab={v}, emb={e}, hidden={h}, dec_hidden={d}, n_layers={n}, "
             f"bidirectional={bi}, rnn_type={r!r}: count the embedding, every layer and direction (the first "
             "layer reads the embeddings, later ones enc_hidden features; two bias vectors per gate block), "
-            "and the bridge")
+            "and the bridge" + _formula_hint(got, FORMULA_CONFIGS[name]))
 
 
 # =============================================================================================== Q12 masked softmax
@@ -475,6 +495,23 @@ def expected_softmax(scores: Tensor, mask: Tensor) -> Tensor:
     return grader_masked_softmax(scores.double(), mask)
 
 
+def _softmax_hint(got, scores: Tensor, mask: Tensor) -> str:
+    """Name a known wrong variant that the student's weights equal (softmax over another axis, mask afterwards)."""
+    if not isinstance(got, Tensor) or got.shape != scores.shape:
+        return ""
+    scores = scores.double()
+    variants = {
+        "your weights equal a softmax over the batch axis (dim=0): take it over the last axis, the source positions":
+            torch.softmax(scores.masked_fill(~mask, float("-inf")), dim=0),
+        "padded positions receive attention before being zeroed, so rows no longer sum to 1: apply the mask before "
+        "the softmax (fill padded scores with -inf)": torch.softmax(scores, dim=-1) * mask,
+    }
+    for message, variant in variants.items():
+        if torch.allclose(got.double(), variant, atol=ATOL, rtol=ATOL, equal_nan=True):
+            return "; " + message
+    return ""
+
+
 @pytest.mark.grade("Q12", points=1)
 def test_q12_rows_sum_to_one_and_padding_zero(out):
     """Every row of weights sums to 1 and padded positions get exactly 0."""
@@ -485,7 +522,8 @@ def test_q12_rows_sum_to_one_and_padding_zero(out):
         assert torch.count_nonzero(got[~mask]) == 0, (
             "padded positions must get exactly 0 weight: fill their scores with -inf before the softmax")
         assert torch.allclose(got.sum(-1).double(), torch.ones(got.size(0), dtype=torch.float64), atol=1e-5), (
-            "every row must sum to 1 over the source positions: softmax over the last axis, after masking")
+            "every row must sum to 1 over the source positions: softmax over the last axis, after masking"
+            + _softmax_hint(got, scores, mask))
 
 
 @pytest.mark.grade("Q12", points=1)
@@ -574,6 +612,32 @@ def q13_unknown(s):
     return "nothing raised"
 
 
+def _additive_scores(case: str, tanh: bool = True) -> Tensor:
+    """The additive scores with the probe's seeded weights; tanh=False is the known mistake of leaving it out."""
+    method, enc, dec, attn = SCORE_CASES[case]
+    weights = {name: rand(300 + zlib.crc32(name.encode()), *size, scale=0.5).double()
+               for name, size in attention_shapes(method, enc, dec, attn).items()}
+    query, encoder_outputs = (x.double() for x in score_inputs(enc, dec))
+    energy = (query @ weights["query_layer.weight"].T).unsqueeze(1) + encoder_outputs @ weights["key_layer.weight"].T
+    return ((torch.tanh(energy) if tanh else energy) @ weights["energy_layer.weight"].T).squeeze(-1)
+
+
+def _scores_hint(got, case: str) -> str:
+    method, enc, dec, _ = SCORE_CASES[case]
+    if not isinstance(got, Tensor):
+        return ""
+    if method == "scaled_dot" and enc == dec:
+        query, encoder_outputs = score_inputs(enc, dec)
+        dot = (encoder_outputs.double() @ query.double().unsqueeze(-1)).squeeze(-1)
+        if close(got, dot / dec):
+            return ": yours are divided by d, not by sqrt(d)"
+        if close(got, dot):
+            return ": yours are not scaled: divide the dot product by sqrt(d)"
+    if method == "additive" and close(got, _additive_scores(case, tanh=False)):
+        return ": yours equal v · (W s + U h) without the tanh"
+    return ""
+
+
 def _check_scores(out, case: str, expected: Tensor | None = None, ref=None) -> None:
     method, enc, dec, _ = SCORE_CASES[case]
     got = out[f"q13_{case}"]
@@ -581,7 +645,8 @@ def _check_scores(out, case: str, expected: Tensor | None = None, ref=None) -> N
     assert shape(got["scores"]) == [3, 5], f"{where}: score() must return (batch, src_len) = [3, 5], not {shape(got['scores'])}"
     if expected is None:
         expected = ref[f"q13_{case}"]["scores"]
-    assert close(got["scores"], expected.float()), f"{where}: the scores are not those of the table in the docstring"
+    assert close(got["scores"], expected.float()), (
+        f"{where}: the scores are not those of the table in the docstring" + _scores_hint(got["scores"], case))
 
 
 @pytest.mark.grade("Q13", points=1)
@@ -880,9 +945,12 @@ def test_q16_matches_reference(out, ref, part):
     for case in STEP_CASES:
         got, expected = out["q16_steps"][case][index], ref["q16_steps"][case][index]
         for name, g, e in zip(["attention weights", "context", "new hidden state"], got[::-1], expected[::-1]):
+            unchanged = index == 0 and name == "new hidden state" and close(g, step_inputs(case)[1])
             assert close(g, e), (
                 f"{part}, {case} batch: the {name} differ from the expected ones (attend with the previous state, "
-                "then one GRU step on [embedded; context] from the previous state, and return the new state)")
+                "then one GRU step on [embedded; context], in that order, from the previous state, and return the "
+                "new state)" + ("; yours is the previous state unchanged: return the GRU's new state"
+                                if unchanged else ""))
 
 
 @pytest.mark.grade("Q16", points=1)
@@ -890,7 +958,8 @@ def test_q16_gradient_reaches_encoder(out):
     """Gradients flow from the new state back to every real encoder state through the attention, none to padding."""
     grad = out["q16_gradient"]
     mask = mask_of(CONTEXT_CASES["mixed"])
-    assert isinstance(grad, Tensor), "no gradient reached the encoder outputs: the context must feed the GRU"
+    assert isinstance(grad, Tensor), ("no gradient reached the encoder outputs: the context must feed "
+                                               "the GRU (do not detach it)")
     assert bool((grad[mask].abs().sum(-1) > 0).all()), "every real encoder state must get a gradient through the context"
     assert torch.count_nonzero(grad[~mask]) == 0, "padded encoder states must get no gradient"
 
@@ -899,7 +968,9 @@ def test_q16_gradient_reaches_encoder(out):
 def test_q16_eval_disables_dropout(out):
     """In eval() mode a step is deterministic; in train() mode dropout acts on the embedded tokens."""
     got = out["q16_dropout"]
-    assert close(got["eval"][0], got["eval"][1], 0), "after eval(), two identical steps must agree (no dropout)"
+    assert close(got["eval"][0], got["eval"][1], 0), (
+        "after eval(), two identical steps must agree (no dropout): use the module self.dropout, which eval() turns "
+        "off, not an always-on functional dropout")
     assert not close(got["train"][0], got["train"][1], 0), (
         "in train() mode with dropout 0.5, apply self.dropout to the embedded previous tokens")
 
@@ -1116,7 +1187,9 @@ def test_q19_ratio_one_is_gold(out):
     gold, logits = tf_inputs(1)
     for choice in out["q19_extremes"]["one"]:
         assert isinstance(choice, Tensor) and choice.dtype == torch.int64, "return an int64 tensor of token ids"
-        assert torch.equal(choice, gold), "with ratio 1.0 the next input must always be the gold token"
+        assert torch.equal(choice, gold), "with ratio 1.0 the next input must always be the gold token" + (
+            "; yours fed the prediction: is the comparison inverted? feed gold when torch.rand(()) < ratio"
+            if isinstance(choice, Tensor) and torch.equal(choice, logits.argmax(-1)) else "")
 
 
 @pytest.mark.grade("Q19", points=1)
@@ -1124,7 +1197,8 @@ def test_q19_ratio_zero_is_prediction(out):
     """Ratio 0.0 always feeds the model's most likely token of each row."""
     gold, logits = tf_inputs(1)
     for choice in out["q19_extremes"]["zero"]:
-        assert isinstance(choice, Tensor) and choice.shape == gold.shape, "return one token per sentence: (batch,)"
+        assert isinstance(choice, Tensor) and choice.shape == gold.shape, (
+            "return one token per sentence: (batch,), the argmax over the vocabulary (the last axis)")
         assert torch.equal(choice, logits.argmax(-1)), (
             "with ratio 0.0 the next input must always be the prediction: the argmax over the vocabulary (last axis)")
 
@@ -1235,7 +1309,8 @@ def test_q20_target_shifted(out):
 def test_q20_no_teacher_forcing(out, ref):
     """With teacher forcing 0.0 the model feeds its own predictions: the gold tokens after <sos> do not matter."""
     before, after = out["q20_changed_target"]["0.0"]
-    assert close(before, after, 0), "with teacher forcing 0.0 the gold tokens after <sos> must not change the output"
+    assert close(before, after, 0), ("with teacher forcing 0.0 the gold tokens after <sos> must not "
+                                "change the output: below ratio 1.0, choose each next input with teacher_force")
     for case in FORWARD_CASES:
         got, expected = out["q20_outputs"][f"{case}/0.0"], ref["q20_outputs"][f"{case}/0.0"]
         assert close(got["logits"], expected["logits"]) and close(got["attention"], expected["attention"]), (

@@ -18,6 +18,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from autograder.harness import StudentCodeError
 from autograder.registry import probe, question
 
 PAD, SOS, EOS = 0, 1, 2
@@ -89,7 +90,9 @@ def _candidates(case: str) -> dict[str, float]:
             "shifted the wrong way (logits[:, :-1])": ce(logits[:, :-1], tgt[:, 1:], ignore_index=PAD),
             "PAD counted as a target (use ignore_index=PAD)": ce(logits[:, 1:], tgt[:, 1:]),
             "averaged per sentence instead of per target token":
-                ce(logits[:, 1:], tgt[:, 1:], ignore_index=PAD, reduction="sum") / tgt.size(0)}
+                ce(logits[:, 1:], tgt[:, 1:], ignore_index=PAD, reduction="sum") / tgt.size(0),
+            "computed without label smoothing (pass label_smoothing on to F.cross_entropy)":
+                float(F.cross_entropy(logits[:, 1:].reshape(-1, v), tgt[:, 1:].reshape(-1), ignore_index=PAD))}
 
 
 def _diagnose(got: float, case: str) -> str:
@@ -197,7 +200,9 @@ def test_q22_every_trainable_parameter_once(out):
         "they would be updated twice per step")
     wanted = {i for i, trainable in enumerate(got["trainable"]) if trainable}
     missing = [got["names"][i] for i in sorted(wanted - set(indices))]
-    assert not missing, f"these parameters are never updated: {missing}"
+    assert not missing, f"these parameters are never updated: {missing}" + (
+        "; give the optimizer every trainable parameter of the model (model.parameters()), not the decoder's only"
+        if not any(name.startswith("decoder") for name in missing) else "")
     assert not set(indices) - wanted, "a frozen parameter (requires_grad=False) was given to the optimizer"
 
 
@@ -262,12 +267,20 @@ def _smooth(values, beta):
 @pytest.mark.grade("Q24", points=1)
 def test_q24_perplexity(out):
     """perplexity is exp(loss), inf when that overflows, NaN for NaN, and never raises."""
-    got = out["q24_perplexity"]
+    try:
+        got = out["q24_perplexity"]
+    except StudentCodeError as error:
+        if "OverflowError" not in str(error):
+            raise
+        raise AssertionError(f"your code failed: {error}\nmath.exp overflows for large losses: catch OverflowError "
+                             "and return math.inf") from None
     expected = [1.0, math.exp(1.5), math.exp(-0.25), math.inf, math.inf]
     for loss, value, want in zip(LOSSES, got["values"], expected):
+        base2 = isinstance(value, float) and want != math.inf and abs(value - 2.0 ** loss) <= 1e-9 * max(1.0, value)
         assert isinstance(value, float) and (value == want or abs(value - want) <= 1e-9 * want), (
             f"perplexity({loss}) is wrong: it is exp of the mean per-token loss in nats"
-            + (" (inf when it overflows)" if want == math.inf else ""))
+            + (" (inf when it overflows)" if want == math.inf else "")
+            + ("; yours is 2 ** loss: the loss is in nats, so use math.exp" if base2 else ""))
     assert math.isnan(got["nan"]), "perplexity(nan) must be nan"
 
 
@@ -553,7 +566,9 @@ def test_q23_history_and_nan(out):
     got = out["q23_mechanics"]
     assert len(got["history"]) == len(got["losses"]) and all(
         abs(a - b) <= 1e-4 * max(1.0, b) for a, b in zip(got["history"], got["losses"])), (
-        "history.log_step(loss) must be called once per batch with that batch's loss")
+        "history.log_step(loss) must be called once per batch with that batch's loss"
+        + ("; your losses are not sequence_loss(logits, batch.tgt) (Q21) of the batch: compute the loss with it"
+           if len(got["history"]) == len(got["losses"]) else ""))
     nan = out["q23_nan"]
     assert nan["raised"] == "FloatingPointError", (
         f"a NaN loss must raise FloatingPointError, got {nan['raised'] or 'no error (returned ' + str(nan['value']) + ')'}")
