@@ -125,7 +125,8 @@ def test_q29_partial_credit_for_finished_functions(tmp_path):
     end = text.index("    return 1.0 - 2.0 * len(a & g) / (len(a) + len(g))\n") + len(
         "    return 1.0 - 2.0 * len(a & g) / (len(a) + len(g))\n")
     sub = mutant(tmp_path, {VIS: [(text[start:end], "    raise NotImplementedError()\n")]})
-    assert scores(sub, ["Q29"]) == {"Q29": full_marks(["Q29"])["Q29"] - 1.5}
+    # alignment_error_rate's checks weigh 1.5 of Q29's 5: 3 points * 1.5 / 5 = 0.9 lost
+    assert scores(sub, ["Q29"])["Q29"] == pytest.approx(full_marks(["Q29"])["Q29"] - 0.9, abs=1e-3)
 
 
 Q30_MUTANTS = {
