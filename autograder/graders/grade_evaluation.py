@@ -19,7 +19,8 @@ import sacrebleu
 import torch
 from torch import nn
 
-from autograder.graders.grade_training import PAD, SOS, EOS, grader_loss, split_tokens, targets
+from autograder.graders.common import EOS, PAD, SOS, Batch, TinyVocab  # noqa: F401
+from autograder.graders.grade_training import grader_loss, split_tokens, targets
 from autograder.registry import probe, question
 
 question("Q25", "evaluation: loss, perplexity and BLEU", points=3, timeout=120)  # ~6 s quiet; the machine may be busy
@@ -173,31 +174,6 @@ def test_q26_clipped_counts_and_orders(out):
 V25, H25 = 9, 24
 
 
-class TinyVocab:
-    """The grader's vocabulary: ids 0-3 the specials, then words w4 .. w8."""
-
-    itos = ["<pad>", "<sos>", "<eos>", "<unk>"] + [f"w{i}" for i in range(4, V25)]
-
-    def __len__(self) -> int:
-        return len(self.itos)
-
-    def id_to_token(self, index: int) -> str:
-        return self.itos[index]
-
-    def token_to_id(self, token: str) -> int:
-        return self.itos.index(token)
-
-    def decode(self, ids, *, strip_specials: bool = True) -> list[str]:
-        words = []
-        for i in ids:
-            i = int(i)
-            if strip_specials and i == EOS:
-                break
-            if not (strip_specials and i in (PAD, SOS, EOS)):
-                words.append(self.itos[i])
-        return words
-
-
 class TinyDecoder(nn.Module):
     def __init__(self) -> None:
         super().__init__()
@@ -238,15 +214,6 @@ class TinySeq2Seq(nn.Module):
         logits, weights = torch.stack(logits, 1), torch.stack(weights, 1)
         return (torch.cat([torch.zeros_like(logits[:, :1]), logits], 1),
                 torch.cat([torch.zeros_like(weights[:, :1]), weights], 1))
-
-
-class Batch(tuple):
-    src = property(lambda self: self[0])
-    src_lengths = property(lambda self: self[1])
-    tgt = property(lambda self: self[2])
-
-    def to(self, device, non_blocking: bool = False) -> "Batch":
-        return Batch((self[0].to(device), self[1], self[2].to(device)))
 
 
 def copy_batches(seed: int, sizes: list[int]) -> list[Batch]:
@@ -311,12 +278,12 @@ def q25_evaluate(s):
     # The grader's loss and perplexity stand in for Q21's and Q24's: a mistake there costs those questions only.
     with grader_parts(s, sequence_loss=grader_loss, perplexity=_grader_perplexity):
         for name, kwargs in {"first": {}, "again": {}, "beam": {"beam_size": 3}}.items():
-            got = s.evaluation.evaluate(model, loader, TinyVocab(), device="cpu", **kwargs)
+            got = s.evaluation.evaluate(model, loader, TinyVocab(V25), device="cpu", **kwargs)
             results[name] = {key: got.get(key) for key in ("loss", "ppl", "bleu", "hypotheses", "references")}
             results[name]["training_after"] = model.training
         # A translation-like split (the target is not the source): the references must come from batch.tgt.
         other = translation_batches(3, [4, 6])
-        got = s.evaluation.evaluate(model, other, TinyVocab(), device="cpu")
+        got = s.evaluation.evaluate(model, other, TinyVocab(V25), device="cpu")
         results["other"] = {key: got.get(key) for key in ("hypotheses", "references")}
     results["calls"] = model.calls
     results["grads"] = any(p.grad is not None and bool(p.grad.abs().sum() > 0) for p in model.parameters())
@@ -325,9 +292,9 @@ def q25_evaluate(s):
         losses = [(float(grader_loss(model(*b)[0], b.tgt)), int((b.tgt[:, 1:] != PAD).sum())) for b in loader]
     results["expected_loss"] = sum(l * n for l, n in losses) / sum(n for _, n in losses)
     results["batch_mean_loss"] = sum(l for l, _ in losses) / len(losses)
-    results["true_references"] = [TinyVocab().decode(row) for b in loader for row in b.tgt.tolist()]
-    results["other_references"] = [TinyVocab().decode(row) for b in other for row in b.tgt.tolist()]
-    results["other_sources"] = [TinyVocab().decode(row) for b in other for row in b.src.tolist()]
+    results["true_references"] = [TinyVocab(V25).decode(row) for b in loader for row in b.tgt.tolist()]
+    results["other_references"] = [TinyVocab(V25).decode(row) for b in other for row in b.tgt.tolist()]
+    results["other_sources"] = [TinyVocab(V25).decode(row) for b in other for row in b.src.tolist()]
     return results
 
 

@@ -24,7 +24,8 @@ import sacrebleu
 import torch
 from torch import nn
 
-from autograder.graders.grade_training import PAD, SOS, EOS, grader_loss
+from autograder.graders.common import EOS, PAD, SOS, Batch, TinyVocab  # noqa: F401
+from autograder.graders.grade_training import grader_loss
 from autograder.registry import probe, question
 
 question("Q31", "learning-rate study: one run per setting, divergence reported", points=4, timeout=120)
@@ -35,38 +36,7 @@ question("Q34", "attention score-function study", points=4, timeout=90)
 # ---------------------------------------------------------------------------------------------------- data
 WORDS = 10                # word ids 4 .. 13 on both sides; the target is a copy of the source
 VOCAB = 4 + WORDS
-
-
-class GraderVocab:
-    itos = ["<pad>", "<sos>", "<eos>", "<unk>"] + [f"w{i}" for i in range(4, VOCAB)]
-
-    def __len__(self) -> int:
-        return len(self.itos)
-
-    def id_to_token(self, index: int) -> str:
-        return self.itos[index]
-
-    def token_to_id(self, token: str) -> int:
-        return self.itos.index(token)
-
-    def decode(self, ids, *, strip_specials: bool = True) -> list[str]:
-        words = []
-        for i in ids:
-            i = int(i)
-            if strip_specials and i == EOS:
-                break
-            if not (strip_specials and i in (PAD, SOS, EOS)):
-                words.append(self.itos[i])
-        return words
-
-
-class Batch(tuple):
-    src = property(lambda self: self[0])
-    src_lengths = property(lambda self: self[1])
-    tgt = property(lambda self: self[2])
-
-    def to(self, device, non_blocking: bool = False) -> "Batch":
-        return Batch((self[0].to(device), self[1], self[2].to(device)))
+VOCAB_WORDS = TinyVocab(VOCAB).itos
 
 
 def _pad(rows: list[list[int]]) -> torch.Tensor:
@@ -109,7 +79,7 @@ class GraderData:
 
     def __init__(self, seed: int = 31, sizes=(96, 24, 24)) -> None:
         rng = random.Random(seed)
-        self.src_vocab, self.tgt_vocab = GraderVocab(), GraderVocab()
+        self.src_vocab, self.tgt_vocab = TinyVocab(VOCAB), TinyVocab(VOCAB)
         self.tokens, self.ids = {}, {}
         for split, n in zip(("train", "valid", "test"), sizes):
             pairs = []
@@ -117,7 +87,7 @@ class GraderData:
                 words = [rng.randrange(4, VOCAB) for _ in range(rng.randint(1, 6))]
                 pairs.append((words, words))
             self.ids[split] = [([SOS, *s, EOS], [SOS, *t, EOS]) for s, t in pairs]
-            self.tokens[split] = [([GraderVocab.itos[i] for i in s], [GraderVocab.itos[i] for i in t]) for s, t in pairs]
+            self.tokens[split] = [([VOCAB_WORDS[i] for i in s], [VOCAB_WORDS[i] for i in t]) for s, t in pairs]
         self.corpus = "grader copy task"
         self.datasets = {split: self.ids[split] for split in self.ids}
 

@@ -18,10 +18,9 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from autograder.graders.common import EOS, PAD, SOS, Batch  # noqa: F401  (PAD, SOS, EOS used by other graders too)
 from autograder.harness import StudentCodeError
 from autograder.registry import probe, question
-
-PAD, SOS, EOS = 0, 1, 2
 
 question("Q21", "loss over shifted targets, padding ignored", points=3, timeout=60)
 question("Q22", "Adam over encoder and decoder parameters", points=2, timeout=60)
@@ -338,17 +337,6 @@ def test_q24_early_stopping(out, series):
 # ---------------------------------------------------------------------------------------------------- Q23
 VOCAB23, CLIP, RATIO = 13, 0.5, 0.37
 BATCH_LENGTHS = [[7, 9, 8, 9], [1], [3, 2, 4, 1, 2, 3, 2, 1], [6, 6]]  # token counts very unequal per batch
-
-
-class Batch(tuple):
-    """A stand-in for seq2seq.data.Batch: (src, src_lengths, tgt) with .to(device)."""
-
-    src = property(lambda self: self[0])
-    src_lengths = property(lambda self: self[1])
-    tgt = property(lambda self: self[2])
-
-    def to(self, device, non_blocking: bool = False) -> "Batch":
-        return Batch((self[0].to(device), self[1], self[2].to(device)))
 
 
 def q23_batches() -> list[Batch]:

@@ -1,0 +1,43 @@
+"""Stand-ins the graders hand to student code in place of ``seq2seq.data``'s objects, so that a bug in the data
+questions (Q5–Q8) never costs points elsewhere. Not a grader module (no ``grade_`` prefix): imported by them."""
+from __future__ import annotations
+
+PAD, SOS, EOS = 0, 1, 2  # the course's fixed special ids (seq2seq.SPECIALS), restated: graders never import them
+
+
+class TinyVocab:
+    """A vocabulary of ``size`` ids: 0-3 the specials, then words ``w4 .. w{size-1}``; the ``Vocab`` methods
+    student code calls."""
+
+    def __init__(self, size: int) -> None:
+        self.itos = ["<pad>", "<sos>", "<eos>", "<unk>"] + [f"w{i}" for i in range(4, size)]
+
+    def __len__(self) -> int:
+        return len(self.itos)
+
+    def id_to_token(self, index: int) -> str:
+        return self.itos[index]
+
+    def token_to_id(self, token: str) -> int:
+        return self.itos.index(token)
+
+    def decode(self, ids, *, strip_specials: bool = True) -> list[str]:
+        words = []
+        for i in ids:
+            i = int(i)
+            if strip_specials and i == EOS:
+                break
+            if not (strip_specials and i in (PAD, SOS, EOS)):
+                words.append(self.itos[i])
+        return words
+
+
+class Batch(tuple):
+    """A stand-in for ``seq2seq.data.Batch``: ``(src, src_lengths, tgt)`` with ``.to(device)``."""
+
+    src = property(lambda self: self[0])
+    src_lengths = property(lambda self: self[1])
+    tgt = property(lambda self: self[2])
+
+    def to(self, device, non_blocking: bool = False) -> "Batch":
+        return Batch((self[0].to(device), self[1], self[2].to(device)))
