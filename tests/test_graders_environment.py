@@ -234,9 +234,15 @@ def test_tampering_is_reported_not_scored_without_landlock(tmp_path, monkeypatch
         sandbox.close_zygotes()
 
 
-def test_grading_is_repeatable(maximum):
-    first = scores(STUB, QUESTIONS)
-    assert scores(STUB, QUESTIONS) == first == {q: 0 for q in QUESTIONS}
+def test_grading_is_repeatable(tmp_path, maximum):
+    """The same submission graded 5 times gets the same scores: a mutant with partial credit, on questions that
+    train and decode (Q23, Q25) as well as cheap ones, so that any non-determinism would show."""
+    name, (_, edits) = "Q3 auto always cpu", MUTANTS["Q3 auto always cpu"]
+    sub = mutant(tmp_path, {ENV: edits})
+    runs = [scores(sub, ["Q3", "Q4", "Q13", "Q23", "Q25"]) for _ in range(5)]
+    assert all(run == runs[0] for run in runs), runs
+    assert 0 < runs[0]["Q3"] < maximum["Q3"], name
+    assert scores(STUB, QUESTIONS) == {q: 0 for q in QUESTIONS}
 
 
 def test_not_a_submission_is_a_usage_error(tmp_path):
