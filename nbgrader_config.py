@@ -26,9 +26,11 @@ from pathlib import Path  # noqa: E402
 os.environ.setdefault("SEQ2SEQ_COURSE_ROOT", str(Path(__file__).resolve().parent))
 sys.path.insert(0, os.environ["SEQ2SEQ_COURSE_ROOT"])  # for autograder.notebook.HideHiddenOutputs below
 c.Execute.timeout = 600
-# The notebook's visible check("Qn") cells are skipped while autograding: the hidden graders do their job, and
-# each check would start a pytest process of its own (minutes for the whole notebook).
-os.environ["SEQ2SEQ_AUTOGRADING"] = "1"
+# The notebook's visible check("Qn") cells are skipped by `nbgrader autograde` (the hidden graders do their job,
+# and each check would start a pytest process of its own: minutes for the whole notebook). Only there: a Jupyter
+# server that loads this file must not silence the checks of the notebooks it runs.
+if "autograde" in sys.argv[1:2]:
+    os.environ["SEQ2SEQ_AUTOGRADING"] = "1"
 
 # nbgrader autograde copies every non-notebook file of source/<assignment>/ over the student's copy (to protect
 # test files). Here source/ holds the solution package: copying it would grade the solution for everyone. Keep
