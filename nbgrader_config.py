@@ -30,7 +30,7 @@ c.Execute.timeout = 600
 # and each check would start a pytest process of its own: minutes for the whole notebook). Only there: a Jupyter
 # server that loads this file must not silence the checks of the notebooks it runs.
 if "autograde" in sys.argv[1:2]:
-    os.environ["SEQ2SEQ_AUTOGRADING"] = "1"
+    os.environ["SEQ2SEQ_SKIP_CHECKS"] = "while autograding"
 
 # nbgrader autograde copies every non-notebook file of source/<assignment>/ over the student's copy (to protect
 # test files). Here source/ holds the solution package: copying it would grade the solution for everyone. Keep

@@ -22,6 +22,12 @@ def test_visible_checks_pass_on_the_solution_and_fail_on_the_stub(question):
     assert done.returncode == 1 and "NotImplementedError" in done.stdout, done.stdout + done.stderr
 
 
+def test_every_visible_check_passes_on_the_solution():
+    """All of Q1–Q34 in one run (the notebook's check cells are skipped when CI executes it)."""
+    done = _run(SOLUTION, "check", "all")
+    assert done.returncode == 0 and "all visible checks passed" in done.stdout, done.stdout + done.stderr
+
+
 def test_check_rejects_a_malformed_question():
     done = _run(SOLUTION, "check", "four")
     assert done.returncode != 0 and "question must look like 'Q4'" in done.stderr
