@@ -40,6 +40,13 @@ def graded(submission: Path, questions: list[str] | None = None, *,
             {test["name"].split()[0]: test["output"].lower() for test in results["tests"]})
 
 
+def inject(text: str, function: str, code: str) -> str:
+    """``text`` (a module's source) with ``code`` put first in the body of ``def function``, after its docstring."""
+    start = text.index(f"def {function}(")
+    body = text.index('    """\n', text.index('"""', start) + 3) + len('    """\n')
+    return text[:body] + code + text[body:]
+
+
 def scores(submission: Path, questions: list[str] | None = None, *, timeout: float | None = None) -> dict[str, float]:
     """Grade ``submission`` and return ``{"Q4": score, ...}`` (also asserts that no grader broke)."""
     return graded(submission, questions, timeout=timeout)[0]

@@ -13,7 +13,7 @@ from pathlib import Path
 import pytest
 
 from autograder import landlock
-from tests.helpers import SOLUTION, mutant, scores
+from tests.helpers import SOLUTION, inject, mutant, scores
 
 QUESTIONS = ["Q1", "Q2", "Q3", "Q4"]
 ENV = "seq2seq/environment.py"
@@ -59,12 +59,6 @@ HOSTILE = {
 }
 
 
-def _inject(text: str, function: str, code: str) -> str:
-    start = text.index(f"def {function}(")
-    body = text.index('    """\n', text.index('"""', start) + 3) + len('    """\n')
-    return text[:body] + code + text[body:]
-
-
 @pytest.fixture(scope="module")
 def maximum() -> dict[str, float]:
     return scores(SOLUTION, QUESTIONS)
@@ -78,7 +72,7 @@ def test_hostile_code_gains_nothing(name, tmp_path, maximum):
     code = code.replace("{marker!r}", repr(str(marker))).replace("{reference!r}", repr(str(SOLUTION / ENV)))
     if "reference" in name and not landlock.abi_version():
         pytest.skip("this kernel has no Landlock: the child can read the reference (see autograder/landlock.py)")
-    (sub / ENV).write_text(_inject((SOLUTION / ENV).read_text(), function, code))
+    (sub / ENV).write_text(inject((SOLUTION / ENV).read_text(), function, code))
     started = time.monotonic()
     got = scores(sub, QUESTIONS, timeout=15)
     assert time.monotonic() - started < 90

@@ -12,7 +12,7 @@ import pytest
 
 from autograder import landlock, sandbox
 from autograder.harness import GraderError
-from tests.helpers import REPO, SOLUTION, STUB, assert_costs_only, assert_hint, full_marks, graded, mutant, scores
+from tests.helpers import REPO, SOLUTION, STUB, assert_costs_only, assert_hint, full_marks, graded, inject, mutant, scores
 
 QUESTIONS = ["Q1", "Q2", "Q3", "Q4"]
 ENV = "seq2seq/environment.py"
@@ -183,10 +183,7 @@ HOSTILE = {
 def test_hostile_code_costs_only_its_own_question(hostile, tmp_path, maximum):
     text = (SOLUTION / ENV).read_text()
     for function in hostile:
-        head = f"def {function}("
-        start = text.index(head)
-        body = text.index('    """\n', text.index('"""', start) + 3) + len('    """\n')
-        text = text[:body] + HOSTILE[function] + text[body:]
+        text = inject(text, function, HOSTILE[function])
     sub = mutant(tmp_path, {})
     (sub / ENV).write_text(text)
     started = time.monotonic()
