@@ -42,11 +42,18 @@ def main() -> None:
     parser.add_argument("--data-dir", default=None)
     parser.add_argument("--threads", type=int, default=2)
     parser.add_argument("--epochs", type=int, default=10)
-    parser.add_argument("--minutes", type=float, default=60.0, help="stop starting new epochs after this")
+    parser.add_argument("--minutes", type=float, default=90.0, help="stop starting new epochs after this")
     parser.add_argument("--batch-size", type=int, default=128)
     parser.add_argument("--lr", type=float, default=1e-3)
+    parser.add_argument("--decay-after", type=int, default=5,
+                        help="after this epoch multiply the learning rate by --decay every epoch (0: constant)")
+    parser.add_argument("--decay", type=float, default=0.5)
+    parser.add_argument("--label-smoothing", type=float, default=0.1)
     parser.add_argument("--dropout", type=float, default=0.5)
-    parser.add_argument("--checkpoint", default="/tmp/m30k.pt")
+    parser.add_argument("--average", type=int, default=3, help="also try averaging the last 2..N epochs' weights")
+    parser.add_argument("--checkpoint-dir", default="/tmp/m30k")
+    parser.add_argument("--finish-only", action="store_true",
+                        help="skip training: select and test from the epoch checkpoints already in --checkpoint-dir")
     parser.add_argument("--seed", type=int, default=1234)
     parser.add_argument("--speed", type=int, default=0, help="only time this many training batches per repeat")
     parser.add_argument("--repeats", type=int, default=3)
@@ -63,38 +70,83 @@ def main() -> None:
     print(f"parameters: {sum(p.numel() for p in model.parameters()):,}", flush=True)
     optimizer = make_optimizer(model, args.lr)
     train = data.loader("train", args.batch_size, seed=args.seed)
-    valid = data.loader("valid", args.batch_size)
     # Unbucketed and unshuffled, so that the hypotheses come in the order of the true references.
+    valid = data.loader("valid", args.batch_size, bucket=False)
     test = data.loader("test", args.batch_size, bucket=False)
-    refs = [tgt for _, tgt in data.tokens["test"]]
+    refs = {split: [tgt for _, tgt in data.tokens[split]] for split in ("valid", "test")}
     train_tokens = sum(len(t) - 1 for t in data.datasets["train"].tgt)  # tgt[:, 1:] without PAD
     if args.speed:
         speed(model, optimizer, train, args.speed, args.repeats, train_tokens)
         return
-    best, speeds, times = float("inf"), [], []
+    folder = Path(args.checkpoint_dir)
+    folder.mkdir(parents=True, exist_ok=True)
+    if not args.finish_only:
+        train_epochs(args, model, optimizer, train, valid, test, refs, data, train_tokens, folder, started)
+    finish(args, model, valid, test, refs, data, folder, started)
+
+
+def train_epochs(args, model, optimizer, train, valid, test, refs, data, train_tokens, folder, started) -> None:
+    """Train, keeping every epoch's weights; print one line per epoch (the best by valid BLEU is starred)."""
+    best, speeds, times = -1.0, [], []
     for epoch in range(1, args.epochs + 1):
         if (time.monotonic() - started) / 60 > args.minutes:
             break
+        lr = args.lr * (args.decay ** max(0, epoch - args.decay_after) if args.decay_after else 1.0)
+        for group in optimizer.param_groups:
+            group["lr"] = lr
         t0 = time.monotonic()
-        train_loss = train_epoch(model, train, optimizer, clip=1.0)
+        train_loss = train_epoch(model, train, optimizer, clip=1.0, label_smoothing=args.label_smoothing)
         seconds = time.monotonic() - t0
         speeds.append(train_tokens / seconds)
         times.append(seconds)
-        result = evaluate(model, valid, data.tgt_vocab)
-        test_result = evaluate(model, test, data.tgt_vocab, references=refs)
-        if result["loss"] < best:
-            best = result["loss"]
-            torch.save({"model": model.state_dict(), "config": config.__dict__, "epoch": epoch}, args.checkpoint)
-        print(f"epoch {epoch}: {seconds:.0f} s, {speeds[-1]:.0f} tgt tok/s, train {train_loss:.3f}, "
-              f"valid {result['loss']:.3f} (ppl {result['ppl']:.1f}), test BLEU greedy {test_result['bleu']:.2f}, "
-              f"elapsed {(time.monotonic() - started) / 60:.1f} min", flush=True)
+        torch.save(model.state_dict(), folder / f"epoch{epoch}.pt")
+        elapsed = (time.monotonic() - started) / 60  # the time to this epoch's weights, evaluation excluded
+        result = evaluate(model, valid, data.tgt_vocab, references=refs["valid"])
+        test_result = evaluate(model, test, data.tgt_vocab, references=refs["test"])
+        star = result["bleu"] > best
+        best = max(best, result["bleu"])
+        print(f"epoch {epoch}: lr {lr:.2e}, {seconds:.0f} s, {speeds[-1]:.0f} tgt tok/s, train {train_loss:.3f}, "
+              f"valid {result['loss']:.3f} (ppl {result['ppl']:.1f}) BLEU {result['bleu']:.2f}, "
+              f"test BLEU greedy {test_result['bleu']:.2f}, weights after {elapsed:.1f} min{'  *' if star else ''}",
+              flush=True)
     print(f"median over {len(speeds)} epochs: {statistics.median(speeds):.0f} tgt tok/s, "
           f"{statistics.median(times):.0f} s/epoch", flush=True)
-    model.load_state_dict(torch.load(args.checkpoint)["model"])
+
+
+def finish(args, model, valid, test, refs, data, folder, started) -> None:
+    """Choose on the validation set only: the weights (one epoch, or the average of the last k), then the
+    beam search's length penalty; report that choice's test BLEU, greedy and beam 5."""
+    epochs = sorted(int(p.stem[5:]) for p in folder.glob("epoch*.pt"))
+    if not epochs:
+        raise SystemExit(f"no epoch checkpoints in {folder}")
+    candidates = {f"epoch {e}": [e] for e in epochs}
+    for k in range(2, min(args.average, len(epochs)) + 1):
+        candidates[f"average of epochs {epochs[-k]}-{epochs[-1]}"] = epochs[-k:]
+    scores = {}
+    for name, members in candidates.items():
+        model.load_state_dict(average_weights([folder / f"epoch{e}.pt" for e in members]))
+        scores[name] = evaluate(model, valid, data.tgt_vocab, references=refs["valid"])["bleu"]
+        print(f"{name}: valid BLEU greedy {scores[name]:.2f}", flush=True)
+    chosen = max(scores, key=scores.get)
+    model.load_state_dict(average_weights([folder / f"epoch{e}.pt" for e in candidates[chosen]]))
+    penalties = {}
+    for alpha in (0.0, 0.5, 1.0, 1.5):
+        penalties[alpha] = evaluate(model, valid, data.tgt_vocab, beam_size=5, length_penalty=alpha,
+                                    references=refs["valid"])["bleu"]
+        print(f"{chosen}, beam 5, length penalty {alpha}: valid BLEU {penalties[alpha]:.2f}", flush=True)
+    alpha = max(penalties, key=penalties.get)
     for beam in (1, 5):
-        result = evaluate(model, test, data.tgt_vocab, beam_size=beam, references=refs)
-        print(f"best epoch, test_2016_flickr BLEU beam {beam}: {result['bleu']:.2f} ({bleu_signature()}), "
+        result = evaluate(model, test, data.tgt_vocab, beam_size=beam, length_penalty=alpha,
+                          references=refs["test"])
+        print(f"chosen on valid: {chosen}; test_2016_flickr BLEU beam {beam}"
+              f"{f' (length penalty {alpha})' if beam > 1 else ''}: {result['bleu']:.2f} ({bleu_signature()}), "
               f"elapsed {(time.monotonic() - started) / 60:.1f} min", flush=True)
+
+
+def average_weights(paths: list[Path]) -> dict[str, torch.Tensor]:
+    """The element-wise mean of several state dicts of one model (checkpoint averaging)."""
+    states = [torch.load(p) for p in paths]
+    return {key: sum(s[key].float() for s in states).div(len(states)).to(states[0][key].dtype) for key in states[0]}
 
 
 def speed(model, optimizer, loader, batches: int, repeats: int, epoch_tokens: int) -> None:
