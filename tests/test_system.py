@@ -18,7 +18,8 @@ from seq2seq import __main__ as cli  # noqa: E402
 from seq2seq import runner  # noqa: E402
 
 TINY = dict(synthetic_train=120, synthetic_eval=16, min_freq=1, emb_dim=8, hidden_size=8, dec_hidden=8,
-            dropout=0.0, batch_size=32, lr=0.01, device="cpu", threads=None, progress=False, beam_size=2, patience=5)
+            dropout=0.0, batch_size=32, lr=0.01, lr_decay_after=1, device="cpu", threads=None, progress=False,
+            beam_size=2, patience=5)
 
 
 @pytest.fixture(scope="module")
@@ -56,6 +57,32 @@ def test_evaluate_and_translate_from_the_checkpoint(run, tmp_path, capsys):
     outputs = runner.translate_sentences(out / "best.pt", sentences, device="cpu", heatmaps=tmp_path)
     assert len(outputs) == 2 and all(isinstance(o, str) for o in outputs)
     assert sorted(p.name for p in tmp_path.glob("*.png")) == ["attention_1.png", "attention_2.png"]
+
+
+def test_learning_rate_decays_after_the_given_epoch_also_when_resumed(run):
+    out, _, _ = run
+    rows = list(csv.DictReader((out / "log.csv").open()))
+    assert [float(r["lr"]) for r in rows] == [0.01, 0.005], "epoch 1 at lr, epoch 2 (resumed) halved"
+    state = torch.load(out / "last.pt", weights_only=False)
+    assert [g["lr"] for g in state["optimizer"]["param_groups"]] == [0.005]
+    config = runner.RunConfig(lr=1e-3, lr_decay_after=5, lr_decay=0.5)
+    assert [config.lr_at(e) for e in (1, 5, 6, 8)] == [1e-3, 1e-3, 5e-4, 1.25e-4]
+    assert runner.RunConfig(lr=1e-3).lr_at(20) == 1e-3, "lr_decay_after=0: constant"
+    for bad in (dict(lr_decay=0.0), dict(lr_decay=1.5), dict(lr_decay_after=-1)):
+        with pytest.raises(ValueError, match="lr_decay"):
+            runner.RunConfig(**bad)
+
+
+def test_length_penalty_reaches_beam_search(run):
+    out, first, _ = run
+    sentence = [first["data"].corpus.test[0][0]]
+    with mock.patch.object(runner, "beam_search", wraps=runner.beam_search) as beam:
+        runner.translate_sentences(out / "best.pt", sentence, beam_size=2, device="cpu", length_penalty=0.3)
+        runner.translate_sentences(out / "best.pt", sentence, beam_size=2, device="cpu")
+    assert [c.args[-1] for c in beam.call_args_list] == [0.3, 1.0], "given, then the run config's default"
+    with mock.patch.object(runner, "evaluate_checkpoint") as evaluate:
+        assert cli.main(["evaluate", str(out / "best.pt"), "--length-penalty", "0.6"]) == 0
+    assert evaluate.call_args.kwargs["length_penalty"] == 0.6
 
 
 def test_resume_refuses_other_vocabularies(run):

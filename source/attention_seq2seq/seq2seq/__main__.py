@@ -74,12 +74,16 @@ def main(argv: list[str] | None = None) -> int:
     evaluate.add_argument("checkpoint")
     evaluate.add_argument("--split", default="test", choices=("train", "valid", "test"))
     evaluate.add_argument("--beam", type=int, default=5, help="beam size besides greedy (1: greedy only)")
+    evaluate.add_argument("--length-penalty", type=float, default=None,
+                          help="beam search's length penalty alpha (default: the checkpoint's run config)")
     evaluate.add_argument("--device", default="auto")
     evaluate.add_argument("--data-dir", default=None)
     translate = commands.add_parser("translate", help="translate sentences with a checkpoint")
     translate.add_argument("checkpoint")
     translate.add_argument("sentences", nargs="*", help="sentences to translate; none: read lines from stdin")
     translate.add_argument("--beam", type=int, default=1)
+    translate.add_argument("--length-penalty", type=float, default=None,
+                           help="beam search's length penalty alpha (default: the checkpoint's run config)")
     translate.add_argument("--device", default="auto")
     translate.add_argument("--heatmaps", default=None, help="folder for one attention heatmap PNG per sentence")
     experiments = commands.add_parser("experiments", help="hyperparameter studies (Q31-Q34): CSV, PNG, summary.md")
@@ -136,13 +140,13 @@ def main(argv: list[str] | None = None) -> int:
                 config.data_dir = args.data_dir
                 data = runner.prepare_data(config)
             runner.evaluate_checkpoint(args.checkpoint, split=args.split, beams=tuple(sorted({1, args.beam})),
-                                       device=args.device, data=data)
+                                       device=args.device, data=data, length_penalty=args.length_penalty)
         elif args.command == "translate":
             sentences = args.sentences or [line.strip() for line in sys.stdin if line.strip()]
             if not sentences:
                 parser.error("no sentences: give them as arguments or on stdin")
             runner.translate_sentences(args.checkpoint, sentences, beam_size=args.beam, device=args.device,
-                                       heatmaps=args.heatmaps)
+                                       heatmaps=args.heatmaps, length_penalty=args.length_penalty)
     except (ValueError, FileNotFoundError, RuntimeError) as error:
         print(f"error: {error}", file=sys.stderr)
         return 2

@@ -67,6 +67,8 @@ class RunConfig:
     epochs: int = 10
     batch_size: int = 128
     lr: float = 1e-3
+    lr_decay_after: int = 0            # after this epoch, multiply lr by lr_decay every epoch; 0: constant lr
+    lr_decay: float = 0.5
     weight_decay: float = 0.0
     clip: float = 1.0
     teacher_forcing_ratio: float = 1.0
@@ -80,6 +82,7 @@ class RunConfig:
     out_dir: str = "runs/default"
     progress: bool = True
     beam_size: int = 5                 # for the final test evaluation
+    length_penalty: float = 1.0        # beam search's length penalty alpha (see seq2seq.search)
     max_len: int | None = None         # decoding limit; None: 2 * source length + 10
 
     def __post_init__(self) -> None:
@@ -89,6 +92,8 @@ class RunConfig:
             raise ValueError(f"unknown amp {self.amp!r}: use one of {', '.join(AMP_CHOICES)}")
         if not 0.0 <= self.teacher_forcing_ratio <= 1.0:
             raise ValueError("teacher_forcing_ratio must be in [0, 1]")
+        if self.lr_decay_after < 0 or not 0.0 < self.lr_decay <= 1.0:
+            raise ValueError("lr_decay_after must be >= 0 and lr_decay in (0, 1]")
         for name in ("epochs", "batch_size", "emb_dim", "hidden_size", "dec_hidden", "n_layers", "beam_size"):
             if getattr(self, name) < 1:
                 raise ValueError(f"{name} must be at least 1, got {getattr(self, name)}")
@@ -101,6 +106,14 @@ class RunConfig:
         if unknown:
             raise ValueError(f"{path}: unknown config keys {sorted(unknown)}")
         return cls(**{**values, **overrides})
+
+    def lr_at(self, epoch: int) -> float:
+        """The learning rate of 1-based ``epoch``: ``lr`` up to ``lr_decay_after``, then ``lr_decay`` times the
+        previous epoch's (Luong et al., 2015 halve it every epoch after the fifth). A function of the epoch, not
+        of the optimizer's state, so that a resumed run gets the same rates."""
+        if not self.lr_decay_after:
+            return self.lr
+        return self.lr * self.lr_decay ** max(0, epoch - self.lr_decay_after)
 
     def model_config(self, src_vocab: int, tgt_vocab: int) -> ModelConfig:
         names = {f.name for f in fields(ModelConfig)} - {"src_vocab", "tgt_vocab"}
@@ -227,6 +240,8 @@ def train(config: RunConfig, *, resume: bool = False, data: Data | None = None) 
     for epoch in range(start, config.epochs + 1):
         if stopper.bad_epochs >= stopper.patience:
             break
+        for group in optimizer.param_groups:
+            group["lr"] = config.lr_at(epoch)
         started = time.perf_counter()
         train_loss = train_epoch(model, train_loader, optimizer, clip=config.clip,
                                  teacher_forcing_ratio=config.teacher_forcing_ratio, device=device, history=history,
@@ -235,7 +250,7 @@ def train(config: RunConfig, *, resume: bool = False, data: Data | None = None) 
         seconds = time.perf_counter() - started
         valid = evaluate(model, valid_loader, data.tgt_vocab, device=device, max_len=config.max_len,
                          references=valid_refs)
-        history.log_epoch(train_loss, valid["loss"], valid_bleu=valid["bleu"], seconds=seconds,
+        history.log_epoch(train_loss, valid["loss"], valid_bleu=valid["bleu"], lr=config.lr_at(epoch), seconds=seconds,
                           tokens_per_s=tokens_per_epoch / seconds)
         history.to_csv(out / "log.csv")
         stop = stopper.step(valid["loss"])
@@ -257,11 +272,13 @@ def train(config: RunConfig, *, resume: bool = False, data: Data | None = None) 
 
 # ================================================================================================== evaluate
 def evaluate_checkpoint(path: str | Path, *, split: str = "test", beams: tuple[int, ...] = (1, 5),
-                        device: str = "auto", data: Data | None = None,
-                        batch_size: int | None = None) -> dict[int, dict[str, Any]]:
-    """BLEU (sacrebleu, signature printed) of a checkpoint on a split, greedy and with each beam size."""
+                        device: str = "auto", data: Data | None = None, batch_size: int | None = None,
+                        length_penalty: float | None = None) -> dict[int, dict[str, Any]]:
+    """BLEU (sacrebleu, signature printed) of a checkpoint on a split, greedy and with each beam size
+    (``length_penalty``: None takes the run config's)."""
     dev = get_device(device)
     model, src_vocab, tgt_vocab, config, _ = load_checkpoint(path, dev)
+    alpha = config.length_penalty if length_penalty is None else length_penalty
     data = data or prepare_data(config)
     if data.src_vocab != src_vocab or data.tgt_vocab != tgt_vocab:
         raise ValueError(f"{path}: the data's vocabularies differ from the checkpoint's")
@@ -270,8 +287,9 @@ def evaluate_checkpoint(path: str | Path, *, split: str = "test", beams: tuple[i
     for beam in beams:
         started = time.perf_counter()
         results[beam] = evaluate(model, loader, tgt_vocab, device=dev, beam_size=beam, max_len=config.max_len,
-                                 references=true_references(data, split))
-        _say(f"{split} BLEU {'greedy' if beam == 1 else f'beam {beam}'}: {results[beam]['bleu']:.2f}  "
+                                 length_penalty=alpha, references=true_references(data, split))
+        _say(f"{split} BLEU {'greedy' if beam == 1 else f'beam {beam} (length penalty {alpha})'}: "
+             f"{results[beam]['bleu']:.2f}  "
              f"(loss {results[beam]['loss']:.3f}, {time.perf_counter() - started:.1f}s)")
     _say(f"sacrebleu signature: {bleu_signature()} (lower-cased tokens, joined by spaces)")
     if data.corpus.alignments is not None and config.attention != "none":
@@ -318,10 +336,12 @@ def alignment_report(model, data: Data, split: str = "test", *, device: torch.de
 
 # ================================================================================================== translate
 def translate_sentences(path: str | Path, sentences: list[str], *, beam_size: int = 1, device: str = "auto",
-                        heatmaps: str | Path | None = None) -> list[str]:
-    """Translate raw sentences with a checkpoint; with ``heatmaps``, one attention PNG per sentence there."""
+                        heatmaps: str | Path | None = None, length_penalty: float | None = None) -> list[str]:
+    """Translate raw sentences with a checkpoint; with ``heatmaps``, one attention PNG per sentence there
+    (``length_penalty``: None takes the run config's)."""
     dev = get_device(device)
     model, src_vocab, tgt_vocab, config, _ = load_checkpoint(path, dev)
+    alpha = config.length_penalty if length_penalty is None else length_penalty
     src_lang, tgt_lang = corpus_languages(config)
     tokenizer = tokenizer_for(config.corpus)
     outputs = []
@@ -331,7 +351,7 @@ def translate_sentences(path: str | Path, sentences: list[str], *, beam_size: in
         lengths = torch.tensor([ids.size(1)])
         limit = config.max_len or 2 * ids.size(1) + 10
         search = greedy_search(model, ids, lengths, limit) if beam_size == 1 else \
-            beam_search(model, ids, lengths, beam_size, limit)
+            beam_search(model, ids, lengths, beam_size, limit, alpha)
         tokens, attention = search[0][0].tolist(), search[1][0]
         n = sum(t != PAD for t in tokens)  # steps decoded, <eos> included when produced
         out_words = tgt_vocab.decode(tokens[:n])
