@@ -94,10 +94,11 @@ def main() -> None:
 def train_epochs(args, model, optimizer, train, valid, test, refs, data, train_tokens, folder, started) -> None:
     """Train, keeping every epoch's weights; print one line per epoch (the best by valid BLEU is starred)."""
     best, speeds, times = -1.0, [], []
+    schedule = RunConfig(lr=args.lr, lr_decay_after=args.decay_after, lr_decay=args.decay)
     for epoch in range(1, args.epochs + 1):
         if (time.monotonic() - started) / 60 > args.minutes:
             break
-        lr = RunConfig(lr=args.lr, lr_decay_after=args.decay_after, lr_decay=args.decay).lr_at(epoch)
+        lr = schedule.lr_at(epoch)
         for group in optimizer.param_groups:
             group["lr"] = lr
         t0 = time.monotonic()
@@ -128,13 +129,15 @@ def finish(args, model, valid, test, refs, data, folder, started) -> None:
     candidates = {f"epoch {e}": [e] for e in epochs}
     for k in range(2, min(args.average, len(epochs)) + 1):
         candidates[f"average of epochs {epochs[-k]}-{epochs[-1]}"] = epochs[-k:]
-    scores = {}
+    states = {e: torch.load(folder / f"epoch{e}.pt") for e in epochs}  # each file read once
+    weights, scores = {}, {}
     for name, members in candidates.items():
-        model.load_state_dict(average_weights([folder / f"epoch{e}.pt" for e in members]))
+        weights[name] = average_weights([states[e] for e in members])
+        model.load_state_dict(weights[name])
         scores[name] = evaluate(model, valid, data.tgt_vocab, references=refs["valid"])["bleu"]
         print(f"{name}: valid BLEU greedy {scores[name]:.2f}", flush=True)
     chosen = max(scores, key=scores.get)
-    model.load_state_dict(average_weights([folder / f"epoch{e}.pt" for e in candidates[chosen]]))
+    model.load_state_dict(weights[chosen])
     penalties = {}
     for alpha in (0.0, 0.5, 1.0, 1.5):
         penalties[alpha] = evaluate(model, valid, data.tgt_vocab, beam_size=5, length_penalty=alpha,
@@ -149,9 +152,10 @@ def finish(args, model, valid, test, refs, data, folder, started) -> None:
               f"elapsed {(time.monotonic() - started) / 60:.1f} min", flush=True)
 
 
-def average_weights(paths: list[Path]) -> dict[str, torch.Tensor]:
+def average_weights(states: list[dict[str, torch.Tensor]]) -> dict[str, torch.Tensor]:
     """The element-wise mean of several state dicts of one model (checkpoint averaging)."""
-    states = [torch.load(p) for p in paths]
+    if len(states) == 1:
+        return states[0]
     return {key: sum(s[key].float() for s in states).div(len(states)).to(states[0][key].dtype) for key in states[0]}
 
 

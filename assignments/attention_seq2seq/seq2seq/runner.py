@@ -240,8 +240,9 @@ def train(config: RunConfig, *, resume: bool = False, data: Data | None = None) 
     for epoch in range(start, config.epochs + 1):
         if stopper.bad_epochs >= stopper.patience:
             break
+        lr = config.lr_at(epoch)
         for group in optimizer.param_groups:
-            group["lr"] = config.lr_at(epoch)
+            group["lr"] = lr
         started = time.perf_counter()
         train_loss = train_epoch(model, train_loader, optimizer, clip=config.clip,
                                  teacher_forcing_ratio=config.teacher_forcing_ratio, device=device, history=history,
@@ -250,7 +251,7 @@ def train(config: RunConfig, *, resume: bool = False, data: Data | None = None) 
         seconds = time.perf_counter() - started
         valid = evaluate(model, valid_loader, data.tgt_vocab, device=device, max_len=config.max_len,
                          references=valid_refs)
-        history.log_epoch(train_loss, valid["loss"], valid_bleu=valid["bleu"], lr=config.lr_at(epoch), seconds=seconds,
+        history.log_epoch(train_loss, valid["loss"], valid_bleu=valid["bleu"], lr=lr, seconds=seconds,
                           tokens_per_s=tokens_per_epoch / seconds)
         history.to_csv(out / "log.csv")
         stop = stopper.step(valid["loss"])
