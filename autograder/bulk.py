@@ -6,11 +6,15 @@ Layouts recognised under SUBMISSIONS_DIR (or under its ``submitted/`` folder, nb
 
 Every submission is copied to a private staging folder before any student code runs, and its fingerprint is
 checked again just before it is graded, so one student's code cannot change another's submission. Reference
-outputs are computed once for the class (in memory). A student whose ``OUT_DIR/<id>/results.json`` was made
-from the same submission files is not graded again: an interrupted run resumes where it stopped.
+outputs are computed once for the class, in memory, before any student code runs; if the reference fails a
+question twice, the run stops with an error that names it. A student whose ``OUT_DIR/<id>/results.json`` was
+made from the same submission files, the same questions and the same graders and reference, and was not a
+"not graded" outcome, is not graded again: an interrupted run resumes where it stopped, and students the
+grader failed on (results.py) are graded again.
 
-Writes ``OUT_DIR/grades.csv`` (one row per student, one column per question, total), and per student
-``OUT_DIR/<id>/results.json`` (Gradescope's format) and ``OUT_DIR/<id>/feedback.md``.
+Writes ``OUT_DIR/grades.csv`` (one row per student, one column per question, total, status, reason; the total is
+blank for a student who was not graded), and per student ``OUT_DIR/<id>/results.json`` (Gradescope's format)
+and ``OUT_DIR/<id>/feedback.md``.
 """
 from __future__ import annotations
 
@@ -24,8 +28,9 @@ from typing import Any
 
 from tqdm.auto import tqdm
 
+from autograder import results as outcome
 from autograder.feedback import markdown
-from autograder.harness import DEFAULT_REFERENCE, GraderError, fingerprint, grade, question_maxima
+from autograder.harness import DEFAULT_REFERENCE, reference_key, fingerprint, grade, question_maxima, reference_outputs
 from autograder.registry import QUESTIONS
 
 ASSIGNMENT = "attention_seq2seq"
@@ -47,14 +52,11 @@ def _digest(folder: Path) -> str:
                           .encode()).hexdigest()
 
 
-def _empty_results(reason: str, questions: list[str] | None) -> dict[str, Any]:
-    """Zero on every question, with ``reason`` as the feedback: for a missing or suspect submission."""
+def _zeros(reason: str, questions: list[str] | None) -> dict[str, Any]:
+    """"Flagged" with 0 on every selected question: for a student folder that holds no submission."""
     maxima = question_maxima()
-    tests = [{"name": f"{q.qid} {q.title}", "score": 0, "max_score": maxima[q.qid], "status": "failed",
-              "output": reason, "visibility": "visible"}
-             for q in sorted(QUESTIONS.values(), key=lambda q: q.number) if not questions or q.qid in questions]
-    return {"score": 0, "tests": tests, "output": reason,
-            "extra_data": {"flag": reason, "max_score": sum(t["max_score"] for t in tests)}}
+    return outcome.flagged(reason, {f"{q.qid} {q.title}": maxima[q.qid] for q in sorted(QUESTIONS.values(),
+                                    key=lambda q: q.number) if not questions or q.qid in questions})
 
 
 def grade_all(root: Path, out: Path, *, reference: Path = DEFAULT_REFERENCE, questions: list[str] | None = None,
@@ -62,6 +64,8 @@ def grade_all(root: Path, out: Path, *, reference: Path = DEFAULT_REFERENCE, que
     """Grade every submission under ``root``; return the class rows written to ``out/grades.csv``."""
     submissions = find_submissions(root)
     out.mkdir(parents=True, exist_ok=True)
+    question_maxima()
+    reference_outputs(reference.resolve(), questions or list(QUESTIONS), workers)  # before any student code
     staging = Path(tempfile.mkdtemp(prefix="grade-all-"))
     try:
         staged: dict[str, tuple[Path, str]] = {}
@@ -85,35 +89,34 @@ def _grade_one(student: str, staged: tuple[Path, str] | None, out: Path, referen
     out.mkdir(parents=True, exist_ok=True)
     results_file = out / "results.json"
     if staged is None:
-        results = _empty_results("no submission found: the folder holds no seq2seq/ package", questions)
+        results = _zeros("no submission found: the folder holds no seq2seq/ package", questions)
     else:
         folder, digest = staged
+        stamp = {"submission_sha256": digest, "questions": questions, "reference": reference_key(reference.resolve())}
         previous = json.loads(results_file.read_text()) if results_file.exists() else None
-        if previous and previous.get("extra_data", {}).get("submission_sha256") == digest \
-                and previous["extra_data"].get("questions") == questions:
-            results = previous  # resumed: same files, same selection
+        if previous and outcome.status(previous) != outcome.NOT_GRADED \
+                and all(previous["extra_data"].get(k) == v for k, v in stamp.items()):
+            results = previous  # resumed: same files, same selection, same graders and reference
         elif _digest(folder) != digest:
-            results = _empty_results("this submission was modified during grading, by another submission's "
-                                     "code: grade it again on its own", questions)
+            results = outcome.not_graded("this submission was modified during grading, by another submission's "
+                                         "code: grade it again on its own")
         else:
-            try:
-                results = grade(folder, reference=reference, questions=questions, workers=workers,
-                                max_timeout=max_timeout)
-            except GraderError as error:
-                results = _empty_results(f"not graded: {error}", questions)
-            results["extra_data"].update(submission_sha256=digest, questions=questions)
+            results = outcome.attempt(lambda: grade(folder, reference=reference, questions=questions,
+                                                    workers=workers, max_timeout=max_timeout))
+        results["extra_data"].update(stamp)
     results_file.write_text(json.dumps(results, indent=2) + "\n", encoding="utf-8")
     (out / "feedback.md").write_text(markdown(results, student), encoding="utf-8")
     row: dict[str, Any] = {"student": student}
     row.update({test["name"].split()[0]: f"{test['score']:g}" for test in results["tests"]})
-    row["total"] = f"{results['score']:g}"
-    row["flag"] = results.get("extra_data", {}).get("flag", "")
+    status = outcome.status(results)
+    row["total"] = "" if status == outcome.NOT_GRADED else f"{results['score']:g}"
+    row["status"], row["reason"] = status, results["extra_data"].get("reason", "")
     return row
 
 
 def _write_csv(path: Path, rows: list[dict[str, Any]]) -> None:
     columns = ["student"] + sorted({k for row in rows for k in row if k.startswith("Q")},
-                                   key=lambda q: int(q[1:])) + ["total", "flag"]
+                                   key=lambda q: int(q[1:])) + ["total", "status", "reason"]
     with open(path, "w", newline="", encoding="utf-8") as handle:
         writer = csv.DictWriter(handle, fieldnames=columns, restval="")
         writer.writeheader()

@@ -19,8 +19,8 @@ from typing import Any
 import numpy as np
 import torch
 
-from autograder import landlock
-from autograder.registry import PROBES, Submission, load_graders
+from autograder import isolation
+from autograder.registry import PROBES, Submission
 
 MAX_DEPTH = 8
 
@@ -66,11 +66,11 @@ def describe_error(error: BaseException, submission: Path) -> str:
 
 
 def run(submission: Path, qid: str) -> dict[str, dict[str, Any]]:
-    load_graders()
+    """Run ``qid``'s probes (imported by the zygote, see preload.py) on ``submission``; never raises."""
     probes = PROBES.get(qid)
     if probes is None:
         raise SystemExit(f"unknown question {qid}")
-    sys.path.insert(0, str(submission))  # after torch and the graders are imported: a student torch.py shadows nothing
+    sys.path.insert(0, str(submission))  # after torch and the probes are imported: a student torch.py shadows nothing
     student = Submission()
     results: dict[str, dict[str, Any]] = {}
     for name, fn in probes.items():
@@ -95,28 +95,35 @@ def _address_space() -> int:
     return 0
 
 
-def entry(submission: str, qid: str, folder: str, env: dict[str, str], limits: dict[str, int]) -> None:
-    """The child's whole life, forked from the zygote: isolate, run the probes, save, and exit at once."""
-    confined = os.environ.get("AUTOGRADER_LANDLOCK", "1") != "0"  # the zygote's setting, before env is replaced
+def entry(request: dict[str, Any], status_fd: int) -> None:
+    """The child's whole life, forked from the zygote: isolate, report on ``status_fd`` whether every defence is
+    in place ("ok", or why not: then no student code runs), run the probes, save, and exit at once."""
+    folder = request["folder"]
     os.setsid()  # its own process group: the parent kills the group, whatever the student code started
     sink = os.open(os.path.join(folder, "printed.txt"), os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
     os.dup2(sink, 1)
     os.dup2(sink, 2)
     os.dup2(os.open(os.devnull, os.O_RDONLY), 0)
     os.chdir(folder)
+    os.umask(0o077)
     os.environ.clear()
-    os.environ.update(env)
+    os.environ.update(request["env"])
     tempfile.tempdir = None  # the zygote cached its own temporary folder: use TMPDIR (this child's folder) instead
-    for name, value in limits.items():
-        if name == "RLIMIT_AS":  # on top of what the preloaded libraries already map
-            value += _address_space()
-        resource.setrlimit(getattr(resource, name), (value, value))
-    torch.set_num_threads(1)  # the same arithmetic in every child, whatever the machine: results compare exactly
-    # From here on, only the submission, the autograder package, Python and the system are readable, and only
-    # this child's folder writable: not the reference solution, other submissions or the graders' files.
-    if confined:
-        landlock.confine(readable=[Path(submission).resolve(), Path(__file__).resolve().parent], writable=[folder])
-    results = run(Path(submission).resolve(), qid)
+    try:
+        for name, value in request["limits"].items():
+            if name == "RLIMIT_AS":  # on top of what the preloaded libraries already map
+                value += _address_space()
+            resource.setrlimit(getattr(resource, name), (value, value))
+        torch.set_num_threads(1)  # the same arithmetic in every child, whatever the machine: results compare exactly
+        # From here on: its own uid, no network, and (Landlock) only the submission, the probes, Python and the
+        # system readable, only this child's folder writable; see isolation.py.
+        isolation.apply(request["defences"], request["uid"], request["submission"], folder, request["readable"])
+    except BaseException as error:  # noqa: BLE001 - any failure to isolate: report it, run nothing
+        os.write(status_fd, f"{type(error).__name__}: {error}".encode()[:1000])
+        os._exit(71)
+    os.write(status_fd, b"ok")
+    os.close(status_fd)
+    results = run(Path(request["submission"]), request["qid"])
     torch.save(results, os.path.join(folder, "outputs.pt"))
     sys.stdout.flush()
     sys.stderr.flush()

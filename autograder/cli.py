@@ -7,7 +7,8 @@
 
 A submission folder is shaped like ``assignments/attention_seq2seq/``: it holds the ``seq2seq`` package.
 Exit status: 0 whenever grading ran (failing questions are results, not errors); 2 for a bad command line or a
-folder that is not a submission; 3 when the graders themselves failed (on the reference, or tampered with).
+folder that is not a submission; 3 when the submission was not graded because the grader failed (results.py):
+results.json is written all the same, saying why.
 """
 from __future__ import annotations
 
@@ -16,7 +17,9 @@ import json
 import sys
 from pathlib import Path
 
-from autograder.harness import DEFAULT_REFERENCE, GraderError, grade
+from autograder import isolation
+from autograder.harness import DEFAULT_REFERENCE, grade
+from autograder.results import NOT_GRADED, GraderError, attempt, status
 
 
 def _common(parser: argparse.ArgumentParser) -> None:
@@ -71,18 +74,22 @@ def _grade(args: argparse.Namespace, questions: list[str] | None) -> int:
     if not (args.submission / "seq2seq" / "__init__.py").is_file():
         print(f"autograder: {args.submission} is not a submission: it has no seq2seq/__init__.py", file=sys.stderr)
         return 2
-    results = grade(args.submission, reference=args.reference, questions=questions, workers=args.workers,
-                    max_timeout=args.timeout)
+    print(isolation.plan().summary())
+    results = attempt(lambda: grade(args.submission, reference=args.reference, questions=questions,
+                                    workers=args.workers, max_timeout=args.timeout))
     args.out.parent.mkdir(parents=True, exist_ok=True)
     args.out.write_text(json.dumps(results, indent=2) + "\n", encoding="utf-8")
     if args.feedback:
         from autograder.feedback import markdown
 
         args.feedback.write_text(markdown(results), encoding="utf-8")
+    if status(results) == NOT_GRADED:
+        print(f"autograder: not graded: {results['extra_data']['reason']}   -> {args.out}", file=sys.stderr)
+        return 3
     for test in results["tests"]:
         print(f"{test['name']:<55} {test['score']:g}/{test['max_score']:g}")
     print(f"{'total':<55} {results['score']:g}/{results['extra_data']['max_score']:g}   -> {args.out}")
-    return 3 if results["extra_data"]["grader_errors"] else 0
+    return 0
 
 
 def _grade_all(args: argparse.Namespace, questions: list[str] | None) -> int:
@@ -91,12 +98,13 @@ def _grade_all(args: argparse.Namespace, questions: list[str] | None) -> int:
     if not args.submissions.is_dir():
         print(f"autograder: {args.submissions} is not a folder", file=sys.stderr)
         return 2
+    print(isolation.plan().summary())
     rows = grade_all(args.submissions, args.out, reference=args.reference, questions=questions,
                      workers=args.workers, max_timeout=args.timeout)
-    flagged = [row["student"] for row in rows if row["flag"]]
+    flagged = [row["student"] for row in rows if row["status"] != "graded"]
     print(f"graded {len(rows)} students -> {args.out / 'grades.csv'}"
-          + (f"; flagged (see their feedback.md): {', '.join(flagged)}" if flagged else ""))
-    return 0
+          + (f"; flagged or not graded (see grades.csv and their feedback.md): {', '.join(flagged)}" if flagged else ""))
+    return 3 if any(row["status"] == NOT_GRADED for row in rows) else 0
 
 
 if __name__ == "__main__":

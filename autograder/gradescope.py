@@ -14,7 +14,8 @@ from pathlib import Path
 
 from autograder.bulk import ASSIGNMENT
 from autograder.feedback import markdown
-from autograder.harness import DEFAULT_REFERENCE, REPO_ROOT, GraderError, grade
+from autograder.harness import DEFAULT_REFERENCE, REPO_ROOT, grade
+from autograder.results import attempt, flagged
 
 SETUP_SH = """#!/usr/bin/env bash
 # Gradescope runs this once, as root, when it builds the autograder image.
@@ -58,21 +59,19 @@ def build_zip(out: Path) -> Path:
 
 
 def run(root: Path) -> int:
-    """Grade ``root/submission`` into ``root/results/results.json``; always writes a results file."""
+    """Grade ``root/submission`` into ``root/results/results.json``; writes a results file whatever happens."""
     results_file = root / "results" / "results.json"
     results_file.parent.mkdir(parents=True, exist_ok=True)
-    submission = root / "submission"
+    results = attempt(lambda: _grade_upload(root / "submission"))
+    results_file.write_text(json.dumps(results, indent=2) + "\n", encoding="utf-8")
+    (root / "results" / "feedback.md").write_text(markdown(results), encoding="utf-8")
+    return 0
+
+
+def _grade_upload(submission: Path) -> dict:
     # The package may sit at any depth of the upload; the shallowest seq2seq/ is the one meant.
     found = [p.parent.parent for p in sorted(submission.rglob("seq2seq/__init__.py"))] if submission.is_dir() else []
     if not found:
-        results = {"score": 0, "output": "No seq2seq/ package was found in your submission: upload the "
-                   f"{ASSIGNMENT} folder (or its seq2seq/ folder together with its parent).", "tests": []}
-    else:
-        try:
-            results = grade(min(found, key=lambda p: len(p.parts)))
-        except GraderError as error:
-            results = {"score": 0, "tests": [], "output": f"The autograder failed; tell your instructor. ({error})"}
-    results_file.write_text(json.dumps(results, indent=2) + "\n", encoding="utf-8")
-    if results.get("tests"):
-        (root / "results" / "feedback.md").write_text(markdown(results), encoding="utf-8")
-    return 0
+        return flagged("No seq2seq/ package was found in your submission: upload the "
+                       f"{ASSIGNMENT} folder (or its seq2seq/ folder together with its parent).", {})
+    return grade(min(found, key=lambda p: len(p.parts)))

@@ -1,22 +1,29 @@
 """The deciding process: run the hidden pytest graders against one submission and score them.
 
-Student code never runs here. For every selected question the harness starts two children (see sandbox.py):
-one on the submission and one on the reference solution. The graders, ordinary pytest tests, compare the two
-sets of raw outputs. This module collects each test's verdict, shares out each question's points among its
-checks by their weights (see registry.py), and returns the content of Gradescope's ``results.json``.
+Student code never runs here. For every selected question the harness runs the question's probes in two
+children (see sandbox.py): one on the reference solution, one on the submission. The graders' checks, ordinary
+pytest tests, compare the two sets of raw outputs. This module collects each check's verdict, shares out each
+question's points among its checks by their weights (see registry.py), and returns the content of Gradescope's
+``results.json`` (see results.py for the three outcomes: graded, flagged, not graded).
 
-Reference outputs are kept in memory only, for the life of this process (``grade-all`` computes them once for
-a whole class). They are never cached on disk, where a student's child process could forge them. The grader
-modules are imported before any child starts, and the files of the autograder and of the reference are
-fingerprinted before and after grading: a submission that changes them is reported, never scored.
+Reference first: the reference's outputs are computed before any student code runs (``grade-all``: once for the
+whole class), by children of their own uid; a probe that fails on the reference is tried once more, then the
+grading stops with an error that names the question, and nobody is scored on it. Reference outputs are kept in
+memory only, for the life of this process, and only when they succeeded; never on disk, where a child could
+forge them. Each submission is staged into a private copy that only its own children's uid can read. The files
+of the autograder and of the reference are fingerprinted when this process first grades and after every
+grading: if they ever change, nothing is scored any more.
 """
 from __future__ import annotations
 
+import functools
 import hashlib
+import os
 import platform
+import shutil
 import threading
 import time
-from concurrent.futures import Future, ThreadPoolExecutor
+from concurrent.futures import Future, ThreadPoolExecutor, wait
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -24,24 +31,28 @@ from typing import Any
 import pytest
 import torch
 
-from autograder import sandbox
+from autograder import isolation, sandbox
+from autograder.redact import redact, scrub
 from autograder.registry import QUESTIONS, load_graders
+from autograder.results import GraderError, InfrastructureError, graded
+
+__all__ = ["GraderError", "InfrastructureError", "StudentCodeError", "grade", "reference_outputs",
+           "question_maxima", "fingerprint", "DEFAULT_REFERENCE"]
 
 AUTOGRADER_DIR = Path(__file__).resolve().parent
 REPO_ROOT = AUTOGRADER_DIR.parent
 DEFAULT_REFERENCE = REPO_ROOT / "solutions" / "attention_seq2seq"
 
-# (fingerprint of reference + graders + runtime, question) -> the reference's outputs, for this process's life.
-_REFERENCE: dict[tuple[str, str], Future] = {}
+# (fingerprint of reference + graders + runtime, question) -> the reference's outputs, for this process's life;
+# successful runs only.
+_REFERENCE: dict[tuple[str, str], sandbox.ChildResult] = {}
 _REFERENCE_LOCK = threading.Lock()
+_STAGED_REFERENCE: dict[str, Path] = {}
+_BASELINE: dict[str, dict[str, str]] = {}  # root -> fingerprints of its files when this process first saw it
 
 
 class StudentCodeError(Exception):
     """Raised by ``out[...]`` when the student's code failed in that probe; the message is the feedback."""
-
-
-class GraderError(RuntimeError):
-    """The reference solution failed a probe: the graders themselves are broken, not the submission."""
 
 
 class Outputs:
@@ -57,8 +68,9 @@ class Outputs:
         if entry is None:
             raise (GraderError if self.reference else StudentCodeError)(f"no result for {name}")
         if "error" in entry:
-            raise (GraderError if self.reference else StudentCodeError)(entry["error"])
-        return entry["ok"]
+            raise (GraderError if self.reference else StudentCodeError)(scrub(entry["error"]))
+        # Every string the student's code returned may reach feedback through a check's message: scrub it first.
+        return entry["ok"] if self.reference else scrub(entry["ok"])
 
 
 @dataclass
@@ -82,19 +94,13 @@ class Grading:
     max_timeout: float | None = None  # caps every question's own limit (tests use short ones)
     verdicts: list[Verdict] = field(default_factory=list)
     student: dict[str, Future] = field(default_factory=dict)
-    expected: dict[str, Future] = field(default_factory=dict)
+    expected: dict[str, sandbox.ChildResult] = field(default_factory=dict)
 
     # -- children -----------------------------------------------------------------------------------------
-    def start(self, pool: ThreadPoolExecutor) -> None:
+    def start(self, pool: ThreadPoolExecutor, uid: int | None) -> None:
         # Longest questions first, so that the pool stays busy to the end.
-        key = _reference_key(self.reference)
         for qid in sorted(self.questions, key=lambda q: -QUESTIONS[q].timeout):
-            with _REFERENCE_LOCK:
-                if (key, qid) not in _REFERENCE:  # the reference's own limit is never capped
-                    _REFERENCE[key, qid] = pool.submit(sandbox.run_question, self.reference, qid,
-                                                       QUESTIONS[qid].timeout)
-                self.expected[qid] = _REFERENCE[key, qid]
-            self.student[qid] = pool.submit(sandbox.run_question, self.submission, qid, self._timeout(qid))
+            self.student[qid] = pool.submit(sandbox.run_question, self.submission, qid, self._timeout(qid), uid)
 
     def _timeout(self, qid: str) -> float:
         return min(QUESTIONS[qid].timeout, self.max_timeout or QUESTIONS[qid].timeout)
@@ -106,7 +112,7 @@ class Grading:
 
     @pytest.fixture
     def ref(self, request: pytest.FixtureRequest) -> Outputs:
-        return Outputs(self.expected[_qid(request.node)].result(), reference=True)
+        return Outputs(self.expected[_qid(request.node)], reference=True)
 
     def pytest_collection_modifyitems(self, config: pytest.Config, items: list[pytest.Item]) -> None:
         items[:] = [item for item in items if _qid(item) in self.questions]
@@ -138,7 +144,7 @@ def _explain(error: BaseException) -> tuple[str, bool]:
     """The feedback for a failed check: never the grader's source, never a traceback into hidden code."""
     if isinstance(error, StudentCodeError):
         return f"your code failed: {error}", False
-    if isinstance(error, GraderError):
+    if isinstance(error, GraderError):  # InfrastructureError included: the whole grading is then "not graded"
         return f"internal grader error (not your fault; tell your instructor): {error}", True
     if isinstance(error, AssertionError):
         return (str(error) or "the result is not what the question asks for"), False
@@ -153,8 +159,10 @@ def fingerprint(*roots: Path) -> dict[str, str]:
             if path.is_file() and "__pycache__" not in path.parts}
 
 
-def _reference_key(reference: Path) -> str:
-    """Changes whenever the reference, the graders or the runtime change, so stale outputs are never reused."""
+@functools.cache
+def reference_key(reference: Path) -> str:
+    """Names the reference, the graders and the runtime as this process first saw them (if the files change later,
+    ``_check_files`` refuses to grade), so that outputs and resumed results are never reused across versions."""
     digest = hashlib.sha256(f"{platform.python_version()} {torch.__version__}".encode())
     for path, sha in fingerprint(reference, AUTOGRADER_DIR).items():
         digest.update(f"{path} {sha}".encode())
@@ -179,27 +187,95 @@ def _share(points: float, weight: float, total: float) -> float:
     return round(points * weight / total, 4) if total else 0.0
 
 
+def reference_outputs(reference: Path, questions: list[str], workers: int = 2) -> dict[str, sandbox.ChildResult]:
+    """The reference solution's outputs for ``questions``, computed (once per process) before any student code.
+
+    A question whose probes fail on the reference is run once more; if it fails again, :class:`GraderError`
+    names it. Only successful runs are kept. The reference's own time limits are never capped."""
+    load_graders()
+    key = reference_key(reference)
+    with _REFERENCE_LOCK:
+        if key not in _STAGED_REFERENCE:
+            _STAGED_REFERENCE[key] = isolation.stage(reference, sandbox.workspace() / f"reference-{key}",
+                                                     isolation.owner_uid(key, reference=True))
+        staged = _STAGED_REFERENCE[key]
+        missing = [q for q in sorted(questions, key=lambda q: -QUESTIONS[q].timeout) if (key, q) not in _REFERENCE]
+        with ThreadPoolExecutor(max_workers=max(1, workers)) as pool:
+            for attempt in (1, 2):
+                runs = {qid: pool.submit(sandbox.run_question, staged, qid, QUESTIONS[qid].timeout,
+                                         isolation.owner_uid(key, reference=True)) for qid in missing}
+                failed = {}
+                for qid, run in runs.items():
+                    result = run.result()  # an InfrastructureError stops here: nobody is graded
+                    problem = result.failure or next((e["error"] for e in result.outputs.values() if "error" in e),
+                                                     None)
+                    if problem is None:
+                        _REFERENCE[key, qid] = result
+                    else:
+                        failed[qid] = problem
+                missing = list(failed)
+                if not missing:
+                    break
+        if missing:
+            qid = missing[0]
+            raise GraderError(f"the reference solution failed {qid} twice, so nobody is graded on it: "
+                              f"{failed[qid][:300]}")
+        return {qid: _REFERENCE[key, qid] for qid in questions}
+
+
+def _check_files(reference: Path, submission: Path) -> None:
+    """Refuse to score when the autograder's or the reference's files differ from when this process first saw
+    them (a submission that changed them, on a machine where nothing prevented it)."""
+    now = fingerprint(AUTOGRADER_DIR, reference)
+    roots = [str(AUTOGRADER_DIR), str(reference)]
+    with _REFERENCE_LOCK:
+        for root in roots:
+            if root not in _BASELINE:
+                _BASELINE[root] = {p: h for p, h in now.items() if p.startswith(root + os.sep)}
+        before = {p: h for root in roots for p, h in _BASELINE[root].items()}
+    changed = sorted(set(before.items()) ^ set(now.items()))
+    if changed:
+        raise GraderError(f"files of the autograder or of the reference changed (first: {changed[0][0]}), "
+                          f"at the latest while grading {submission}: restore them (git checkout), look at that "
+                          "submission, and grade again")
+
+
 def grade(submission: Path, *, reference: Path = DEFAULT_REFERENCE, questions: list[str] | None = None,
           workers: int = 2, max_timeout: float | None = None) -> dict[str, Any]:
-    """Grade ``submission`` (a folder holding the ``seq2seq`` package) and return results.json's content."""
+    """Grade ``submission`` (a folder holding the ``seq2seq`` package) and return results.json's content.
+
+    Raises :class:`GraderError` (:class:`InfrastructureError`) when the grader, not the submission, failed:
+    entry points turn that into "not graded" with ``results.attempt``."""
     started = time.monotonic()
     modules = load_graders()
     selected = sorted(questions or QUESTIONS, key=lambda q: QUESTIONS[q].number)
     unknown = [q for q in selected if q not in QUESTIONS]
     if unknown:
         raise ValueError(f"no graders for {', '.join(unknown)}; known: {', '.join(QUESTIONS)}")
-    grading = Grading(submission.resolve(), reference.resolve(), selected, workers, max_timeout)
-    before = fingerprint(AUTOGRADER_DIR, grading.reference)
-    with ThreadPoolExecutor(max_workers=max(1, workers)) as pool:
-        grading.start(pool)
-        code = pytest.main(_pytest_args(modules), plugins=[grading])
-    changed = sorted(set(before.items()) ^ set(fingerprint(AUTOGRADER_DIR, grading.reference).items()))
-    if changed:
-        raise GraderError(f"files of the autograder or of the reference changed while grading {submission} "
-                          f"(first: {changed[0][0]}): restore them (git checkout) and look at that submission")
+    reference = reference.resolve()
+    _check_files(reference, submission)
+    grading = Grading(submission.resolve(), reference, selected, workers, max_timeout,
+                      expected=reference_outputs(reference, selected, workers))
+    staged = sandbox.workspace() / f"submission-{time.monotonic_ns()}"
+    uid = isolation.owner_uid(str(staged))
+    try:
+        grading.submission = isolation.stage(grading.submission, staged, uid)
+        with ThreadPoolExecutor(max_workers=max(1, workers)) as pool:
+            grading.start(pool, uid)
+            code = pytest.main(_pytest_args(modules), plugins=[grading])
+            wait(grading.student.values())
+    finally:
+        shutil.rmtree(staged, ignore_errors=True)
+    _check_files(reference, submission)
+    for run in grading.student.values():
+        if run.exception() is not None:
+            raise run.exception()
     if code not in (pytest.ExitCode.OK, pytest.ExitCode.TESTS_FAILED):
         raise GraderError(f"pytest could not run the graders (exit {code}); see why with: "
                           f"python -m pytest --collect-only -c autograder/pytest.ini autograder/graders/grade_*.py")
+    broken = [v for v in grading.verdicts if v.grader_error]
+    if broken:
+        raise GraderError(f"{len(broken)} checks broke, first {broken[0].qid} ({broken[0].name}): {broken[0].message}")
     return _results(grading, time.monotonic() - started)
 
 
@@ -216,13 +292,11 @@ def _results(grading: Grading, seconds: float) -> dict[str, Any]:
                          + ("" if v.passed else "\n    " + v.message.replace("\n", "\n    ")))
         child = grading.student[qid].result()
         if score < maximum and child.printed.strip():
-            lines.append("Your code printed (last lines):\n" + child.printed.strip()[-800:])
+            lines.append("Your code printed (last lines):\n" + redact(child.printed.strip()[-800:]))
         tests.append({"name": f"{qid} {QUESTIONS[qid].title}", "score": score, "max_score": maximum,
                       "status": "passed" if score == maximum else "failed", "output": "\n".join(lines),
                       "visibility": "visible"})
-    grader_errors = [v for v in grading.verdicts if v.grader_error]
+    plan = isolation.plan()
     # Gradescope's results.json; what Gradescope does not define goes under its free-form "extra_data".
-    return {"score": round(sum(t["score"] for t in tests), 4), "execution_time": round(seconds, 1), "tests": tests,
-            "output": (f"Graded {len(tests)} questions in {seconds:.0f} s."
-                       + (f" {len(grader_errors)} checks hit an internal grader error." if grader_errors else "")),
-            "extra_data": {"max_score": sum(t["max_score"] for t in tests), "grader_errors": len(grader_errors)}}
+    return graded(tests, seconds, f"Graded {len(tests)} questions in {seconds:.0f} s.",
+                  {"grader_errors": 0, "defences": plan.record(), "reference": reference_key(grading.reference)})

@@ -32,6 +32,8 @@ from typing import Any
 
 from nbconvert.preprocessors import Preprocessor
 
+from autograder.results import NOT_GRADED, status
+
 COURSE_ROOT = Path(__file__).resolve().parent.parent
 _RESULTS: dict[str, dict[str, Any]] = {}
 
@@ -45,10 +47,13 @@ def _grade(folder: Path) -> dict[str, Any]:
             out = Path(tmp) / "results.json"
             done = subprocess.run([sys.executable, "-m", "autograder", "grade", str(folder), "--out", str(out)],
                                   cwd=COURSE_ROOT, capture_output=True, text=True, stdin=subprocess.DEVNULL)
-            if done.returncode != 0 or not out.is_file():
+            if not out.is_file():
                 reason = (done.stderr.strip().splitlines() or ["no message"])[-1]
                 raise RuntimeError(f"the autograder could not grade {folder}: {reason}")
-            _RESULTS[key] = json.loads(out.read_text())
+            results = json.loads(out.read_text())
+            if status(results) == NOT_GRADED:  # never a silent 0: the cell fails, and says why
+                raise RuntimeError(f"not graded ({results['extra_data']['reason']})")
+            _RESULTS[key] = results
     return _RESULTS[key]
 
 
@@ -56,10 +61,10 @@ def points(qid: str, folder: str | Path = ".") -> float:
     """The score of ``qid`` for the submission in ``folder`` (default: the notebook's folder); prints why."""
     try:
         results = _grade(Path(folder))
-        test = next(t for t in results["tests"] if t["name"].split()[0] == qid)
-    except Exception as error:  # nbgrader gives 0 for a failing cell anyway: say why, without a traceback
-        print(f"{qid}: not graded ({error}). Tell your instructor.")
-        return 0.0
+    except Exception as error:
+        # Not a score: the cell fails (nbgrader's log shows it), so the instructor sees it was not graded.
+        raise RuntimeError(f"{qid} was not graded: {error}. Tell your instructor.") from None
+    test = next(t for t in results["tests"] if t["name"].split()[0] == qid)
     print(test["output"])
     return float(test["score"])
 

@@ -7,8 +7,13 @@ zygote per worker thread, started on first use and kept for the life of the grad
 
 Limits: wall time (the question's timeout, enforced by the zygote, which kills the child's whole process
 group), address space (``MEMORY_LIMIT`` on top of what the preloaded libraries map), size of any file written
-(``FILE_LIMIT``, which also caps an output flood), one thread, no GPU, and an environment of its own: a fresh
-temporary folder as working directory and home, nothing inherited but ``PATH``.
+(``FILE_LIMIT``, which also caps an output flood), what its folder may hold (``DISK_QUOTA``), one thread, no GPU,
+and an environment of its own: a fresh folder as working directory and home, nothing inherited but ``PATH``.
+The defences of ``isolation.py`` (own uid, no network, Landlock) come on top.
+
+A child that could not be isolated, or a zygote that died, is the grader's failure, never the student's: the
+question is tried once more on a fresh zygote, then :class:`InfrastructureError` stops the grading of that
+submission (``results.py``: "not graded").
 """
 from __future__ import annotations
 
@@ -16,6 +21,7 @@ import atexit
 import json
 import os
 import queue
+import shutil
 import signal
 import subprocess
 import sys
@@ -27,9 +33,13 @@ from typing import Any
 
 import torch
 
+from autograder import isolation
+
 AUTOGRADER_ROOT = Path(__file__).resolve().parent.parent  # the folder that holds the autograder package
 MEMORY_LIMIT = 4 << 30
 FILE_LIMIT = 64 << 20
+DISK_QUOTA = {"bytes": 256 << 20, "files": 10_000}
+PROBES_DIR = Path(__file__).resolve().parent / "probes"  # the only part of the autograder a child may read
 OUTPUT_SHOWN = 2000  # characters of the child's own printing kept for feedback
 # Read once, when torch is imported or a process starts: so they are fixed in the zygote's own environment.
 ZYGOTE_ENV = {"PYTHONHASHSEED": "0", "OMP_NUM_THREADS": "1", "MKL_NUM_THREADS": "1", "CUDA_VISIBLE_DEVICES": "",
@@ -44,21 +54,25 @@ class ChildResult:
     seconds: float = 0.0
 
 
+class InfrastructureError(RuntimeError):
+    """The sandbox itself failed (a child could not be isolated, a zygote died): nobody's score."""
+
+
 class _Zygote:
     def __init__(self) -> None:
-        # AUTOGRADER_LANDLOCK=0 turns the filesystem confinement of children off (landlock.py), for kernels
-        # where it misbehaves and for the test of the fallback defence; it is read when a zygote starts.
-        env = {"PATH": os.environ.get("PATH", "/usr/bin:/bin"), "HOME": os.environ.get("HOME", "/tmp"),
-               "AUTOGRADER_LANDLOCK": os.environ.get("AUTOGRADER_LANDLOCK", "1"), **ZYGOTE_ENV}
+        env = {"PATH": os.environ.get("PATH", "/usr/bin:/bin"), "HOME": os.environ.get("HOME", "/tmp"), **ZYGOTE_ENV}
         self.process = subprocess.Popen([sys.executable, "-m", "autograder.zygote"], stdin=subprocess.PIPE,
                                         stdout=subprocess.PIPE, env=env, cwd=tempfile.gettempdir(), text=True)
 
     def run(self, request: dict[str, Any]) -> dict[str, Any]:
-        self.process.stdin.write(json.dumps(request) + "\n")
-        self.process.stdin.flush()
-        reply = self.process.stdout.readline()  # the zygote enforces the timeout, so this returns
+        try:
+            self.process.stdin.write(json.dumps(request) + "\n")
+            self.process.stdin.flush()
+            reply = self.process.stdout.readline()  # the zygote enforces the timeout, so this returns
+        except OSError:
+            reply = ""
         if not reply:
-            raise RuntimeError(f"the grading zygote died (exit {self.process.wait()})")
+            raise InfrastructureError(f"the grading zygote died (exit {self.process.wait()})")
         return json.loads(reply)
 
     def close(self) -> None:
@@ -79,13 +93,14 @@ def close_zygotes() -> None:
 
 
 def _run_in_zygote(request: dict[str, Any]) -> dict[str, Any]:
+    """Run ``request`` in an idle zygote (or a new one); a zygote that fails is closed, never reused."""
     try:
         zygote = _IDLE.get_nowait()
     except queue.Empty:
         zygote = _Zygote()
     try:
         reply = zygote.run(request)
-    except Exception:
+    except BaseException:
         zygote.close()
         raise
     _IDLE.put(zygote)
@@ -97,32 +112,70 @@ def child_env(home: str) -> dict[str, str]:
             "LC_ALL": "C.UTF-8", "PYTHONIOENCODING": "utf-8"}
 
 
-def run_question(submission: Path, qid: str, timeout: float) -> ChildResult:
-    """Run question ``qid``'s probes on ``submission`` in a fresh child process."""
-    with tempfile.TemporaryDirectory(prefix=f"grade-{qid}-") as tmp:
+_WORKSPACE: list[Path] = []
+
+
+def workspace() -> Path:
+    """This grading process's private folder for children's folders (made once, removed at exit)."""
+    if not _WORKSPACE:
+        _WORKSPACE.append(isolation.private_folder("autograder-"))
+        atexit.register(shutil.rmtree, _WORKSPACE[0], True)
+    return _WORKSPACE[0]
+
+
+def run_question(submission: Path, qid: str, timeout: float, uid: int | None = None) -> ChildResult:
+    """Run question ``qid``'s probes on ``submission`` in a fresh child process running as ``uid``."""
+    for attempt in (1, 2):
+        try:
+            return _run_once(submission, qid, timeout, uid)
+        except InfrastructureError:
+            if attempt == 2:
+                raise
+    raise AssertionError("unreachable")
+
+
+def _run_once(submission: Path, qid: str, timeout: float, uid: int | None) -> ChildResult:
+    tmp = tempfile.mkdtemp(prefix=f"{qid}-", dir=workspace())
+    try:
+        if uid is not None:
+            os.chown(tmp, uid, uid)
         request = {"submission": str(submission), "qid": qid, "folder": tmp, "env": child_env(tmp),
                    "limits": {"RLIMIT_AS": MEMORY_LIMIT, "RLIMIT_FSIZE": FILE_LIMIT, "RLIMIT_CORE": 0},
-                   "timeout": timeout}
+                   "timeout": timeout, "quota": DISK_QUOTA, "uid": uid, "defences": isolation.plan().record(),
+                   "readable": [str(PROBES_DIR)] if PROBES_DIR.is_dir() else []}
         start = time.monotonic()
         reply = _run_in_zygote(request)
-        code = reply["code"]
-        result = ChildResult(seconds=time.monotonic() - start)
-        if reply["timed_out"]:
-            result.failure = (f"stopped after {timeout:.0f} s: the code ran too long "
-                              "(an endless loop, or far too much work for a small input?)")
-        log = Path(tmp) / "printed.txt"
-        printed = log.read_bytes()[-4 * OUTPUT_SHOWN:].decode("utf-8", "replace") if log.exists() else ""
-        result.printed = printed[-OUTPUT_SHOWN:]
-        if result.failure is None:
-            try:
-                loaded = torch.load(Path(tmp) / "outputs.pt", weights_only=True) if code == 0 else None
-            except Exception:  # noqa: BLE001 - a missing or forged file is a failure, whatever its kind
-                loaded = None
-            if _well_formed(loaded):
-                result.outputs = loaded
-            else:
-                result.failure = _crash_message(code, printed)
-        return result
+        if reply["setup"] != "ok":
+            why = reply["setup"] or f"the child ended before it was isolated (exit {reply['code']})"
+            raise InfrastructureError(f"the sandbox for {qid} could not be set up: {why}")
+        return _collect(Path(tmp), reply, timeout, time.monotonic() - start)
+    finally:
+        shutil.rmtree(tmp, ignore_errors=True)
+
+
+def _collect(tmp: Path, reply: dict[str, Any], timeout: float, seconds: float) -> ChildResult:
+    """What the child left in ``tmp``: its outputs when it ended well, else why it did not, in student terms."""
+    code = reply["code"]
+    result = ChildResult(seconds=seconds)
+    if reply["ended"] == "timeout":
+        result.failure = (f"stopped after {timeout:.0f} s: the code ran too long "
+                          "(an endless loop, or far too much work for a small input?)")
+    elif reply["ended"] == "disk":
+        result.failure = (f"stopped: your code wrote more than {DISK_QUOTA['bytes'] >> 20} MiB or "
+                          f"{DISK_QUOTA['files']} files")
+    log = tmp / "printed.txt"
+    printed = log.read_bytes()[-4 * OUTPUT_SHOWN:].decode("utf-8", "replace") if log.is_file() else ""
+    result.printed = printed[-OUTPUT_SHOWN:]
+    if result.failure is None:
+        try:
+            loaded = torch.load(tmp / "outputs.pt", weights_only=True) if code == 0 else None
+        except Exception:  # noqa: BLE001 - a missing or forged file is a failure, whatever its kind
+            loaded = None
+        if _well_formed(loaded):
+            result.outputs = loaded
+        else:
+            result.failure = _crash_message(code, printed)
+    return result
 
 
 def _well_formed(loaded: Any) -> bool:

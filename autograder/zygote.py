@@ -2,11 +2,14 @@
 
     python -m autograder.zygote      (started by sandbox.py, one per worker; never run by hand)
 
-Protocol, one JSON object per line: the parent writes ``{"submission", "qid", "folder", "env", "limits",
-"timeout"}`` on the zygote's stdin; the zygote forks a child that runs :func:`autograder.child.entry`, waits for
-it (killing its whole process group at the timeout) and answers ``{"code": exit code, "timed_out": bool}`` on
-stdout. The zygote is single-threaded and never runs student code itself; a child replaces its standard streams
-before importing anything of the student's, so it cannot write into this protocol.
+Protocol, one JSON object per line: the parent writes a request (``sandbox.run_question``: submission, qid,
+folder, env, limits, timeout, disk quota, uid, defences) on the zygote's stdin; the zygote forks a child that
+runs :func:`autograder.child.entry`, waits for it (killing its whole process group at the timeout or when its
+folder outgrows the disk quota) and answers ``{"code": exit code, "ended": "exit" | "timeout" | "disk",
+"setup": "ok" | why the child could not be isolated}`` on stdout. ``setup`` comes through a pipe that the child
+closes before it imports student code, so student code cannot forge it. The zygote is single-threaded and
+never runs student code itself; a child replaces its standard streams before importing anything of the
+student's, so it cannot write into this protocol.
 """
 from __future__ import annotations
 
@@ -61,14 +64,36 @@ def _reap_orphans() -> None:
         time.sleep(0.01)
 
 
-def _wait(pid: int, timeout: float) -> tuple[int, bool]:
-    deadline, pause = time.monotonic() + timeout, 0.002
+def _disk_use(folder: str) -> tuple[int, int]:
+    """Bytes allocated and entries below ``folder`` (what a child wrote: its folder is the only one it may write)."""
+    used = count = 0
+    for root, dirs, files in os.walk(folder, onerror=lambda error: None):
+        for name in dirs + files:
+            count += 1
+            try:
+                used += os.lstat(os.path.join(root, name)).st_blocks * 512
+            except OSError:
+                pass
+    return used, count
+
+
+def _wait(pid: int, timeout: float, folder: str, quota: dict[str, int]) -> tuple[int, str]:
+    """Wait for the child; kill its group at the deadline or when its folder outgrows the quota."""
+    deadline, pause, ended = time.monotonic() + timeout, 0.002, "timeout"
+    next_look = time.monotonic() + 0.1
     while True:
         done, status = os.waitpid(pid, os.WNOHANG)
         if done:
-            return os.waitstatus_to_exitcode(status), False
-        if time.monotonic() >= deadline:
+            return os.waitstatus_to_exitcode(status), "exit"
+        now = time.monotonic()
+        if now >= deadline:
             break
+        if now >= next_look:
+            used, count = _disk_use(folder)
+            if used > quota["bytes"] or count > quota["files"]:
+                ended = "disk"
+                break
+            next_look = now + 0.1
         time.sleep(pause)
         pause = min(pause * 2, 0.05)
     for kill in (os.killpg, os.kill):
@@ -77,27 +102,38 @@ def _wait(pid: int, timeout: float) -> tuple[int, bool]:
         except (ProcessLookupError, PermissionError):
             pass
     _, status = os.waitpid(pid, 0)
-    return os.waitstatus_to_exitcode(status), True
+    return os.waitstatus_to_exitcode(status), ended
+
+
+def _read_all(fd: int) -> str:
+    chunks = []
+    while chunk := os.read(fd, 4096):
+        chunks.append(chunk)
+    os.close(fd)
+    return b"".join(chunks).decode("utf-8", "replace")[:1000]
 
 
 def main() -> None:
     _become_subreaper()
     for line in sys.stdin:
         request = json.loads(line)
+        status_read, status_write = os.pipe()
         pid = os.fork()
         if pid == 0:
             try:
-                child.entry(request["submission"], request["qid"], request["folder"], request["env"],
-                            request["limits"])
+                os.close(status_read)
+                child.entry(request, status_write)
             finally:
                 os._exit(70)  # entry exits by itself; this only runs if it raised before it could
-        code, timed_out = _wait(pid, request["timeout"])
+        os.close(status_write)
+        code, ended = _wait(pid, request["timeout"], request["folder"], request["quota"])
         try:  # whatever the child started in its own group and left behind
             os.killpg(pid, signal.SIGKILL)
         except (ProcessLookupError, PermissionError):
             pass
         _reap_orphans()  # and whatever escaped that group (setsid, double fork)
-        sys.stdout.write(json.dumps({"code": code, "timed_out": timed_out}) + "\n")
+        setup = _read_all(status_read)  # every writer is gone now
+        sys.stdout.write(json.dumps({"code": code, "ended": ended, "setup": setup}) + "\n")
         sys.stdout.flush()
 
 

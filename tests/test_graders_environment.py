@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from autograder import landlock, sandbox
+from autograder import isolation, landlock
 from autograder.harness import GraderError
 from tests.helpers import REPO, SOLUTION, STUB, assert_costs_only, assert_hint, full_marks, graded, inject, mutant, scores
 
@@ -218,17 +218,22 @@ def test_tampering_with_the_graders_is_prevented(tmp_path, maximum):
 
 
 def test_tampering_is_reported_not_scored_without_landlock(tmp_path, monkeypatch):
-    """The fallback where Landlock is missing: the harness fingerprints its files around grading."""
+    """The last fallback, with Landlock and the uid drop both off: the harness fingerprints its files around
+    grading and refuses to score once they changed."""
     target = REPO / "autograder" / "graders" / "__init__.py"
     original = target.read_bytes()
     monkeypatch.setenv("AUTOGRADER_LANDLOCK", "0")
-    sandbox.close_zygotes()  # zygotes read the setting when they start
+    monkeypatch.setenv("AUTOGRADER_DROP_PRIVILEGES", "0")
+    isolation.plan.cache_clear()  # the plan is read once per process
     try:
-        with pytest.raises(GraderError, match="changed while grading"):
+        with pytest.raises(GraderError, match="changed"):
             scores(_tampering(tmp_path, target), ["Q4"])
+        target.write_bytes(original)
+        assert scores(SOLUTION, ["Q4"]) == {"Q4": 2.0}, "restored: grading goes on"
     finally:
         target.write_bytes(original)
-        sandbox.close_zygotes()
+        monkeypatch.undo()
+        isolation.plan.cache_clear()
 
 
 def test_grading_is_repeatable(tmp_path, maximum):

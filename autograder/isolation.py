@@ -1,0 +1,200 @@
+"""What keeps a grading child from touching anything but its own answer: decided once per grading process,
+applied in every child before student code is imported, and recorded in every results.json.
+
+The defences, each used where this machine allows it (:func:`plan` finds out, :func:`apply` enforces):
+
+* **Landlock** (``landlock.py``): files (read the submission, Python and the system; write only the child's own
+  folder), TCP bind/connect (ABI 4+), signals and abstract unix sockets scoped to the child (ABI 6+).
+* **Its own uid** (when grading as root): every child drops to an unprivileged uid and gid, no supplementary
+  groups. The reference solution's children get one uid, each submission's children another
+  (``AUTOGRADER_UID_BASE``, default 64000: uids BASE .. BASE+999 must belong to nobody else). A child cannot
+  signal, trace or write what belongs to root or to another uid, nor raise its resource limits. Where the Python
+  installation is not readable by other users (under ``/root``, say) and Landlock confines reads, the child
+  keeps CAP_DAC_READ_SEARCH (reading, never writing) so that Python can still import; Landlock decides what it
+  reads.
+* **No network** (when grading as root): a network namespace of its own, with no interface but a loopback that
+  is down: no TCP, UDP or anything else reaches a listener on the machine.
+
+Submissions (and the reference) are staged into private copies readable only by the uid of their children
+(:func:`stage`). ``AUTOGRADER_LANDLOCK=0`` and ``AUTOGRADER_DROP_PRIVILEGES=0`` turn defences off (for kernels
+where they misbehave and for the tests of the fallbacks); the record then says they are off.
+"""
+from __future__ import annotations
+
+import ctypes
+import functools
+import itertools
+import os
+import shutil
+import stat
+import subprocess
+import sys
+import tempfile
+import threading
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any
+
+from autograder import landlock
+
+UID_BASE = int(os.environ.get("AUTOGRADER_UID_BASE", "64000"))
+UID_COUNT = 1000
+CLONE_NEWNET = 0x40000000
+CAP_DAC_READ_SEARCH = 2
+_PR_SET_KEEPCAPS = 8
+_CAP_VERSION_3 = 0x20080522
+
+
+@dataclass(frozen=True)
+class Plan:
+    """The defences every child of this grading process gets; ``missing`` says in words what is not enforced."""
+
+    landlock_abi: int = 0
+    landlock: dict[str, bool] = field(default_factory=lambda: landlock.features(0))
+    drop_uid: bool = False
+    keep_read_search: bool = False
+    network_namespace: bool = False
+    missing: tuple[str, ...] = ()
+
+    def record(self) -> dict[str, Any]:
+        """What results.json's ``extra_data["defences"]`` says."""
+        return asdict(self) | {"missing": list(self.missing)}
+
+    def summary(self) -> str:
+        """One line for the ``grade``/``grade-all`` output."""
+        active = [f"Landlock ABI {self.landlock_abi} ({', '.join(k for k, on in self.landlock.items() if on)})"
+                  if self.landlock_abi else "", "own uid per submission" if self.drop_uid else "",
+                  "no network" if self.network_namespace or self.landlock["tcp"] else ""]
+        text = "isolation: " + (", ".join(a for a in active if a) or "none beyond separate processes")
+        return text + "".join(f"\n  NOT ENFORCED: {m}" for m in self.missing)
+
+
+def _readable_by_others(path: str) -> bool:
+    """Whether a user that is neither the owner nor in the group can read ``path`` (every folder above it too)."""
+    current = Path(path).resolve()
+    for folder in [current, *current.parents]:
+        try:
+            mode = folder.stat().st_mode
+        except OSError:
+            return False
+        if not mode & stat.S_IXOTH or (folder == current and not mode & stat.S_IROTH):
+            return False
+    return True
+
+
+def _network_namespace_works() -> bool:
+    code = "import ctypes, sys; sys.exit(ctypes.CDLL(None, use_errno=True).unshare(%d) != 0)" % CLONE_NEWNET
+    return subprocess.run([sys.executable, "-c", code], capture_output=True).returncode == 0
+
+
+@functools.cache
+def plan() -> Plan:
+    """Find out once which defences this machine allows (and which the environment turned off)."""
+    missing = []
+    abi = landlock.abi_version() if os.environ.get("AUTOGRADER_LANDLOCK", "1") != "0" else 0
+    features = landlock.features(abi)
+    if not abi:
+        missing.append("Landlock is unavailable or turned off: a child can read every file its uid can read "
+                       "(and, grading as root without a uid drop, write them)")
+    elif not features["signals"]:
+        missing.append(f"Landlock ABI {abi} < 6: signals are not scoped (the uid drop still protects root's "
+                       "processes)")
+    root = os.geteuid() == 0
+    drop = root and os.environ.get("AUTOGRADER_DROP_PRIVILEGES", "1") != "0"
+    keep = False
+    if drop and not all(_readable_by_others(p) for p in landlock.python_roots()):
+        if features["files"]:
+            keep = True  # Landlock, not the file modes, decides what the child reads
+        else:
+            drop = False
+            missing.append("no uid drop: the Python installation is not readable by other users and Landlock is "
+                           "off (make it world-readable, e.g. chmod o+rX, to separate uids)")
+    if not root:
+        missing.append("not running as root: children keep the grader's uid (Landlock is what separates them)")
+    elif not drop and os.environ.get("AUTOGRADER_DROP_PRIVILEGES", "1") == "0":
+        missing.append("uid drop turned off (AUTOGRADER_DROP_PRIVILEGES=0): children run as root")
+    netns = root and _network_namespace_works()
+    if not netns:
+        missing.append("no network namespace (needs root and unshare): " + (
+            "TCP is denied by Landlock, UDP is not" if features["tcp"] else "student code can use the network"))
+    return Plan(abi, features, drop, keep, netns, tuple(missing))
+
+
+# -- who a child runs as ----------------------------------------------------------------------------------------
+_OWNERS: dict[str, int] = {}
+_NEXT = itertools.count(1)
+_OWNERS_LOCK = threading.Lock()
+
+
+def owner_uid(key: str, *, reference: bool = False) -> int | None:
+    """The uid of ``key``'s children (a submission's staged path): the reference's own, else one per submission."""
+    if not plan().drop_uid:
+        return None
+    if reference:
+        return UID_BASE
+    with _OWNERS_LOCK:
+        if key not in _OWNERS:
+            _OWNERS[key] = UID_BASE + 1 + (next(_NEXT) - 1) % (UID_COUNT - 1)
+        return _OWNERS[key]
+
+
+def stage(source: Path, into: Path, uid: int | None) -> Path:
+    """Copy ``source`` to ``into`` (a new folder), readable by ``uid``'s group only, and return it."""
+    shutil.copytree(source, into, ignore=shutil.ignore_patterns("__pycache__", "*.pyc"))
+    for folder, dirs, files in os.walk(into):
+        for name in [*dirs, *files]:
+            path = os.path.join(folder, name)
+            if not os.path.islink(path):
+                os.chmod(path, 0o750 if os.path.isdir(path) else 0o640)
+            if uid is not None:
+                os.lchown(path, 0, uid)
+    os.chmod(into, 0o750 if uid is not None else 0o700)
+    if uid is not None:
+        os.chown(into, 0, uid)
+    return into
+
+
+def private_folder(prefix: str) -> Path:
+    """A folder of the grading process's own, that children may pass through but not list."""
+    folder = Path(tempfile.mkdtemp(prefix=prefix))
+    os.chmod(folder, 0o711)
+    return folder
+
+
+# -- in the child, before student code ----------------------------------------------------------------------------
+class _CapHeader(ctypes.Structure):
+    _fields_ = [("version", ctypes.c_uint32), ("pid", ctypes.c_int)]
+
+
+class _CapData(ctypes.Structure):
+    _fields_ = [("effective", ctypes.c_uint32), ("permitted", ctypes.c_uint32), ("inheritable", ctypes.c_uint32)]
+
+
+def _drop_uid(uid: int, keep_read_search: bool) -> None:
+    libc = ctypes.CDLL(None, use_errno=True)
+    if keep_read_search and libc.prctl(_PR_SET_KEEPCAPS, 1, 0, 0, 0):
+        raise OSError(ctypes.get_errno(), "prctl(PR_SET_KEEPCAPS)")
+    os.setgroups([])
+    os.setresgid(uid, uid, uid)
+    os.setresuid(uid, uid, uid)
+    if keep_read_search:  # permitted = effective = {CAP_DAC_READ_SEARCH}; everything else is gone
+        data = (_CapData * 2)()
+        data[0].effective = data[0].permitted = 1 << CAP_DAC_READ_SEARCH
+        if libc.capset(ctypes.byref(_CapHeader(_CAP_VERSION_3, 0)), data):
+            raise OSError(ctypes.get_errno(), "capset")
+        libc.prctl(_PR_SET_KEEPCAPS, 0, 0, 0, 0)
+    if os.getuid() != uid or os.geteuid() != uid or os.getgroups():
+        raise OSError("the uid drop did not take")
+
+
+def apply(defences: dict[str, Any], uid: int | None, submission: str, folder: str, readable: list[str]) -> None:
+    """Enforce ``defences`` (a :meth:`Plan.record`) on this child; raise if any of them cannot be enforced."""
+    if defences["network_namespace"]:
+        if ctypes.CDLL(None, use_errno=True).unshare(CLONE_NEWNET):
+            raise OSError(ctypes.get_errno(), "unshare(CLONE_NEWNET)")
+    if uid is not None:
+        _drop_uid(uid, defences["keep_read_search"])
+    if defences["landlock_abi"]:
+        got = landlock.confine(readable=[submission, *readable], writable=[folder])
+        if got != defences["landlock"]:
+            raise OSError(f"Landlock enforced {got}, not {defences['landlock']}")

@@ -1,0 +1,64 @@
+"""The second line of defence for hidden graders: no text a student's code controls carries their code out.
+
+Children cannot read the checks (``landlock.py``) and never have them in memory (they import the probes only),
+but a kernel without Landlock, or a grader mistake, should still not let student code print or raise the
+graders' code into its own feedback. Every piece of text that student code controls (what it printed, its
+error messages, every string it returned, which a check's message may quote) goes through :func:`redact`, which
+removes each line that shares a run of ``WINDOW`` characters (white space ignored) with the *code* of the check
+modules: their names, operators, numbers and comments, string literals left out. The checks' own messages are
+not filtered: they are what feedback is meant to show.
+"""
+from __future__ import annotations
+
+import functools
+import io
+import tokenize
+from pathlib import Path
+from typing import Any
+
+GRADERS_DIR = Path(__file__).resolve().parent / "graders"
+WINDOW = 32
+REMOVED = "[a line that quotes the autograder's hidden code was removed]"
+_SKIPPED = {tokenize.STRING, tokenize.NL, tokenize.NEWLINE, tokenize.INDENT, tokenize.DEDENT, tokenize.ENCODING,
+            tokenize.ENDMARKER}  # Python 3.11: an f-string is one STRING token
+
+
+def _code_lines(source: str) -> list[str]:
+    """Each line's code without string literals and white space."""
+    lines: dict[int, list[str]] = {}
+    for token in tokenize.generate_tokens(io.StringIO(source).readline):
+        if token.type not in _SKIPPED and not (token.type == tokenize.NAME and token.string in ("import", "from")):
+            lines.setdefault(token.start[0], []).append(token.string)
+    return ["".join("".join(parts).split()) for parts in lines.values()]
+
+
+@functools.cache
+def _windows() -> frozenset[str]:
+    found: set[str] = set()
+    for path in sorted(GRADERS_DIR.glob("*.py")):
+        for line in _code_lines(path.read_text(encoding="utf-8")):
+            found.update(line[i:i + WINDOW] for i in range(len(line) - WINDOW + 1))
+    return frozenset(found)
+
+
+def quotes_graders(line: str) -> bool:
+    """Whether ``line`` holds ``WINDOW`` characters (white space ignored) of the check modules' code."""
+    squeezed = "".join(line.split())
+    windows = _windows()
+    return any(squeezed[i:i + WINDOW] in windows for i in range(len(squeezed) - WINDOW + 1))
+
+
+def redact(text: str) -> str:
+    """``text`` with every line that quotes the check modules' code replaced by a notice."""
+    return "\n".join(REMOVED if quotes_graders(line) else line for line in text.split("\n"))
+
+
+def scrub(value: Any) -> Any:
+    """``value`` (a student's probe output: plain data) with every string, dict keys included, redacted."""
+    if isinstance(value, str):
+        return redact(value)
+    if type(value) in (list, tuple):
+        return type(value)(scrub(item) for item in value)
+    if type(value) is dict:
+        return {scrub(key): scrub(item) for key, item in value.items()}
+    return value
