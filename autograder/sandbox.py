@@ -78,8 +78,11 @@ class _Zygote:
     def close(self) -> None:
         self.process.kill()
         self.process.wait()
-        self.process.stdin.close()
-        self.process.stdout.close()
+        for stream in (self.process.stdin, self.process.stdout):
+            try:
+                stream.close()
+            except OSError:  # a request still buffered for a zygote that died
+                pass
 
 
 _IDLE: queue.SimpleQueue[_Zygote] = queue.SimpleQueue()

@@ -1,0 +1,167 @@
+"""One failure policy (results.py): a failure of the grader is never a student's zero, at every entry point.
+
+Failures are simulated where they arise: a reference run that fails once or twice, a zygote that dies, a
+sandbox that cannot be set up, an exception inside the grader. Also the second line of defence for hidden
+graders: with Landlock off, student code that reads a grader file and prints it or raises it gets none of its
+code into feedback.
+"""
+from __future__ import annotations
+
+import csv
+import json
+import shutil
+
+import pytest
+
+from autograder import gradescope, harness, isolation, redact, sandbox
+from autograder.bulk import grade_all
+from autograder.results import NOT_GRADED, GraderError, InfrastructureError, attempt, status
+from tests.helpers import REPO, SOLUTION, inject, mutant
+
+QUESTIONS = ["Q1", "Q4"]
+ENV = "seq2seq/environment.py"
+
+
+@pytest.fixture
+def fresh_reference(monkeypatch):
+    """No reference outputs cached in this process: the next grading computes them."""
+    monkeypatch.setattr(harness, "_REFERENCE", {})
+
+
+def _failing_reference(monkeypatch, failures: int, qid: str = "Q4") -> list[str]:
+    """Make the reference's runs of ``qid`` fail ``failures`` times (as if killed), then work; returns a log."""
+    real, log = sandbox.run_question, []
+
+    def run(submission, question, timeout, uid=None):
+        reference = "reference-" in str(submission)
+        log.append(f"{'ref' if reference else 'student'} {question}")
+        if reference and question == qid and log.count(f"ref {qid}") <= failures:
+            return sandbox.ChildResult(failure="the process running your code died: killed (out of memory?)")
+        return real(submission, question, timeout, uid)
+
+    monkeypatch.setattr(sandbox, "run_question", run)
+    return log
+
+
+def test_a_reference_run_that_fails_once_is_retried(monkeypatch, fresh_reference):
+    log = _failing_reference(monkeypatch, failures=1)
+    results = harness.grade(SOLUTION, questions=QUESTIONS)
+    assert results["score"] == results["extra_data"]["max_score"] and status(results) == "graded"
+    assert log.count("ref Q4") == 2
+    first_student = log.index(next(entry for entry in log if entry.startswith("student")))
+    assert all(entry.startswith("ref") for entry in log[:first_student]), "the reference runs before any student"
+
+
+def test_a_reference_that_fails_twice_stops_grading_and_names_the_question(monkeypatch, fresh_reference, tmp_path):
+    log = _failing_reference(monkeypatch, failures=99)  # fails every time
+    with pytest.raises(GraderError, match="reference solution failed Q4 twice"):
+        harness.grade(SOLUTION, questions=QUESTIONS)
+    assert not [entry for entry in log if entry.startswith("student")], "no student code ran"
+    assert ("Q4" not in {q for _, q in harness._REFERENCE}), "a failed reference run is never cached"
+    klass = tmp_path / "class"
+    shutil.copytree(SOLUTION, klass / "alice")
+    with pytest.raises(GraderError, match="Q4"):  # grade-all: the whole run stops before any student
+        grade_all(klass, tmp_path / "out", questions=QUESTIONS, progress=False)
+    assert not (tmp_path / "out" / "alice" / "results.json").exists()
+
+
+def test_a_dying_zygote_is_replaced_once_then_the_student_is_not_graded(monkeypatch, tmp_path):
+    harness.reference_outputs(harness.DEFAULT_REFERENCE.resolve(), QUESTIONS)
+    deaths = []
+    real = sandbox._Zygote.run
+
+    def dies(self, request):
+        if len(deaths) < limit:
+            deaths.append(request["qid"])
+            self.process.kill()
+            self.process.wait()
+        return real(self, request)
+
+    monkeypatch.setattr(sandbox._Zygote, "run", dies)
+    limit = 1  # once: the question runs again on a fresh zygote and the student is graded in full
+    results = attempt(lambda: harness.grade(SOLUTION, questions=QUESTIONS))
+    assert status(results) == "graded" and results["score"] == results["extra_data"]["max_score"]
+    deaths.clear()
+    limit = 2  # twice in a row: not graded, with the reason, and no score
+    results = attempt(lambda: harness.grade(SOLUTION, questions=["Q4"], workers=1))
+    assert status(results) == NOT_GRADED and "zygote died" in results["extra_data"]["reason"]
+    assert results["tests"] == [] and "not your score" in results["output"]
+
+
+def test_grade_all_flags_what_it_could_not_grade_and_grades_it_again(monkeypatch, tmp_path):
+    klass = tmp_path / "class"
+    for student in ("alice", "bob"):
+        shutil.copytree(SOLUTION, klass / student / "attention_seq2seq")
+    real = harness.grade
+
+    def broken_for_bob(submission, **kwargs):
+        if "bob" in str(submission) or (submission / ".bob").exists():
+            raise InfrastructureError("the sandbox for Q4 could not be set up: simulated")
+        return real(submission, **kwargs)
+
+    (klass / "bob" / "attention_seq2seq" / ".bob").write_text("")
+    monkeypatch.setattr("autograder.bulk.grade", broken_for_bob)
+    out = tmp_path / "out"
+    rows = {row["student"]: row for row in grade_all(klass, out, questions=QUESTIONS, progress=False)}
+    assert rows["bob"]["status"] == NOT_GRADED and rows["bob"]["total"] == "" and "simulated" in rows["bob"]["reason"]
+    assert rows["alice"]["status"] == "graded" and float(rows["alice"]["total"]) > 0
+    with open(out / "grades.csv", newline="") as handle:
+        assert {r["student"]: r["status"] for r in csv.DictReader(handle)} == {"alice": "graded", "bob": NOT_GRADED}
+    monkeypatch.setattr("autograder.bulk.grade", real)
+    again = {row["student"]: row for row in grade_all(klass, out, questions=QUESTIONS, progress=False)}
+    assert again["bob"]["status"] == "graded" and again["bob"]["total"] == rows["alice"]["total"], "regraded"
+
+
+def test_gradescope_run_writes_results_whatever_the_exception(monkeypatch, tmp_path):
+    root = tmp_path / "autograder"
+    shutil.copytree(SOLUTION / "seq2seq", root / "submission" / "seq2seq")
+    for error in (RuntimeError("zygote gone"), InfrastructureError("no sandbox"), KeyError("x")):
+        def fail(*args, _error=error, **kwargs):
+            raise _error
+        monkeypatch.setattr(gradescope, "grade", fail)
+        assert gradescope.run(root) == 0
+        results = json.loads((root / "results" / "results.json").read_text())
+        assert status(results) == NOT_GRADED and results["tests"] == [], results
+        assert "not your score" in results["output"]
+
+
+def test_graders_read_by_student_code_do_not_reach_feedback(monkeypatch, tmp_path):
+    """With Landlock off (the grader files are then readable: they are world-readable in this checkout), student
+    code prints one grader module and raises another as its error: feedback keeps none of their code."""
+    monkeypatch.setenv("AUTOGRADER_LANDLOCK", "0")
+    isolation.plan.cache_clear()
+    graders = sorted(redact.GRADERS_DIR.glob("grade_*.py"))
+    leak = (f"    print(open({str(graders[0])!r}).read())\n"
+            f"    raise ValueError(open({str(graders[-1])!r}).read())\n")
+    sub = mutant(tmp_path, {})
+    (sub / ENV).write_text(inject((SOLUTION / ENV).read_text(), "set_seed", leak))
+    try:
+        results = harness.grade(sub, questions=["Q4"])
+    finally:
+        monkeypatch.undo()
+        isolation.plan.cache_clear()
+    feedback = results["tests"][0]["output"]
+    assert results["score"] == 0 and redact.REMOVED in feedback, feedback
+    squeezed = "".join(feedback.split())
+    code = [line for path in graders for line in redact._code_lines(path.read_text()) if len(line) >= redact.WINDOW]
+    assert code and not [line for line in code if line in squeezed], "grader code reached the student"
+    assert "def test_" not in feedback and "@pytest" not in feedback
+
+
+def test_every_defence_is_recorded_and_said(capsys, tmp_path):
+    from autograder.cli import main
+
+    code = main(["grade", str(SOLUTION), "--questions", "Q1", "--out", str(tmp_path / "r.json")])
+    said = capsys.readouterr().out
+    results = json.loads((tmp_path / "r.json").read_text())
+    assert code == 0 and said.startswith("isolation: ")
+    defences = results["extra_data"]["defences"]
+    assert set(defences) >= {"landlock_abi", "landlock", "drop_uid", "network_namespace", "socket_filter", "missing"}
+    for missing in defences["missing"]:
+        assert f"NOT ENFORCED: {missing}" in said
+
+
+def test_the_grader_package_is_not_readable_where_it_matters():
+    """Children may read the probes only: the Landlock read list names no grader or harness file."""
+    readable = [str(sandbox.PROBES_DIR)] if sandbox.PROBES_DIR.is_dir() else []
+    assert not [path for path in readable if "graders" in path or path == str(REPO / "autograder")]
