@@ -19,8 +19,14 @@ from autograder.results import attempt, flagged
 
 SETUP_SH = """#!/usr/bin/env bash
 # Gradescope runs this once, as root, when it builds the autograder image.
+# What grading needs (README, "Isolation"): root, so that each child drops to a uid of its own from
+# AUTOGRADER_UID_BASE (default 64000) to +999, a range no user of the image may hold; no users are created.
 set -euo pipefail
 ROOT="${AUTOGRADER_ROOT:-/autograder}"
+BASE="${AUTOGRADER_UID_BASE:-64000}"
+if awk -F: -v b="$BASE" '$3 >= b && $3 < b + 1000 {found=1} END {exit !found}' /etc/passwd; then
+    echo "warning: uids $BASE-$((BASE + 999)) are in use in /etc/passwd; set AUTOGRADER_UID_BASE to a free range" >&2
+fi
 PYTHON="$(command -v python3.11 || command -v python3)"
 "$PYTHON" -m venv "$ROOT/venv"
 "$ROOT/venv/bin/python" -m pip install --quiet --upgrade pip

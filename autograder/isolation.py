@@ -28,6 +28,7 @@ import functools
 import itertools
 import os
 import platform
+import pwd
 import shutil
 import stat
 import subprocess
@@ -106,6 +107,11 @@ def plan() -> Plan:
                        "processes)")
     root = os.geteuid() == 0
     drop = root and os.environ.get("AUTOGRADER_DROP_PRIVILEGES", "1") != "0"
+    taken = [user.pw_name for user in pwd.getpwall() if UID_BASE <= user.pw_uid < UID_BASE + UID_COUNT]
+    if drop and taken:
+        drop = False
+        missing.append(f"no uid drop: uids {UID_BASE}-{UID_BASE + UID_COUNT - 1} are not free ({', '.join(taken[:3])}"
+                       " has one): set AUTOGRADER_UID_BASE to a free range of 1000")
     keep = False
     if drop and not all(_readable_by_others(p) for p in landlock.python_roots()):
         if features["files"]:
