@@ -81,6 +81,8 @@ class Verdict:
     passed: bool
     message: str = ""
     grader_error: bool = False
+    check: str = ""  # the check's function name
+    requires: tuple[str, ...] = ()  # checks (function names) this one earns points with (``requires=`` of the marker)
 
 
 @dataclass
@@ -126,7 +128,10 @@ class Grading:
             doc = (getattr(item, "function", None).__doc__ or item.name).strip().splitlines()[0]
             if hasattr(item, "callspec"):
                 doc += f" [{item.callspec.id}]"
-            verdict = Verdict(_qid(item), doc, float(marker.kwargs["points"]), passed=not failed)
+            requires = marker.kwargs.get("requires", ())
+            verdict = Verdict(_qid(item), doc, float(marker.kwargs["points"]), passed=not failed,
+                              check=getattr(item, "originalname", item.name),
+                              requires=(requires,) if isinstance(requires, str) else tuple(requires))
             if failed:
                 verdict.message, verdict.grader_error = _explain(call.excinfo.value)
             self.verdicts.append(verdict)
@@ -273,10 +278,27 @@ def grade(submission: Path, *, reference: Path = DEFAULT_REFERENCE, questions: l
     if code not in (pytest.ExitCode.OK, pytest.ExitCode.TESTS_FAILED):
         raise GraderError(f"pytest could not run the graders (exit {code}); see why with: "
                           f"python -m pytest --collect-only -c autograder/pytest.ini autograder/graders/grade_*.py")
+    _gate(grading.verdicts)
     broken = [v for v in grading.verdicts if v.grader_error]
     if broken:
         raise GraderError(f"{len(broken)} checks broke, first {broken[0].qid} ({broken[0].name}): {broken[0].message}")
     return _results(grading, time.monotonic() - started)
+
+
+def _gate(verdicts: list[Verdict]) -> None:
+    """A check declared with ``requires=`` (an invariance a do-nothing answer would pass: "different seeds differ",
+    "no gradients recorded") earns its points only when the checks it names passed in the same grading."""
+    for verdict in verdicts:
+        if not verdict.requires:
+            continue
+        needed = [v for v in verdicts if v.check in verdict.requires and v.qid == verdict.qid]
+        if {v.check for v in needed} != set(verdict.requires):
+            raise GraderError(f"{verdict.qid}: {verdict.check} requires unknown checks {verdict.requires}")
+        failed = [v for v in needed if not v.passed]
+        if verdict.passed and failed:
+            verdict.passed = False
+            verdict.message = ("this check counts only together with the behaviour it protects, which is not shown "
+                               f"yet: \"{failed[0].name}\"")
 
 
 def _results(grading: Grading, seconds: float) -> dict[str, Any]:

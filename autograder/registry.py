@@ -8,6 +8,10 @@ A grader module (``autograder/graders/grade_<section>.py``) declares:
 * checks: pytest tests marked ``@pytest.mark.grade("Q4", points=2)`` that read the probes' outputs for the
   student (fixture ``out``) and the reference solution (fixture ``ref``).
 
+Gating: ``@pytest.mark.grade("Q4", points=1, requires="test_q4_same_seed_same_draws")`` makes a check that a
+do-nothing answer would pass (an invariance: "different seeds differ", "no gradients recorded", "the caller's
+config is left alone") earn its points only when the named check(s) of the same question passed too.
+
 Points: ``question(..., points=N)`` declares what the whole question is worth (the questions of all sections add
 up to 100, checked by the tests); a check's ``points`` is its share of the question (its weight for partial
 credit). A check of weight ``w`` in a question of ``N`` points whose checks weigh ``W`` together earns

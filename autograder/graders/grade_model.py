@@ -944,7 +944,9 @@ def test_q16_matches_reference(out, ref, part):
     index = 0 if part == "first step" else 1
     for case in STEP_CASES:
         got, expected = out["q16_steps"][case][index], ref["q16_steps"][case][index]
-        for name, g, e in zip(["attention weights", "context", "new hidden state"], got[::-1], expected[::-1]):
+        assert isinstance(got, list) and len(got) == 3, "step must return (hidden, context, weights)"
+        for name, g, e in zip(["attention weights", "context", "new hidden state"], got[::-1], expected[::-1],
+                              strict=True):
             unchanged = index == 0 and name == "new hidden state" and close(g, step_inputs(case)[1])
             assert close(g, e), (
                 f"{part}, {case} batch: the {name} differ from the expected ones (attend with the previous state, "
