@@ -320,7 +320,7 @@ def test_q25_loss_and_perplexity(out):
         "'ppl' must be exp(loss)")
 
 
-@pytest.mark.grade("Q25", points=1)
+@pytest.mark.grade("Q25", points=1, requires="test_q25_loss_and_perplexity")  # passes without evaluating
 def test_q25_no_gradients(out):
     """Evaluation records no gradients (torch.no_grad())."""
     got = out["q25_evaluate"]
@@ -329,7 +329,7 @@ def test_q25_no_gradients(out):
         "the model ran with gradients enabled: wrap evaluation in torch.no_grad()")
 
 
-@pytest.mark.grade("Q25", points=1)
+@pytest.mark.grade("Q25", points=1, requires="test_q25_loss_and_perplexity")  # passes without evaluating
 def test_q25_eval_mode(out):
     """Evaluation runs in eval mode (dropout off): two calls give the same result; training mode comes back."""
     got = out["q25_evaluate"]

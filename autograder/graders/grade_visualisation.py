@@ -324,7 +324,7 @@ def test_q30_stepwise_equals_the_forward_pass(out):
         "step t, keep the weights of every step, and switch dropout off (model.eval())")
 
 
-@pytest.mark.grade("Q30", points=1)
+@pytest.mark.grade("Q30", points=1, requires="test_q30_stepwise_equals_the_forward_pass")  # None passes it
 def test_q30_mode_restored_no_gradients(out):
     """stepwise_attention records no gradients and puts the model back in training mode."""
     got = out["q30_stepwise"]
