@@ -4,8 +4,9 @@ Children cannot read the checks (``landlock.py``) and never have them in memory 
 but a kernel without Landlock, or a grader mistake, should still not let student code print or raise the
 graders' code into its own feedback. Every piece of text that student code controls (what it printed, its
 error messages, every string it returned, which a check's message may quote) goes through :func:`redact`, which
-removes each line that shares a run of ``WINDOW`` characters (white space ignored) with the *code* of the check
-modules: their names, operators, numbers and comments, string literals left out. The checks' own messages are
+removes each line that shares a run of ``WINDOW`` characters (white space ignored) with the *code* of the hidden
+graders (the checks, and the probes with their stand-in implementations): their names, operators, numbers and
+comments, string literals left out. The checks' own messages are
 not filtered: they are what feedback is meant to show.
 """
 from __future__ import annotations
@@ -17,6 +18,7 @@ from pathlib import Path
 from typing import Any
 
 GRADERS_DIR = Path(__file__).resolve().parent / "graders"
+PROBES_DIR = Path(__file__).resolve().parent / "probes"  # hidden too: the stand-in implementations live there
 WINDOW = 32
 REMOVED = "[a line that quotes the autograder's hidden code was removed]"
 _SKIPPED = {tokenize.STRING, tokenize.NL, tokenize.NEWLINE, tokenize.INDENT, tokenize.DEDENT, tokenize.ENCODING,
@@ -32,11 +34,21 @@ def _code_lines(source: str) -> list[str]:
     return ["".join("".join(parts).split()) for parts in lines.values()]
 
 
+def hidden_sources() -> list[Path]:
+    """The files whose code must never reach a student."""
+    return sorted([*GRADERS_DIR.glob("*.py"), *PROBES_DIR.glob("*.py")])
+
+
+def code_lines(path: Path) -> list[str]:
+    """``path``'s code lines as :func:`redact` compares them (no strings, no white space)."""
+    return _code_lines(path.read_text(encoding="utf-8"))
+
+
 @functools.cache
 def _windows() -> frozenset[str]:
     found: set[str] = set()
-    for path in sorted(GRADERS_DIR.glob("*.py")):
-        for line in _code_lines(path.read_text(encoding="utf-8")):
+    for path in hidden_sources():
+        for line in code_lines(path):
             found.update(line[i:i + WINDOW] for i in range(len(line) - WINDOW + 1))
     return frozenset(found)
 
