@@ -103,7 +103,7 @@ def _grade_all(args: argparse.Namespace, questions: list[str] | None) -> int:
                      workers=args.workers, max_timeout=args.timeout)
     flagged = [row["student"] for row in rows if row["status"] != "graded"]
     print(f"graded {len(rows)} students -> {args.out / 'grades.csv'}"
-          + (f"; flagged or not graded (see grades.csv and their feedback.md): {', '.join(flagged)}" if flagged else ""))
+          + (f"; flagged or not graded (see grades.csv, feedback.md): {', '.join(flagged)}" if flagged else ""))
     return 3 if any(row["status"] == NOT_GRADED for row in rows) else 0
 
 

@@ -1,12 +1,15 @@
-"""Questions and probes, declared next to the graders that use them.
+"""Questions, probes and checks: where each is declared, and how they are found.
 
-A grader module (``autograder/graders/grade_<section>.py``) declares:
+Each section of the course has two modules, split by who may see them:
 
-* its questions: ``question("Q4", "set_seed reproducibility")``;
-* probes: functions ``probe(s) -> plain data`` that call student code (``s.environment.set_seed(...)``) and run
-  in a child process only; registered with ``@probe("Q4")``;
-* checks: pytest tests marked ``@pytest.mark.grade("Q4", points=2)`` that read the probes' outputs for the
-  student (fixture ``out``) and the reference solution (fixture ``ref``).
+* ``autograder/probes/<section>.py``, imported by the grading children (and nothing else of the autograder's):
+  its questions, ``question("Q4", "set_seed reproducibility", points=2)``, and its probes, functions
+  ``probe(s) -> plain data`` that call student code (``s.environment.set_seed(...)``), registered with
+  ``@probe("Q4")``; they return values, never verdicts;
+* ``autograder/graders/grade_<section>.py``, imported by the deciding process only: the checks, pytest tests
+  marked ``@pytest.mark.grade("Q4", points=2)`` that compare the probes' outputs for the student (fixture
+  ``out``) with the reference solution's (fixture ``ref``): the expected relations, thresholds and messages
+  that student code must never see.
 
 Gating: ``@pytest.mark.grade("Q4", points=1, requires="test_q4_same_seed_same_draws")`` makes a check that a
 do-nothing answer would pass (an invariance: "different seeds differ", "no gradients recorded", "the caller's
@@ -27,6 +30,7 @@ from types import ModuleType
 from typing import Any
 
 GRADERS_PACKAGE = "autograder.graders"
+PROBES_PACKAGE = "autograder.probes"
 
 
 @dataclass(frozen=True)
@@ -68,12 +72,22 @@ def probe(qid: str) -> Callable[[Callable[[Any], Any]], Callable[[Any], Any]]:
     return register
 
 
-def load_graders() -> list[ModuleType]:
-    """Import every grader module (which fills QUESTIONS and PROBES) and return them."""
-    package = importlib.import_module(GRADERS_PACKAGE)
-    return [importlib.import_module(f"{GRADERS_PACKAGE}.{info.name}")
+def _import_all(name: str, prefix: str = "") -> list[ModuleType]:
+    package = importlib.import_module(name)
+    return [importlib.import_module(f"{name}.{info.name}")
             for info in sorted(pkgutil.iter_modules(package.__path__), key=lambda info: info.name)
-            if info.name.startswith("grade_")]
+            if info.name.startswith(prefix)]
+
+
+def load_probes() -> list[ModuleType]:
+    """Import every probe module (which fills QUESTIONS and PROBES): all that a grading child needs."""
+    return _import_all(PROBES_PACKAGE)
+
+
+def load_graders() -> list[ModuleType]:
+    """Import every check module (and, through them, the probes) and return the check modules."""
+    load_probes()
+    return _import_all(GRADERS_PACKAGE, "grade_")
 
 
 class Submission:

@@ -86,7 +86,8 @@ def _attack():
     attempt("read other students", lambda: open(CLASS + "/bob/attention_seq2seq/seq2seq/model.py").read()[:200])
     attempt("find other students", lambda: first_file("/tmp/**/seq2seq/model.py"))
     attempt("tcp connect", lambda: socket.create_connection(("127.0.0.1", TCP_PORT), timeout=2).send(b"leak"))
-    attempt("udp send", lambda: socket.socket(socket.AF_INET, socket.SOCK_DGRAM).sendto(b"leak", ("127.0.0.1", UDP_PORT)))
+    udp = lambda: socket.socket(socket.AF_INET, socket.SOCK_DGRAM).sendto(b"leak", ("127.0.0.1", UDP_PORT))  # noqa: E731
+    attempt("udp send", udp)
     attempt("raise memory limit", lambda: resource.setrlimit(resource.RLIMIT_AS, (-1, -1)))
     attempt("raise file limit", lambda: resource.setrlimit(resource.RLIMIT_FSIZE, (-1, -1)))
     attempt("write /tmp", lambda: open(f"/tmp/attack-{MARK}", "w").write("for the next child"))
@@ -108,8 +109,8 @@ def make_class(root: Path, mark: str, tcp_port: int, udp_port: int) -> Path:
     subs = root / "class"
     attacker = subs / "aaa" / "attention_seq2seq"
     shutil.copytree(SOLUTION, attacker, ignore=shutil.ignore_patterns("__pycache__"))
-    code = (ATTACK.replace("REPO", repr(str(REPO))).replace("CLASS", repr(str(subs))).replace("TCP_PORT", str(tcp_port))
-            .replace("UDP_PORT", str(udp_port)).replace("MARK", repr(mark)))
+    code = (ATTACK.replace("REPO", repr(str(REPO))).replace("CLASS", repr(str(subs)))
+            .replace("TCP_PORT", str(tcp_port)).replace("UDP_PORT", str(udp_port)).replace("MARK", repr(mark)))
     init = attacker / "seq2seq" / "__init__.py"
     init.write_text(init.read_text() + code)
     env = attacker / "seq2seq" / "environment.py"
@@ -150,7 +151,8 @@ def main(work: Path) -> dict:
         "rows": rows, "seconds": round(seconds, 1), "defences": isolation.plan().record(),
         "bystander": json.loads((work / "bystander.json").read_text()) if bystander_code in (0, 3) else None,
         "bystander_stderr": bystander.stderr.read().decode()[-500:],
-        "reached": reached, "left": [p for p in (f"/tmp/attack-{mark}", f"/dev/shm/attack-{mark}") if os.path.exists(p)],
+        "reached": reached,
+        "left": [p for p in (f"/tmp/attack-{mark}", f"/dev/shm/attack-{mark}") if os.path.exists(p)],
         "honest": {s: json.loads((work / "out" / s / "results.json").read_text()) for s in ("bob", "carol")},
         "attacker_feedback": "\n".join(t["output"] for t in attacker["tests"]) + attacker.get("output", ""),
         "attacker_status": attacker["extra_data"]["status"],

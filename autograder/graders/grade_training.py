@@ -1,81 +1,27 @@
-"""Graders for section 8, training the model: Q21 (loss), Q22 (optimizer), Q23 (training loop) and Q24
+"""Checks for section 8, training the model: Q21 (loss), Q22 (optimizer), Q23 (training loop) and Q24
 (monitoring the loss).
 
 Isolation: the Q23 probes replace ``sequence_loss`` (Q21) in the student's ``seq2seq.training`` with the
 grader's own, so a loss bug costs points in Q21 only. Q23's BLEU threshold trains the student's own model
 (Q18–Q20) with the student's loop, so it also needs a working model.
+
+The probes these checks read are in ``autograder/probes/training.py``; this module is imported by the
+deciding process only, never by a process that runs student code.
 """
 from __future__ import annotations
 
-import contextlib
 import math
-import time
-from unittest import mock
 
 import pytest
 import sacrebleu
 import torch
 import torch.nn.functional as F
-from torch import nn
 
-from autograder.graders.common import EOS, PAD, SOS, Batch  # noqa: F401  (PAD, SOS, EOS used by other graders too)
 from autograder.harness import StudentCodeError
-from autograder.registry import probe, question
-
-question("Q21", "loss over shifted targets, padding ignored", points=3, timeout=60)
-question("Q22", "Adam over encoder and decoder parameters", points=2, timeout=60)
-# The BLEU-threshold probe trains a small model for ~15 s on one free CPU thread (30-40 s on a busy machine).
-question("Q23", "training loop: one epoch", points=5, timeout=180)
-question("Q24", "monitoring: perplexity, smoothing, divergence, early stopping", points=3, timeout=60)
-
-
-def grader_loss(logits: torch.Tensor, tgt: torch.Tensor, label_smoothing: float = 0.0) -> torch.Tensor:
-    """The grader's own Q21: mean cross-entropy per real token of tgt[:, 1:] against logits[:, 1:]."""
-    return F.cross_entropy(logits[:, 1:].reshape(-1, logits.size(-1)).float(), tgt[:, 1:].reshape(-1),
-                           ignore_index=PAD, label_smoothing=label_smoothing)
-
-
-def targets(lengths: list[int], vocab: int, generator: torch.Generator) -> torch.Tensor:
-    """``<sos> y_1 .. y_n <eos>`` rows (n = lengths[i]) padded with PAD: ``(batch, max(lengths) + 2)``."""
-    tgt = torch.full((len(lengths), max(lengths) + 2), PAD, dtype=torch.long)
-    for row, n in enumerate(lengths):
-        tgt[row, 0], tgt[row, n + 1] = SOS, EOS
-        tgt[row, 1:n + 1] = torch.randint(4, vocab, (n,), generator=generator)
-    return tgt
-
-
-# ---------------------------------------------------------------------------------------------------- Q21
-VOCAB21 = 11
-LOSS_CASES = {"plain": ([5, 3, 1, 4], 0.0), "uneven": ([9, 1, 1, 1, 1, 1], 0.0), "smoothing": ([5, 3, 1, 4], 0.1)}
-
-
-def q21_inputs(case: str) -> tuple[torch.Tensor, torch.Tensor, float]:
-    lengths, smoothing = LOSS_CASES[case]
-    generator = torch.Generator().manual_seed(21 + len(case))
-    tgt = targets(lengths, VOCAB21, generator)
-    logits = 3 * torch.randn(len(lengths), tgt.size(1), VOCAB21, generator=generator)
-    logits[:, 0] = 0.0  # as the model returns it
-    return logits, tgt, smoothing
-
-
-@probe("Q21")
-def q21_losses(s):
-    result = {}
-    for case in LOSS_CASES:
-        logits, tgt, smoothing = q21_inputs(case)
-        logits.requires_grad_(True)
-        loss = s.training.sequence_loss(logits, tgt, label_smoothing=smoothing) if smoothing else \
-            s.training.sequence_loss(logits, tgt)
-        entry = {"is_tensor": isinstance(loss, torch.Tensor)}
-        if entry["is_tensor"]:
-            entry.update(shape=list(loss.shape), value=float(loss.detach().float().sum()),
-                         differentiable=loss.requires_grad)
-            if loss.requires_grad:
-                loss.sum().backward()
-                grad = logits.grad.abs().sum(-1)  # (batch, tgt_len): which positions the loss depends on
-                entry["grad_positions"] = (grad > 0).tolist()
-        result[case] = entry
-    return result
+from autograder.probes.common import PAD
+from autograder.probes.training import (
+    BATCH_LENGTHS, CLIP, DIVERGENCE, LOSSES, LOSS_CASES, RATIO, SERIES, THRESHOLD_TRAINING, VALID, q21_inputs,
+)
 
 
 def _candidates(case: str) -> dict[str, float]:
@@ -142,43 +88,6 @@ def test_q21_label_smoothing(out):
         + _diagnose(got.get("value", 0), "smoothing"))
 
 
-class _Toy(nn.Module):
-    """A stand-in seq2seq: an encoder and a decoder sharing an embedding, plus a frozen buffer-like weight."""
-
-    def __init__(self) -> None:
-        super().__init__()
-        self.embedding = nn.Embedding(7, 4)
-        self.encoder = nn.GRU(4, 5, batch_first=True)
-        self.decoder = nn.Linear(5, 7)
-        self.decoder_embedding = self.embedding  # tied: the same Parameter reachable twice
-        self.frozen = nn.Parameter(torch.ones(3), requires_grad=False)
-
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        states, _ = self.encoder(self.embedding(x))
-        return self.decoder(states)
-
-
-# ---------------------------------------------------------------------------------------------------- Q22
-@probe("Q22")
-def q22_groups(s):
-    torch.manual_seed(0)
-    model = _Toy()
-    named = list(model.named_parameters())  # deduplicated, in registration order
-    index = {id(p): i for i, (_, p) in enumerate(named)}
-    optimizer = s.training.make_optimizer(model, lr=0.05, weight_decay=0.01)
-    params = [p for group in optimizer.param_groups for p in group["params"]]
-    before = {name: p.detach().clone() for name, p in named}
-    optimizer.zero_grad()
-    model(torch.tensor([[1, 2, 3]])).sum().backward()
-    optimizer.step()
-    return {"type": type(optimizer).__name__, "is_adam": isinstance(optimizer, torch.optim.Adam),
-            "indices": [index.get(id(p), -1) for p in params],
-            "names": [name for name, _ in named], "trainable": [p.requires_grad for _, p in named],
-            "lr": [group["lr"] for group in optimizer.param_groups],
-            "weight_decay": [group.get("weight_decay") for group in optimizer.param_groups],
-            "moved": {name: not torch.equal(before[name], p.detach()) for name, p in named}}
-
-
 @pytest.mark.grade("Q22", points=1)
 def test_q22_is_adam_with_settings(out):
     """make_optimizer returns torch.optim.Adam with the requested learning rate and weight decay."""
@@ -212,47 +121,6 @@ def test_q22_step_updates_encoder_and_decoder(out):
     assert moved.get("encoder.weight_hh_l0") and moved.get("decoder.weight"), (
         "after backward() and step(), both the encoder and the decoder weights must change")
     assert not moved.get("frozen"), "a frozen parameter changed"
-
-
-# ---------------------------------------------------------------------------------------------------- Q24
-LOSSES = [0.0, 1.5, -0.25, 800.0, float("inf")]
-SERIES = [4.0, 3.0, 3.5, 2.0, 2.5, 1.0]
-DIVERGENCE = {"empty": [], "one": [5.0], "steady": [5.0, 4.0, 3.0, 3.5], "spike": [5.0, 2.0, 3.0, 6.5],
-              "below_first": [5.0, 1.0, 4.0], "nan": [2.0, float("nan")], "inf": [float("inf")],
-              "edge": [2.0, 6.0]}
-VALID = {"improving": [5, 4, 3, 2], "plateau": [3.0, 2.0, 2.5, 2.4, 2.2, 1.0], "equal": [2.0, 2.0, 2.0, 2.0],
-         "delta": [3.0, 2.95, 2.9, 2.0]}
-
-
-# One probe per function, so that an unfinished function costs only its own part of the question.
-@probe("Q24")
-def q24_perplexity(s):
-    return {"values": [s.training.perplexity(x) for x in LOSSES], "nan": s.training.perplexity(float("nan"))}
-
-
-@probe("Q24")
-def q24_smooth(s):
-    return {"smooth": s.training.smooth(SERIES), "smooth_half": s.training.smooth(SERIES, beta=0.5),
-            "smooth_empty": s.training.smooth([])}
-
-
-@probe("Q24")
-def q24_diverged(s):
-    return {"cases": {name: bool(s.training.diverged(series)) for name, series in DIVERGENCE.items()},
-            "factor": bool(s.training.diverged([2.0, 5.0], factor=2.0))}
-
-
-@probe("Q24")
-def q24_stopping(s):
-    stops = {}
-    for name, series in VALID.items():
-        stopper = s.training.EarlyStopping(patience=2, min_delta=0.1 if name == "delta" else 0.0)
-        trace = []
-        for loss in series:
-            stop = stopper.step(float(loss))
-            trace.append([bool(stop), bool(stopper.improved), float(stopper.best), int(stopper.best_epoch)])
-        stops[name] = trace
-    return stops
 
 
 def _smooth(values, beta):
@@ -332,113 +200,6 @@ def test_q24_early_stopping(out, series):
         assert g[2:] == w[2:], f"epoch {epoch} of {VALID[series]}: best / best_epoch are wrong"
         assert g[0] == w[0], (f"epoch {epoch} of {VALID[series]}: step() should return {w[0]} with patience=2 "
                               "(stop after exactly `patience` epochs in a row without improvement)")
-
-
-# ---------------------------------------------------------------------------------------------------- Q23
-VOCAB23, CLIP, RATIO = 13, 0.5, 0.37
-BATCH_LENGTHS = [[7, 9, 8, 9], [1], [3, 2, 4, 1, 2, 3, 2, 1], [6, 6]]  # token counts very unequal per batch
-
-
-def q23_batches() -> list[Batch]:
-    generator = torch.Generator().manual_seed(23)
-    batches = []
-    for lengths in BATCH_LENGTHS:
-        tgt = targets(lengths, VOCAB23, generator)
-        src = targets([n + 1 for n in lengths], VOCAB23, generator)
-        batches.append(Batch((src, torch.tensor([n + 3 for n in lengths]), tgt)))
-    return batches
-
-
-class Recorder(nn.Module):
-    """A tiny model with the Seq2Seq call signature that records how it is called; large weights, so that
-    gradients are large enough to need clipping."""
-
-    def __init__(self, nan_at: int | None = None) -> None:
-        super().__init__()
-        torch.manual_seed(5)
-        self.embedding = nn.Embedding(VOCAB23, 8)
-        self.out = nn.Linear(8, VOCAB23)
-        with torch.no_grad():
-            self.out.weight.mul_(40)
-        self.calls, self.events, self.nan_at = [], [], nan_at
-        self.out.weight.register_hook(lambda grad: self.events.append("backward"))
-
-    def forward(self, src, src_lengths, tgt, teacher_forcing_ratio=1.0):
-        self.events.append("forward")
-        self.calls.append({"training": self.training, "ratio": teacher_forcing_ratio,
-                           "grad": torch.is_grad_enabled()})
-        logits = self.out(torch.tanh(self.embedding(torch.roll(tgt, 1, dims=1))))
-        logits = torch.cat([torch.zeros_like(logits[:, :1]), logits[:, 1:]], dim=1)
-        if self.nan_at is not None and len(self.calls) == self.nan_at:
-            logits = logits * float("nan")
-        self.logged = getattr(self, "logged", []) + [(logits.detach().clone(), tgt.clone())]
-        return logits, torch.zeros(tgt.size(0), tgt.size(1), src.size(1))
-
-
-class RecordingSGD(torch.optim.SGD):
-    def __init__(self, model: Recorder) -> None:
-        super().__init__(model.parameters(), lr=0.01)
-        self.model, self.norms = model, []
-
-    def zero_grad(self, set_to_none: bool = True) -> None:
-        self.model.events.append("zero_grad")
-        super().zero_grad(set_to_none=set_to_none)
-
-    def step(self, closure=None):
-        self.model.events.append("step")
-        grads = [p.grad.norm() for p in self.model.parameters() if p.grad is not None]
-        self.norms.append(float(torch.linalg.vector_norm(torch.stack(grads))) if grads else 0.0)
-        return super().step(closure)
-
-
-@contextlib.contextmanager
-def grader_loss_in(s):
-    """The student's training module uses the grader's sequence_loss (a Q21 bug must not cost Q23 points)."""
-    with mock.patch.object(s.training, "sequence_loss", grader_loss, create=True):
-        yield
-
-
-@probe("Q23")
-def q23_mechanics(s):
-    from seq2seq.training import History  # provided class, not a question
-
-    model = Recorder()
-    model.eval()  # train_epoch must switch it to training mode itself
-    optimizer = RecordingSGD(model)
-    history = History()
-    with grader_loss_in(s):
-        returned = s.training.train_epoch(model, q23_batches(), optimizer, clip=CLIP, teacher_forcing_ratio=RATIO,
-                                          device="cpu", history=history)
-    losses = [float(grader_loss(logits, tgt)) for logits, tgt in model.logged]
-    tokens = [int((tgt[:, 1:] != PAD).sum()) for _, tgt in model.logged]
-    # The same first batch without clipping: how large its gradient really is.
-    probe_model = Recorder()
-    grader_loss(probe_model(*q23_batches()[0])[0], q23_batches()[0][2]).backward()
-    unclipped = float(torch.linalg.vector_norm(torch.stack([p.grad.norm() for p in probe_model.parameters()])))
-    return {"returned": float(returned) if isinstance(returned, (int, float, torch.Tensor)) else repr(returned),
-            "calls": model.calls, "events": model.events, "norms": optimizer.norms, "unclipped": unclipped,
-            "losses": losses, "tokens": tokens, "history": [float(x) for x in history.steps]}
-
-
-@probe("Q23")
-def q23_nan(s):
-    model = Recorder(nan_at=2)
-    optimizer = RecordingSGD(model)
-    try:
-        with grader_loss_in(s):
-            value = s.training.train_epoch(model, q23_batches(), optimizer, clip=CLIP, device="cpu")
-        raised = None
-    except Exception as error:  # noqa: BLE001 - which error is the point
-        raised, value = type(error).__name__, None
-    finite = all(bool(torch.isfinite(p).all()) for p in model.parameters())
-    return {"raised": raised, "steps": model.events.count("step"),
-            "value": float(value) if isinstance(value, (int, float)) else None, "finite_weights": finite}
-
-
-# The BLEU threshold: the student's own model (Q18-Q20) and loop (Q23) on the synthetic corpus.
-THRESHOLD_CORPUS = dict(n_train=1500, n_valid=20, n_test=300, seed=1, max_len=25)
-THRESHOLD_MODEL = dict(emb_dim=32, hidden_size=64, dec_hidden=64, attention="additive", dropout=0.0)
-THRESHOLD_TRAINING = dict(epochs=3, batch_size=32, lr=5e-3, seed=0)
 # Test BLEU (sacrebleu, tokenize="none") of the reference solution under this probe, measured on the course
 # machine (2 shared cores; deterministic for a given seed on one thread): training seed 0: 55.7; seeds 1, 2, 3
 # (other initial weights and batch orders, as a correct but differently written model would give): 53.7, 58.2,
@@ -446,41 +207,6 @@ THRESHOLD_TRAINING = dict(epochs=3, batch_size=32, lr=5e-3, seed=0)
 # tests/test_graders_training_evaluation.py): no optimizer.step 0.0, loss shifted the wrong way 2.9, no zero_grad
 # 13.1. The threshold sits well below the worst seed and well above every broken loop.
 BLEU_THRESHOLD = 30.0
-
-
-def split_tokens(text: str, lang: str, *, lower: bool = True) -> list[str]:
-    return text.lower().split() if lower else text.split()  # the synthetic corpus is tokenised by spaces
-
-
-def synthetic_data(s, **corpus):
-    """The synthetic corpus prepared with the student's data module; spaCy is skipped (its tokens are the
-    space-separated words of this corpus anyway, and loading it takes seconds)."""
-    with mock.patch.object(s.data, "tokenize", split_tokens):
-        return s.data.prepare(s.data.synthetic_corpus(**corpus), min_freq=1)
-
-
-@probe("Q23")
-def q23_bleu(s):
-    from seq2seq.search import translate  # provided code, not a question
-
-    started = time.monotonic()
-    data = synthetic_data(s, **THRESHOLD_CORPUS)
-    cfg = THRESHOLD_TRAINING
-    torch.manual_seed(cfg["seed"])
-    model = s.model.build_model(s.model.ModelConfig(len(data.src_vocab), len(data.tgt_vocab), **THRESHOLD_MODEL))
-    optimizer = torch.optim.Adam(model.parameters(), lr=cfg["lr"])
-    train = data.loader("train", cfg["batch_size"], seed=cfg["seed"])
-    losses = []
-    with grader_loss_in(s):
-        for _ in range(cfg["epochs"]):
-            losses.append(float(s.training.train_epoch(model, train, optimizer, clip=1.0, device="cpu")))
-    hypotheses, references = [], []
-    for batch in data.loader("test", 100, bucket=False):
-        for result in translate(model, batch.src, batch.src_lengths, 1, 2 * batch.src_lengths + 10):
-            hypotheses.append(data.tgt_vocab.decode(result.tokens))
-        references.extend(data.tgt_vocab.decode(row) for row in batch.tgt.tolist())
-    return {"hypotheses": hypotheses, "references": references, "losses": losses,
-            "seconds": time.monotonic() - started}
 
 
 def corpus_bleu(hypotheses, references) -> float:

@@ -1,0 +1,452 @@
+"""Probes of section 11, hyperparameter studies: Q31–Q34.
+
+They run in the grading child only, on student code, and return plain data; the checks that compare
+those data with the reference's are in ``autograder/graders/grade_experiments.py``.
+"""
+from __future__ import annotations
+
+import contextlib
+import math
+import random
+from dataclasses import asdict, is_dataclass
+from unittest import mock
+
+import sacrebleu
+import torch
+from torch import nn
+
+from autograder.probes.common import EOS, PAD, SOS, Batch, TinyVocab
+from autograder.probes.training import grader_loss
+from autograder.registry import probe, question
+
+question("Q31", "learning-rate study: one run per setting, divergence reported", points=4, timeout=120)
+question("Q32", "hidden-size study", points=4, timeout=90)
+question("Q33", "teacher-forcing study", points=4, timeout=90)
+question("Q34", "attention score-function study", points=4, timeout=90)
+
+# ---------------------------------------------------------------------------------------------------- data
+WORDS = 10                # word ids 4 .. 13 on both sides; the target is a copy of the source
+VOCAB = 4 + WORDS
+VOCAB_WORDS = TinyVocab(VOCAB).itos
+
+
+def _pad(rows: list[list[int]]) -> torch.Tensor:
+    out = torch.full((len(rows), max(map(len, rows))), PAD, dtype=torch.long)
+    for i, row in enumerate(rows):
+        out[i, :len(row)] = torch.tensor(row)
+    return out
+
+
+class GraderLoader:
+    """Batches of one split, shuffled per epoch from ``f"{seed}:{epoch}"`` like the course's sampler; the epoch
+    counter goes up with every ``iter``, so one loader iterated twice gives two different epochs."""
+
+    def __init__(self, examples, split: str, batch_size: int, seed: int, shuffle: bool, bucket: bool) -> None:
+        self.examples, self.split, self.batch_size = examples, split, batch_size
+        self.seed, self.shuffle, self.bucket, self.epoch = seed, shuffle, bucket, 0
+
+    def __len__(self) -> int:
+        return math.ceil(len(self.examples) / self.batch_size)
+
+    def __iter__(self):
+        rng = random.Random(f"{self.seed}:{self.epoch}")
+        self.epoch += 1
+        indices = list(range(len(self.examples)))
+        if self.shuffle:
+            rng.shuffle(indices)
+        if self.bucket:
+            indices.sort(key=lambda i: len(self.examples[i][0]))
+        batches = [indices[a:a + self.batch_size] for a in range(0, len(indices), self.batch_size)]
+        if self.shuffle:
+            rng.shuffle(batches)
+        for chosen in batches:
+            src = [self.examples[i][0] for i in chosen]
+            tgt = [self.examples[i][1] for i in chosen]
+            yield Batch((_pad(src), torch.tensor([len(s) for s in src]), _pad(tgt)))
+
+
+class GraderData:
+    """Stands in for ``seq2seq.data.Data``: ``loader``, ``src_vocab``, ``tgt_vocab``, ``tokens``, ``corpus``."""
+
+    def __init__(self, seed: int = 31, sizes=(96, 24, 24)) -> None:
+        rng = random.Random(seed)
+        self.src_vocab, self.tgt_vocab = TinyVocab(VOCAB), TinyVocab(VOCAB)
+        self.tokens, self.ids = {}, {}
+        for split, n in zip(("train", "valid", "test"), sizes):
+            pairs = []
+            for _ in range(n):
+                words = [rng.randrange(4, VOCAB) for _ in range(rng.randint(1, 6))]
+                pairs.append((words, words))
+            self.ids[split] = [([SOS, *s, EOS], [SOS, *t, EOS]) for s, t in pairs]
+            self.tokens[split] = [([VOCAB_WORDS[i] for i in s], [VOCAB_WORDS[i] for i in t]) for s, t in pairs]
+        self.corpus = "grader copy task"
+        self.datasets = {split: self.ids[split] for split in self.ids}
+
+    def loader(self, split: str, batch_size: int, **options):
+        loader = GraderLoader(self.ids[split], split, batch_size, options.get("seed", 0),
+                              options.get("shuffle", split == "train"), options.get("bucket", True))
+        EVENTS.append({"event": "loader", "split": split, "batch_size": batch_size, "seed": options.get("seed", 0),
+                       "id": id(loader)})
+        return loader
+
+
+# ---------------------------------------------------------------------------------------------------- model
+class GraderDecoder(nn.Module):
+    def __init__(self, config) -> None:
+        super().__init__()
+        e, h, d, self.method = config.emb_dim, config.hidden_size, config.dec_hidden, config.attention
+        self.embedding, self.cell = nn.Embedding(config.tgt_vocab, e), nn.GRUCell(e + h, d)
+        self.key = nn.Linear(h, d)
+        if self.method == "general":
+            self.w = nn.Linear(d, d, bias=False)
+        if self.method == "additive":
+            self.w, self.v = nn.Linear(d, d), nn.Linear(d, 1, bias=False)
+        self.out = nn.Linear(d + h, config.tgt_vocab)
+
+    def precompute(self, encoder_outputs):
+        return self.key(encoder_outputs)
+
+    def forward_step(self, prev, hidden, encoder_outputs, mask, keys):
+        if self.method == "none":
+            weights = mask.float() / mask.float().sum(1, keepdim=True)
+        else:
+            if self.method == "additive":
+                scores = self.v(torch.tanh(keys + self.w(hidden).unsqueeze(1))).squeeze(2)
+            else:
+                query = self.w(hidden) if self.method == "general" else hidden
+                scores = torch.bmm(keys, query.unsqueeze(2)).squeeze(2)
+                if self.method == "scaled_dot":
+                    scores = scores / math.sqrt(hidden.size(1))
+            weights = torch.softmax(scores.masked_fill(~mask, float("-inf")), dim=-1)
+        context = torch.bmm(weights.unsqueeze(1), encoder_outputs).squeeze(1)
+        hidden = self.cell(torch.cat([self.embedding(prev), context], dim=-1), hidden)
+        return self.out(torch.cat([hidden, context], dim=-1)), hidden, weights
+
+
+class GraderModel(nn.Module):
+    """A small attention model with ``Seq2Seq``'s interface, sized by the config (emb_dim, hidden_size,
+    dec_hidden, attention); its result never depends on which sentences share a batch."""
+
+    def __init__(self, config) -> None:
+        super().__init__()
+        self.embedding = nn.Embedding(config.src_vocab, config.emb_dim)
+        self.rnn = nn.GRU(config.emb_dim, config.hidden_size, batch_first=True)
+        self.bridge = nn.Linear(config.hidden_size, config.dec_hidden)
+        self.decoder = GraderDecoder(config)
+
+    def encode(self, src, src_lengths):
+        outputs, _ = self.rnn(self.embedding(src))
+        last = outputs[torch.arange(src.size(0)), src_lengths.to(src.device) - 1]
+        return outputs, torch.tanh(self.bridge(last)), src != PAD, self.decoder.precompute(outputs)
+
+    def forward(self, src, src_lengths, tgt, teacher_forcing_ratio=1.0):
+        EVENTS.append({"event": "forward", "model": id(self), "ratio": teacher_forcing_ratio,
+                       "training": self.training})
+        outputs, hidden, mask, keys = self.encode(src, src_lengths)
+        logits, weights = [], []
+        for t in range(1, tgt.size(1)):
+            step, hidden, w = self.decoder.forward_step(tgt[:, t - 1], hidden, outputs, mask, keys)
+            logits.append(step)
+            weights.append(w)
+        logits, weights = torch.stack(logits, 1), torch.stack(weights, 1)
+        return (torch.cat([torch.zeros_like(logits[:, :1]), logits], 1),
+                torch.cat([torch.zeros_like(weights[:, :1]), weights], 1))
+
+
+# ---------------------------------------------------------------------------------------------------- parts
+EVENTS: list[dict] = []
+NAN_LR = 0.0123     # grader_train_epoch raises FloatingPointError in the 2nd epoch of a model with this lr
+SPIKE_LR = 0.0456   # ... returns a loss far above a uniform guess from the 1st epoch on (never any worse)
+
+
+def _config_dict(config) -> dict:
+    return asdict(config) if is_dataclass(config) else {"__type__": type(config).__name__}
+
+
+def grader_set_seed(seed, deterministic=False):
+    EVENTS.append({"event": "seed", "seed": seed})
+    random.seed(seed)
+    torch.manual_seed(seed)
+    try:
+        import numpy as np
+
+        np.random.seed(seed)
+    except ImportError:  # pragma: no cover
+        pass
+
+
+def grader_build_model(config):
+    model = GraderModel(config)
+    EVENTS.append({"event": "build", "model": id(model), "config": _config_dict(config),
+                   "parameters": sum(p.numel() for p in model.parameters())})
+    return model
+
+
+def grader_optimizer(model, lr=1e-3, weight_decay=0.0):
+    EVENTS.append({"event": "optimizer", "model": id(model), "lr": lr})
+    return torch.optim.Adam(model.parameters(), lr=lr)
+
+
+def grader_train_epoch(model, loader, optimizer, *, clip=1.0, teacher_forcing_ratio=1.0, device=None, history=None,
+                       progress=False, **_):
+    lr = optimizer.param_groups[0]["lr"]
+    epoch = 1 + sum(e["event"] == "train" and e["model"] == id(model) for e in EVENTS)
+    EVENTS.append({"event": "train", "model": id(model), "loader": id(loader), "ratio": teacher_forcing_ratio,
+                   "clip": clip, "lr": lr, "split": getattr(loader, "split", None), "epoch": epoch})
+    if lr == NAN_LR and epoch == 2:
+        raise FloatingPointError("training diverged at step 3 of this epoch: loss nan")
+    model.train()
+    total = tokens = 0
+    for batch in loader:
+        logits, _ = model(batch.src, batch.src_lengths, batch.tgt, teacher_forcing_ratio)
+        loss = grader_loss(logits, batch.tgt)
+        if not math.isfinite(loss.item()):
+            raise FloatingPointError(f"training diverged: loss {loss.item()}")
+        optimizer.zero_grad()
+        loss.backward()
+        if clip is not None:
+            nn.utils.clip_grad_norm_(model.parameters(), clip)
+        optimizer.step()
+        n = int((batch.tgt[:, 1:] != PAD).sum())
+        total, tokens = total + loss.item() * n, tokens + n
+    if lr == SPIKE_LR:
+        return 10 * math.log(VOCAB)
+    return total / max(tokens, 1)
+
+
+def grader_evaluate(model, loader, tgt_vocab, *, device=None, beam_size=1, max_len=None, length_penalty=1.0,
+                    references=None, **_):
+    from seq2seq.search import translate  # provided code, not a question
+
+    EVENTS.append({"event": "evaluate", "model": id(model), "split": getattr(loader, "split", None),
+                   "beam_size": beam_size})
+    was_training = model.training
+    model.eval()
+    total = tokens = 0
+    hypotheses, refs = [], []
+    with torch.no_grad():
+        for batch in loader:
+            n = int((batch.tgt[:, 1:] != PAD).sum())
+            total, tokens = total + float(grader_loss(model(*batch)[0], batch.tgt)) * n, tokens + n
+            for result in translate(model, batch.src, batch.src_lengths, beam_size, 2 * batch.src_lengths + 10):
+                hypotheses.append(tgt_vocab.decode(result.tokens))
+            refs.extend(tgt_vocab.decode(row) for row in batch.tgt.tolist())
+    model.train(was_training)
+    if references is not None:
+        refs = [list(r) for r in references]
+    loss = total / max(tokens, 1)
+    score = sacrebleu.metrics.BLEU(tokenize="none", force=True).corpus_score(
+        [" ".join(h) for h in hypotheses], [[" ".join(r) for r in refs]]).score
+    return {"loss": loss, "ppl": math.exp(min(loss, 50)), "bleu": score, "hypotheses": hypotheses,
+            "references": refs, "src_lengths": [int(n) - 2 for b in loader for n in b.src_lengths]}
+
+
+def grader_diverged(losses, factor=3.0):
+    if not losses:
+        return False
+    if not math.isfinite(losses[-1]):
+        return True
+    earlier = [x for x in losses[:-1] if math.isfinite(x)]
+    return bool(earlier) and losses[-1] > factor * min(earlier)
+
+
+PARTS = {"set_seed": grader_set_seed, "build_model": grader_build_model, "make_optimizer": grader_optimizer,
+         "train_epoch": grader_train_epoch, "evaluate": grader_evaluate, "diverged": grader_diverged}
+
+
+def grader_run_setting(data, config, budget, *, device=None, progress=False):
+    """The grader's own Q31 (reference semantics), for the probes of Q32-Q34."""
+    EVENTS.append({"event": "run_setting", "config": _config_dict(config), "budget": _config_dict(budget)})
+    grader_set_seed(budget.seed)
+    model = grader_build_model(config)
+    optimizer = grader_optimizer(model, budget.lr)
+    loader = data.loader("train", budget.batch_size, seed=budget.seed)
+    losses, failed = [], False
+    for _ in range(budget.epochs):
+        try:
+            losses.append(grader_train_epoch(model, loader, optimizer, clip=budget.clip,
+                                             teacher_forcing_ratio=budget.teacher_forcing_ratio))
+        except FloatingPointError:
+            losses.append(math.nan)
+            failed = True
+            break
+        if grader_diverged([math.log(len(data.tgt_vocab)), *losses]):
+            failed = True
+            break
+    valid_loss, score = math.nan, 0.0
+    if not failed:
+        result = grader_evaluate(model, data.loader("valid", budget.batch_size, bucket=False), data.tgt_vocab,
+                                 references=[t for _, t in data.tokens["valid"]])
+        valid_loss, score = result["loss"], result["bleu"]
+    return {"train_loss": losses, "valid_loss": valid_loss, "bleu": score, "diverged": failed,
+            "parameters": sum(p.numel() for p in model.parameters()), "epochs": len(losses), "seconds": 0.01}
+
+
+def fake_run_setting(data, config, budget, *, device=None, progress=False):
+    """Records how it is called and returns a record that differs from call to call."""
+    n = sum(e["event"] == "run_setting" for e in EVENTS)
+    EVENTS.append({"event": "run_setting", "config": _config_dict(config), "budget": _config_dict(budget),
+                   "device": str(device), "data": id(data)})
+    return fake_run_setting_result(n)
+
+
+def fake_run_setting_result(n: int) -> dict:
+    return {"train_loss": [5.0 - n, 4.0 - n / 2], "valid_loss": 3.0 + n / 10, "bleu": 10.0 + n, "diverged": False,
+            "parameters": 1000 + 17 * n, "epochs": 2, "seconds": 0.5 + n}
+
+
+@contextlib.contextmanager
+def grader_parts(s, **extra):
+    """The grader's pieces in every student module that might look them up (and ``extra`` in experiments)."""
+    EVENTS.clear()
+    with contextlib.ExitStack() as stack:
+        for module in (s.experiments, s.training, s.evaluation, s.model, s.environment):
+            for name, value in PARTS.items():
+                if hasattr(module, name):
+                    stack.enter_context(mock.patch.object(module, name, value))
+        for name, value in extra.items():
+            stack.enter_context(mock.patch.object(s.experiments, name, value))
+        yield
+
+
+BASE = dict(emb_dim=8, hidden_size=16, dec_hidden=16, attention="general", dropout=0.0)
+
+
+def base_config(s, **changes):
+    return s.model.ModelConfig(VOCAB, VOCAB, **{**BASE, **changes})
+
+
+def plain_record(record) -> dict | str:
+    """A record as plain data (the check tells what is wrong with the rest)."""
+    if not isinstance(record, dict):
+        return f"not a dict but {type(record).__name__}"
+    out = {}
+    for key, value in record.items():
+        if isinstance(value, (list, tuple)):
+            value = [float(v) if isinstance(v, (int, float, torch.Tensor)) and not isinstance(v, bool) else repr(v)
+                     for v in value]
+        elif isinstance(value, torch.Tensor) and value.numel() == 1:
+            value = value.item()
+        elif not isinstance(value, (bool, int, float, str)) and value is not None:
+            value = repr(value)[:80]
+        out[str(key)] = value
+    return out
+
+
+def _records(result):
+    if not isinstance(result, (list, tuple)):
+        return f"not a list but {type(result).__name__}"
+    return [plain_record(r) for r in result]
+
+
+def study_probe(s, study: str, settings, *, fake: bool, budget=None, config=None):
+    """Run one study with the grader's parts, ``run_setting`` replaced by the fake or by the grader's own."""
+    data = GraderData()
+    config = config or base_config(s)
+    budget = budget or s.experiments.Budget(epochs=1, batch_size=24, lr=0.01, clip=1.0, teacher_forcing_ratio=1.0,
+                                            seed=5)
+    before_config, before_budget = _config_dict(config), _config_dict(budget)
+    with grader_parts(s, run_setting=fake_run_setting if fake else grader_run_setting):
+        result = getattr(s.experiments, study)(data, config, settings, budget, device="cpu")
+    return {"records": _records(result), "events": list(EVENTS), "config_before": before_config,
+            "config_after": _config_dict(config), "budget_before": before_budget, "budget_after": _config_dict(budget)}
+
+
+# ---------------------------------------------------------------------------------------------------- Q31
+BUDGET31 = dict(epochs=2, batch_size=8, lr=2e-2, clip=0.5, teacher_forcing_ratio=0.6, seed=7)
+
+
+def budget31(s, **changes):
+    return s.experiments.Budget(**{**BUDGET31, **changes})
+
+
+def _call_run_setting(s, data, config, budget):
+    try:
+        record = plain_record(s.experiments.run_setting(data, config, budget, device="cpu"))
+        return {"record": record, "raised": None}
+    except Exception as error:  # noqa: BLE001 - which error is the point
+        return {"record": None, "raised": f"{type(error).__name__}: {error}"[:300]}
+
+
+@probe("Q31")
+def q31_run(s):
+    data = GraderData()
+    with grader_parts(s):
+        result = _call_run_setting(s, data, base_config(s), budget31(s))
+        events = list(EVENTS)
+    return {**result, "events": events}
+
+
+@probe("Q31")
+def q31_diverge(s):
+    data = GraderData()
+    out = {}
+    for name, lr in (("nan", NAN_LR), ("spike", SPIKE_LR), ("huge", 30.0)):
+        with grader_parts(s):
+            result = _call_run_setting(s, data, base_config(s), budget31(s, epochs=3, lr=lr))
+            out[name] = {**result, "events": list(EVENTS)}
+    return out
+
+
+LRS = (2e-2, 1e-3, 30.0)
+
+
+@probe("Q31")
+def q31_study(s):
+    data = GraderData()
+    budget = budget31(s, epochs=1)
+    with grader_parts(s):
+        try:
+            records, raised = _records(s.experiments.learning_rate_study(data, base_config(s), LRS, budget,
+                                                                         device="cpu")), None
+        except Exception as error:  # noqa: BLE001
+            records, raised = None, f"{type(error).__name__}: {error}"[:300]
+        events = list(EVENTS)
+    return {"records": records, "raised": raised, "events": events}
+
+
+@probe("Q31")
+def q31_study_fake(s):
+    return study_probe(s, "learning_rate_study", LRS, fake=True, budget=budget31(s))
+
+
+# ---------------------------------------------------------------------------------------------------- Q32
+SIZES = (4, 12, 8)
+
+
+@probe("Q32")
+def q32_fake(s):
+    return study_probe(s, "hidden_size_study", SIZES, fake=True)
+
+
+@probe("Q32")
+def q32_trained(s):
+    return study_probe(s, "hidden_size_study", SIZES, fake=False)
+
+
+# ---------------------------------------------------------------------------------------------------- Q33
+RATIOS = (1.0, 0.25, 0.0)
+
+
+@probe("Q33")
+def q33_fake(s):
+    return study_probe(s, "teacher_forcing_study", RATIOS, fake=True)
+
+
+@probe("Q33")
+def q33_trained(s):
+    return study_probe(s, "teacher_forcing_study", RATIOS, fake=False)
+
+
+# ---------------------------------------------------------------------------------------------------- Q34
+METHODS = ("dot", "general", "additive", "scaled_dot")
+
+
+@probe("Q34")
+def q34_fake(s):
+    return study_probe(s, "score_function_study", METHODS, fake=True)
+
+
+@probe("Q34")
+def q34_trained(s):
+    return study_probe(s, "score_function_study", METHODS, fake=False)
