@@ -153,6 +153,8 @@ def _explain(error: BaseException) -> tuple[str, bool]:
         return f"internal grader error (not your fault; tell your instructor): {error}", True
     if isinstance(error, AssertionError):
         return (str(error) or "the result is not what the question asks for"), False
+    if isinstance(error, (NameError, ImportError, SyntaxError)):  # no submission can cause these in a check
+        return f"internal grader error (not your fault; tell your instructor): {type(error).__name__}: {error}", True
     # A grader tripping over a malformed result (wrong type, missing key) is the submission's fault.
     return f"your result has the wrong form ({type(error).__name__}: {str(error)[:200]})", False
 

@@ -3,8 +3,9 @@ scratch) and Q27 (attention vs. vanilla).
 
 The expected BLEU values come from sacrebleu itself (computed here, in the deciding process). Isolation: Q25
 evaluates the grader's own tiny model and vocabulary, with the grader's ``sequence_loss``; Q27 runs the
-student's ``compare_models`` with the grader's own ``train_epoch``, ``evaluate`` and optimizer put in its
-place, so only the comparison itself (and the student's model, Q18-Q20) is graded there.
+student's ``compare_models`` with the grader's own ``set_seed``, ``build_model`` (stand-in models),
+``train_epoch``, ``evaluate`` and optimizer put in its place, on a task of the grader's own, so only the
+comparison itself is graded there: a bug in Q4, Q5-Q8 or Q9-Q25 costs nothing in Q27.
 
 The probes these checks read are in ``autograder/probes/evaluation.py``; this module is imported by the
 deciding process only, never by a process that runs student code.
@@ -17,8 +18,9 @@ import pytest
 import sacrebleu
 
 from autograder.probes.evaluation import (
-    BUCKETS, COMPARE_TRAINING, CORPORA, REAL, _corpus, _sacrebleu_tokens,
+    BUCKETS, COMPARE_TASK, COMPARE_TRAINING, CORPORA, REAL, _corpus, _sacrebleu_tokens,
 )
+from autograder.probes.standins import TaskData
 
 
 def _sacrebleu(hyps: list[list[str]], refs: list[list[str]], max_n: int = 4) -> float:
@@ -183,9 +185,10 @@ def test_q25_beam_search(out, ref):
         "with beam_size=3 your hypotheses are the greedy ones: pass beam_size on to translate (beam search)"
         if got["hypotheses"] == greedy != want["hypotheses"] else
         "with beam_size=3 the hypotheses must come from beam search")
-# Measured with the reference solution under this probe on the course machine (deterministic for a given seed on
-# one thread), BLEU on sources of 17-25 words, attention / vanilla: training seed 0: 33.7 / 4.4; seeds 1, 2, 3:
-# 35.2 / 4.1, 39.6 / 7.2, 33.7 / 4.0 (leads 29-32; whole test split 47-52 / 12-14). 12-16 s on a quiet machine.
+# Measured with the reference solution's compare_models under this probe (the grader's stand-in models on the
+# grader's copy task) on the course machine, deterministic for a given seed on one thread: BLEU on sources of
+# 17-25 words, attention / vanilla: training seed 0: 40.8 / 4.9; seeds 1, 2, 3: 47.8 / 3.7, 49.4 / 4.7,
+# 47.8 / 2.1 (leads 36-46; whole test split 48-59 / 6-8); 9-14 s each.
 # The checks ask for at least LONG_MIN for attention and a lead of at least LEAD: well below every measured run.
 LONG_MIN, LEAD = 20.0, 15.0
 
@@ -201,7 +204,7 @@ def _rows(out) -> dict:
 def test_q27_table_buckets(out):
     """The table has one row per source-length bucket and one for all, with the right sentence counts."""
     rows = _rows(out)
-    lengths = out["q27_compare"]["lengths"]
+    lengths = [len(source) for source, _ in TaskData(**COMPARE_TASK).tokens["test"]]
     for low, high in BUCKETS:
         name = f"{low}-{high}"
         assert name in rows, f"no row with bucket '{name}' (rows: {list(rows)})"

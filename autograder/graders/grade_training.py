@@ -2,8 +2,9 @@
 (monitoring the loss).
 
 Isolation: the Q23 probes replace ``sequence_loss`` (Q21) in the student's ``seq2seq.training`` with the
-grader's own, so a loss bug costs points in Q21 only. Q23's BLEU threshold trains the student's own model
-(Q18–Q20) with the student's loop, so it also needs a working model.
+grader's own, so a loss bug costs points in Q21 only. Q23's BLEU threshold trains the grader's stand-in model
+(``autograder/probes/standins.py``) on a task of the grader's own with the student's loop, so a bug in the data
+(Q5–Q8) or model (Q9–Q20) questions costs nothing here.
 
 The probes these checks read are in ``autograder/probes/training.py``; this module is imported by the
 deciding process only, never by a process that runs student code.
@@ -19,8 +20,10 @@ import torch.nn.functional as F
 
 from autograder.harness import StudentCodeError
 from autograder.probes.common import PAD
+from autograder.probes.standins import TaskData
 from autograder.probes.training import (
-    BATCH_LENGTHS, CLIP, DIVERGENCE, LOSSES, LOSS_CASES, RATIO, SERIES, THRESHOLD_TRAINING, VALID, q21_inputs,
+    BATCH_LENGTHS, CLIP, DIVERGENCE, LOSSES, LOSS_CASES, RATIO, SERIES, THRESHOLD_TASK, THRESHOLD_TRAINING, VALID,
+    q21_inputs,
 )
 
 
@@ -200,13 +203,12 @@ def test_q24_early_stopping(out, series):
         assert g[2:] == w[2:], f"epoch {epoch} of {VALID[series]}: best / best_epoch are wrong"
         assert g[0] == w[0], (f"epoch {epoch} of {VALID[series]}: step() should return {w[0]} with patience=2 "
                               "(stop after exactly `patience` epochs in a row without improvement)")
-# Test BLEU (sacrebleu, tokenize="none") of the reference solution under this probe, measured on the course
-# machine (2 shared cores; deterministic for a given seed on one thread): training seed 0: 55.7; seeds 1, 2, 3
-# (other initial weights and batch orders, as a correct but differently written model would give): 53.7, 58.2,
-# 42.7. 6-10 s on a quiet machine, ~50 s under a load average of 9. Broken loops (the mutants of
-# tests/test_graders_training_evaluation.py): no optimizer.step 0.0, loss shifted the wrong way 2.9, no zero_grad
-# 13.1. The threshold sits well below the worst seed and well above every broken loop.
-BLEU_THRESHOLD = 30.0
+# Test BLEU (sacrebleu, tokenize="none") under this probe (the grader's stand-in model and task, so the student's
+# loop alone decides), measured on the course machine with the reference solution's train_epoch: training seeds
+# 0, 1, 2, 3 (other initial weights and batch orders): 75.2, 82.1, 77.8, 77.3, in 5-8 s of one thread. Broken loops
+# (the mutants of tests/test_graders_training_evaluation.py): no zero_grad 27.4, no optimizer.step 0.1, the loss's
+# sign flipped 0.0. The threshold sits well below the worst seed and well above every broken loop.
+BLEU_THRESHOLD = 50.0
 
 
 def corpus_bleu(hypotheses, references) -> float:
@@ -291,11 +293,13 @@ def test_q23_history_and_nan(out):
 
 @pytest.mark.grade("Q23", points=1.5)
 def test_q23_reaches_bleu_threshold(out):
-    """Your model and training loop reach a test BLEU threshold on the synthetic corpus within a fixed budget."""
+    """Your training loop trains a model to a test BLEU threshold within a fixed budget (the grader's model and task)."""
     got = out["q23_bleu"]
-    score = corpus_bleu(got["hypotheses"], got["references"])
+    data = TaskData(**THRESHOLD_TASK)  # the references, rebuilt here: the child only says what the model translated
+    references = [data.tgt_vocab.decode(row) for batch in data.loader("test", 100, bucket=False)
+                  for row in batch.tgt.tolist()]
+    score = corpus_bleu(got["hypotheses"], references)
     losses = ", ".join(f"{x:.3f}" for x in got["losses"])
     assert score >= BLEU_THRESHOLD, (
         f"after {THRESHOLD_TRAINING['epochs']} epochs (training losses {losses}) the test BLEU is {score:.1f}, "
-        f"below {BLEU_THRESHOLD:.0f} (a correct loop reaches it with a clear margin). Check the training steps; "
-        "if the model questions (Q18-Q20) fail, fix them first")
+        f"below {BLEU_THRESHOLD:.0f} (a correct loop reaches it with a clear margin): check the training steps")

@@ -16,7 +16,8 @@ import torch
 from torch import nn
 
 from autograder.probes.common import PAD, Batch, TinyVocab
-from autograder.probes.training import grader_loss, split_tokens, targets
+from autograder.probes.standins import StandInConfig, StandInModel, TaskData, greedy, set_seed
+from autograder.probes.training import grader_loss, targets
 from autograder.registry import probe, question
 
 question("Q25", "evaluation: loss, perplexity and BLEU", points=3, timeout=120)  # ~6 s quiet; the machine may be busy
@@ -202,9 +203,11 @@ def _sacrebleu_tokens(hypotheses, references) -> float:
 
 
 # ---------------------------------------------------------------------------------------------------- Q27
-COMPARE_CORPUS = dict(n_train=1500, n_valid=20, n_test=300, seed=1, max_len=25)
-COMPARE_MODEL = dict(emb_dim=32, hidden_size=64, dec_hidden=64, dropout=0.0)
-COMPARE_TRAINING = dict(epochs=3, batch_size=32, lr=5e-3, seed=0)
+# The comparison trains the grader's stand-in models (not the student's Q9-Q20) on a task of the grader's own (not
+# the student's Q5-Q8 data): copying sentences of 1 to 25 words, where a fixed average context fails on long ones.
+COMPARE_TASK = dict(seed=27, sizes=(1500, 20, 300), words=20, lengths=(1, 25), reverse=False)
+COMPARE_MODEL = dict(emb_dim=32, hidden_size=64, dec_hidden=64)
+COMPARE_TRAINING = dict(epochs=3, batch_size=32, lr=1e-2, seed=0)
 BUCKETS = ((1, 10), (11, 16), (17, 25))
 
 
@@ -222,20 +225,18 @@ def grader_train_epoch(model, loader, optimizer, *, clip=1.0, teacher_forcing_ra
         optimizer.step()
         n = int((batch.tgt[:, 1:] != PAD).sum())
         total, tokens = total + loss.item() * n, tokens + n
-    RECORD["train"].append({"model": id(model), "decoder": type(model.decoder).__name__,
+    RECORD["train"].append({"model": id(model), "decoder": getattr(model.decoder, "method", type(model.decoder).__name__),
                             "first": int(next(iter(loader)).tgt.sum()), "clip": clip})
     return total / max(tokens, 1)
 
 
 def grader_evaluate(model, loader, tgt_vocab, *, device=None, beam_size=1, max_len=None, **_):
-    from seq2seq.search import translate  # provided code, not a question
-
     model.eval()
     hypotheses, references, lengths = [], [], []
     with torch.no_grad():
         for batch in loader:
-            for result in translate(model, batch.src, batch.src_lengths, beam_size, 2 * batch.src_lengths + 10):
-                hypotheses.append(tgt_vocab.decode(result.tokens))
+            rows = greedy(model, batch.src, batch.src_lengths, int(batch.src_lengths.max()) + 10)
+            hypotheses.extend(tgt_vocab.decode(row) for row in rows)
             references.extend(tgt_vocab.decode(row) for row in batch.tgt.tolist())
             lengths.extend(int(n) - 2 for n in batch.src_lengths)
     RECORD["evaluate"].append({"model": id(model), "sentences": len(hypotheses)})
@@ -254,15 +255,13 @@ RECORD: dict = {}
 
 @probe("Q27")
 def q27_compare(s):
-    from autograder.probes.training import synthetic_data
-
     started = time.monotonic()
     RECORD.update(train=[], evaluate=[], lr=[], hypotheses={})
-    data = synthetic_data(s, **COMPARE_CORPUS)
-    configs = {name: s.model.ModelConfig(len(data.src_vocab), len(data.tgt_vocab), attention=kind, **COMPARE_MODEL)
+    data = TaskData(**COMPARE_TASK)
+    configs = {name: StandInConfig(len(data.src_vocab), len(data.tgt_vocab), attention=kind, **COMPARE_MODEL)
                for name, kind in (("attention", "additive"), ("vanilla", "none"))}
-    with grader_parts(s, train_epoch=grader_train_epoch, evaluate=grader_evaluate, make_optimizer=grader_optimizer):
+    with grader_parts(s, train_epoch=grader_train_epoch, evaluate=grader_evaluate, make_optimizer=grader_optimizer,
+                      build_model=StandInModel, set_seed=set_seed):
         table = s.evaluation.compare_models(data, configs, buckets=BUCKETS, device="cpu", **COMPARE_TRAINING)
-    lengths = [len(split_tokens(src, "en")) for src, _ in data.corpus.test]
     return {"table": table, "record": {k: v for k, v in RECORD.items() if k != "hypotheses"},
-            "lengths": lengths, "seconds": time.monotonic() - started}
+            "seconds": time.monotonic() - started}

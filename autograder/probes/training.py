@@ -14,6 +14,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from autograder.probes.common import EOS, PAD, SOS, Batch  # noqa: F401  (PAD, SOS, EOS used by other graders too)
+from autograder.probes.standins import StandInConfig, StandInModel, TaskData, greedy
 from autograder.registry import probe, question
 
 question("Q21", "loss over shifted targets, padding ignored", points=3, timeout=60)
@@ -252,41 +253,26 @@ def q23_nan(s):
 
 
 # The BLEU threshold: the student's own model (Q18-Q20) and loop (Q23) on the synthetic corpus.
-THRESHOLD_CORPUS = dict(n_train=1500, n_valid=20, n_test=300, seed=1, max_len=25)
-THRESHOLD_MODEL = dict(emb_dim=32, hidden_size=64, dec_hidden=64, attention="additive", dropout=0.0)
-THRESHOLD_TRAINING = dict(epochs=3, batch_size=32, lr=5e-3, seed=0)
-
-
-def split_tokens(text: str, lang: str, *, lower: bool = True) -> list[str]:
-    return text.lower().split() if lower else text.split()  # the synthetic corpus is tokenised by spaces
-
-
-def synthetic_data(s, **corpus):
-    """The synthetic corpus prepared with the student's data module; spaCy is skipped (its tokens are the
-    space-separated words of this corpus anyway, and loading it takes seconds)."""
-    with mock.patch.object(s.data, "tokenize", split_tokens):
-        return s.data.prepare(s.data.synthetic_corpus(**corpus), min_freq=1)
+# The BLEU threshold trains the grader's stand-in model (not the student's Q9-Q20) with the student's loop on a
+# task of the grader's own (not the student's Q5-Q8 data): a sentence reversed and renamed word by word.
+THRESHOLD_TASK = dict(seed=23, sizes=(2000, 20, 300), words=20, lengths=(3, 10), reverse=True)
+THRESHOLD_MODEL = dict(emb_dim=32, hidden_size=64, dec_hidden=64, attention="additive")
+THRESHOLD_TRAINING = dict(epochs=4, batch_size=32, lr=1e-2, seed=0)
 
 
 @probe("Q23")
 def q23_bleu(s):
-    from seq2seq.search import translate  # provided code, not a question
-
     started = time.monotonic()
-    data = synthetic_data(s, **THRESHOLD_CORPUS)
-    cfg = THRESHOLD_TRAINING
+    data, cfg = TaskData(**THRESHOLD_TASK), THRESHOLD_TRAINING
     torch.manual_seed(cfg["seed"])
-    model = s.model.build_model(s.model.ModelConfig(len(data.src_vocab), len(data.tgt_vocab), **THRESHOLD_MODEL))
+    model = StandInModel(StandInConfig(len(data.src_vocab), len(data.tgt_vocab), **THRESHOLD_MODEL))
     optimizer = torch.optim.Adam(model.parameters(), lr=cfg["lr"])
     train = data.loader("train", cfg["batch_size"], seed=cfg["seed"])
     losses = []
     with grader_loss_in(s):
         for _ in range(cfg["epochs"]):
             losses.append(float(s.training.train_epoch(model, train, optimizer, clip=1.0, device="cpu")))
-    hypotheses, references = [], []
+    hypotheses = []
     for batch in data.loader("test", 100, bucket=False):
-        for result in translate(model, batch.src, batch.src_lengths, 1, 2 * batch.src_lengths + 10):
-            hypotheses.append(data.tgt_vocab.decode(result.tokens))
-        references.extend(data.tgt_vocab.decode(row) for row in batch.tgt.tolist())
-    return {"hypotheses": hypotheses, "references": references, "losses": losses,
-            "seconds": time.monotonic() - started}
+        hypotheses += [data.tgt_vocab.decode(row) for row in greedy(model, batch.src, batch.src_lengths, 20)]
+    return {"hypotheses": hypotheses, "losses": losses, "seconds": time.monotonic() - started}
