@@ -17,7 +17,7 @@ import sys
 import pytest
 
 from autograder import isolation, redact
-from tests.class_attack import ATTACKS, QUESTIONS, main
+from tests.class_attack import ATTACKS, main
 from tests.helpers import REPO
 
 NOBODY = 65534

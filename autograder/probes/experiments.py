@@ -15,7 +15,8 @@ import sacrebleu
 import torch
 from torch import nn
 
-from autograder.probes.common import EOS, PAD, SOS, Batch, TinyVocab
+from autograder.probes.common import PAD
+from autograder.probes.standins import StandInModel, TaskData
 from autograder.probes.training import grader_loss
 from autograder.registry import probe, question
 
@@ -27,130 +28,30 @@ question("Q34", "attention score-function study", points=4, timeout=90)
 # ---------------------------------------------------------------------------------------------------- data
 WORDS = 10                # word ids 4 .. 13 on both sides; the target is a copy of the source
 VOCAB = 4 + WORDS
-VOCAB_WORDS = TinyVocab(VOCAB).itos
 
 
-def _pad(rows: list[list[int]]) -> torch.Tensor:
-    out = torch.full((len(rows), max(map(len, rows))), PAD, dtype=torch.long)
-    for i, row in enumerate(rows):
-        out[i, :len(row)] = torch.tensor(row)
-    return out
-
-
-class GraderLoader:
-    """Batches of one split, shuffled per epoch from ``f"{seed}:{epoch}"`` like the course's sampler; the epoch
-    counter goes up with every ``iter``, so one loader iterated twice gives two different epochs."""
-
-    def __init__(self, examples, split: str, batch_size: int, seed: int, shuffle: bool, bucket: bool) -> None:
-        self.examples, self.split, self.batch_size = examples, split, batch_size
-        self.seed, self.shuffle, self.bucket, self.epoch = seed, shuffle, bucket, 0
-
-    def __len__(self) -> int:
-        return math.ceil(len(self.examples) / self.batch_size)
-
-    def __iter__(self):
-        rng = random.Random(f"{self.seed}:{self.epoch}")
-        self.epoch += 1
-        indices = list(range(len(self.examples)))
-        if self.shuffle:
-            rng.shuffle(indices)
-        if self.bucket:
-            indices.sort(key=lambda i: len(self.examples[i][0]))
-        batches = [indices[a:a + self.batch_size] for a in range(0, len(indices), self.batch_size)]
-        if self.shuffle:
-            rng.shuffle(batches)
-        for chosen in batches:
-            src = [self.examples[i][0] for i in chosen]
-            tgt = [self.examples[i][1] for i in chosen]
-            yield Batch((_pad(src), torch.tensor([len(s) for s in src]), _pad(tgt)))
-
-
-class GraderData:
-    """Stands in for ``seq2seq.data.Data``: ``loader``, ``src_vocab``, ``tgt_vocab``, ``tokens``, ``corpus``."""
+class GraderData(TaskData):
+    """Stands in for ``seq2seq.data.Data``: the grader's copy task, its loaders recorded."""
 
     def __init__(self, seed: int = 31, sizes=(96, 24, 24)) -> None:
-        rng = random.Random(seed)
-        self.src_vocab, self.tgt_vocab = TinyVocab(VOCAB), TinyVocab(VOCAB)
-        self.tokens, self.ids = {}, {}
-        for split, n in zip(("train", "valid", "test"), sizes):
-            pairs = []
-            for _ in range(n):
-                words = [rng.randrange(4, VOCAB) for _ in range(rng.randint(1, 6))]
-                pairs.append((words, words))
-            self.ids[split] = [([SOS, *s, EOS], [SOS, *t, EOS]) for s, t in pairs]
-            self.tokens[split] = [([VOCAB_WORDS[i] for i in s], [VOCAB_WORDS[i] for i in t]) for s, t in pairs]
+        super().__init__(seed, sizes, words=WORDS, lengths=(1, 6))
         self.corpus = "grader copy task"
-        self.datasets = {split: self.ids[split] for split in self.ids}
 
     def loader(self, split: str, batch_size: int, **options):
-        loader = GraderLoader(self.ids[split], split, batch_size, options.get("seed", 0),
-                              options.get("shuffle", split == "train"), options.get("bucket", True))
+        loader = super().loader(split, batch_size, **options)
         EVENTS.append({"event": "loader", "split": split, "batch_size": batch_size, "seed": options.get("seed", 0),
                        "id": id(loader)})
         return loader
 
 
 # ---------------------------------------------------------------------------------------------------- model
-class GraderDecoder(nn.Module):
-    def __init__(self, config) -> None:
-        super().__init__()
-        e, h, d, self.method = config.emb_dim, config.hidden_size, config.dec_hidden, config.attention
-        self.embedding, self.cell = nn.Embedding(config.tgt_vocab, e), nn.GRUCell(e + h, d)
-        self.key = nn.Linear(h, d)
-        if self.method == "general":
-            self.w = nn.Linear(d, d, bias=False)
-        if self.method == "additive":
-            self.w, self.v = nn.Linear(d, d), nn.Linear(d, 1, bias=False)
-        self.out = nn.Linear(d + h, config.tgt_vocab)
-
-    def precompute(self, encoder_outputs):
-        return self.key(encoder_outputs)
-
-    def forward_step(self, prev, hidden, encoder_outputs, mask, keys):
-        if self.method == "none":
-            weights = mask.float() / mask.float().sum(1, keepdim=True)
-        else:
-            if self.method == "additive":
-                scores = self.v(torch.tanh(keys + self.w(hidden).unsqueeze(1))).squeeze(2)
-            else:
-                query = self.w(hidden) if self.method == "general" else hidden
-                scores = torch.bmm(keys, query.unsqueeze(2)).squeeze(2)
-                if self.method == "scaled_dot":
-                    scores = scores / math.sqrt(hidden.size(1))
-            weights = torch.softmax(scores.masked_fill(~mask, float("-inf")), dim=-1)
-        context = torch.bmm(weights.unsqueeze(1), encoder_outputs).squeeze(1)
-        hidden = self.cell(torch.cat([self.embedding(prev), context], dim=-1), hidden)
-        return self.out(torch.cat([hidden, context], dim=-1)), hidden, weights
-
-
-class GraderModel(nn.Module):
-    """A small attention model with ``Seq2Seq``'s interface, sized by the config (emb_dim, hidden_size,
-    dec_hidden, attention); its result never depends on which sentences share a batch."""
-
-    def __init__(self, config) -> None:
-        super().__init__()
-        self.embedding = nn.Embedding(config.src_vocab, config.emb_dim)
-        self.rnn = nn.GRU(config.emb_dim, config.hidden_size, batch_first=True)
-        self.bridge = nn.Linear(config.hidden_size, config.dec_hidden)
-        self.decoder = GraderDecoder(config)
-
-    def encode(self, src, src_lengths):
-        outputs, _ = self.rnn(self.embedding(src))
-        last = outputs[torch.arange(src.size(0)), src_lengths.to(src.device) - 1]
-        return outputs, torch.tanh(self.bridge(last)), src != PAD, self.decoder.precompute(outputs)
+class GraderModel(StandInModel):
+    """The stand-in model, its calls recorded."""
 
     def forward(self, src, src_lengths, tgt, teacher_forcing_ratio=1.0):
         EVENTS.append({"event": "forward", "model": id(self), "ratio": teacher_forcing_ratio,
                        "training": self.training})
-        outputs, hidden, mask, keys = self.encode(src, src_lengths)
-        logits, weights = [], []
-        for t in range(1, tgt.size(1)):
-            step, hidden, w = self.decoder.forward_step(tgt[:, t - 1], hidden, outputs, mask, keys)
-            logits.append(step)
-            weights.append(w)
-        logits, weights = torch.stack(logits, 1), torch.stack(weights, 1)
-        return (torch.cat([torch.zeros_like(logits[:, :1]), logits], 1),
-                torch.cat([torch.zeros_like(weights[:, :1]), weights], 1))
+        return super().forward(src, src_lengths, tgt, teacher_forcing_ratio)
 
 
 # ---------------------------------------------------------------------------------------------------- parts
