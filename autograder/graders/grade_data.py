@@ -82,7 +82,8 @@ def test_q5_split_sizes(out):
         f"103 pairs split (0.5, 0.3, 0.2) gave sizes {got['odd']}: n_valid = int(103 * 0.3), n_test = "
         "int(103 * 0.2), and train takes the rest")
     assert got["odd_all"] == sorted(map(list, SPLIT_PAIRS[:103])), "the odd-sized split lost or repeated pairs"
-    assert got["untouched"], "split_pairs must not modify (shuffle) the list it is given: shuffle a copy"
+    assert got["given_after"] == [list(pair) for pair in SPLIT_PAIRS], (
+        "split_pairs must not modify (shuffle) the list it is given: shuffle a copy")
     assert got["bad_fractions"][0] == "raised" and got["bad_fractions"][3], (
         "fractions that do not sum to 1 must raise ValueError")
 

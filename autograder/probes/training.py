@@ -107,7 +107,7 @@ def q22_groups(s):
             "names": [name for name, _ in named], "trainable": [p.requires_grad for _, p in named],
             "lr": [group["lr"] for group in optimizer.param_groups],
             "weight_decay": [group.get("weight_decay") for group in optimizer.param_groups],
-            "moved": {name: not torch.equal(before[name], p.detach()) for name, p in named}}
+            "before": before, "after": {name: p.detach().clone() for name, p in named}}  # compared in the parent
 
 
 # ---------------------------------------------------------------------------------------------------- Q24
