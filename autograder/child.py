@@ -7,6 +7,7 @@ and checks every value itself; this process is never trusted with a verdict.
 """
 from __future__ import annotations
 
+import itertools
 import os
 import random
 import resource
@@ -29,10 +30,12 @@ def plain(value: Any, depth: int = 0) -> Any:
     """Convert a probe's result to data that ``torch.load(weights_only=True)`` accepts.
 
     Tensors become plain CPU tensors (subclasses are stripped); containers are rebuilt; objects of any other
-    type become ``{"__type__": name}`` so that a check can say what came back instead of crashing.
+    type become ``{"__type__": name, "__object__": n}`` so that a check can say what came back instead of
+    crashing, and with a number of its own, so that no two of them are ever equal (an object "equal to
+    everything" that a student returns twice must not pass a check that two results agree).
     """
     if depth > MAX_DEPTH:
-        return {"__type__": "too deeply nested"}
+        return {"__type__": "too deeply nested", "__object__": next(_OBJECTS)}
     if value is None or type(value) in (bool, int, float, str):
         return value
     if isinstance(value, torch.Tensor):
@@ -45,7 +48,10 @@ def plain(value: Any, depth: int = 0) -> Any:
         return type(value)(plain(item, depth + 1) for item in value)
     if type(value) is dict:
         return {str(key): plain(item, depth + 1) for key, item in value.items()}
-    return {"__type__": type(value).__name__}
+    return {"__type__": type(value).__name__, "__object__": next(_OBJECTS)}
+
+
+_OBJECTS = itertools.count()
 
 
 def describe_error(error: BaseException, submission: Path) -> str:
