@@ -61,7 +61,8 @@ def describe_error(error: BaseException, submission: Path) -> str:
     elif isinstance(error, SystemExit):
         head = f"your code called sys.exit({error.code!r}); a function must return, not end the program"
     else:
-        head = f"{type(error).__name__}: {error}"[:500]
+        head = f"{type(error).__name__}: {error}"
+        head = head[:head.rfind("\n", 0, 500)] if len(head) > 500 and "\n" in head[:500] else head[:500]
     frames = [frame for frame in traceback.extract_tb(error.__traceback__)
               if Path(frame.filename).resolve().is_relative_to(submission)]
     lines = [head]

@@ -32,7 +32,7 @@ import pytest
 import torch
 
 from autograder import isolation, sandbox
-from autograder.redact import redact, scrub
+from autograder.redact import redact, scrub, tail
 from autograder.registry import QUESTIONS, load_graders
 from autograder.results import GraderError, InfrastructureError, graded
 
@@ -316,7 +316,7 @@ def _results(grading: Grading, seconds: float) -> dict[str, Any]:
                          + ("" if v.passed else "\n    " + v.message.replace("\n", "\n    ")))
         child = grading.student[qid].result()
         if score < maximum and child.printed.strip():
-            lines.append("Your code printed (last lines):\n" + redact(child.printed.strip()[-800:]))
+            lines.append("Your code printed (last lines):\n" + redact(tail(child.printed.strip(), 800)))
         tests.append({"name": f"{qid} {QUESTIONS[qid].title}", "score": score, "max_score": maximum,
                       "status": "passed" if score == maximum else "failed", "output": "\n".join(lines),
                       "visibility": "visible"})

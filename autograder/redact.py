@@ -4,15 +4,17 @@ Children cannot read the checks (``landlock.py``) and never have them in memory 
 but a kernel without Landlock, or a grader mistake, should still not let student code print or raise the
 graders' code into its own feedback. Every piece of text that student code controls (what it printed, its
 error messages, every string it returned, which a check's message may quote) goes through :func:`redact`, which
-removes each line that shares a run of ``WINDOW`` characters (white space ignored) with the *code* of the hidden
-graders (the checks, and the probes with their stand-in implementations): their names, operators, numbers and
-comments, string literals left out. The checks' own messages are
+removes each line that shares a run of ``WINDOW`` characters with the *code* of the hidden graders (the checks,
+and the probes with their stand-in implementations: names, operators, numbers, comments), or equals a whole line
+of those files (``SHORTEST`` characters or more, docstrings included), compared without white space and quoted
+strings. Tails of long texts are cut at line starts (:func:`tail`) so that lines are compared whole. The checks' own messages are
 not filtered: they are what feedback is meant to show.
 """
 from __future__ import annotations
 
 import functools
 import io
+import re
 import tokenize
 from pathlib import Path
 from typing import Any
@@ -20,6 +22,7 @@ from typing import Any
 GRADERS_DIR = Path(__file__).resolve().parent / "graders"
 PROBES_DIR = Path(__file__).resolve().parent / "probes"  # hidden too: the stand-in implementations live there
 WINDOW = 32
+SHORTEST = 10
 REMOVED = "[a line that quotes the autograder's hidden code was removed]"
 _SKIPPED = {tokenize.STRING, tokenize.NL, tokenize.NEWLINE, tokenize.INDENT, tokenize.DEDENT, tokenize.ENCODING,
             tokenize.ENDMARKER}  # Python 3.11: an f-string is one STRING token
@@ -53,11 +56,38 @@ def _windows() -> frozenset[str]:
     return frozenset(found)
 
 
+def _normalise(line: str) -> str:
+    """A line of text as it is compared: quoted strings and white space taken out (as the code lines are)."""
+    return "".join(_QUOTED.sub("", line).split())
+
+
+_QUOTED = re.compile(r"\"[^\"]*\"|'[^']*'")
+
+
+@functools.cache
+def _lines() -> frozenset[str]:
+    """Every whole line of the hidden files (docstrings and imports too), as :func:`_normalise` makes it."""
+    return frozenset(line for path in hidden_sources() for raw in path.read_text(encoding="utf-8").splitlines()
+                     if len(line := _normalise(raw)) >= SHORTEST)
+
+
 def quotes_graders(line: str) -> bool:
-    """Whether ``line`` holds ``WINDOW`` characters (white space ignored) of the check modules' code."""
-    squeezed = "".join(line.split())
+    """Whether ``line`` holds ``WINDOW`` characters of the hidden graders' code, or one whole line of it of at
+    least ``SHORTEST`` characters (white space and quoted strings ignored on both sides)."""
+    squeezed = _normalise(line)
+    if squeezed in _lines():
+        return True
     windows = _windows()
     return any(squeezed[i:i + WINDOW] in windows for i in range(len(squeezed) - WINDOW + 1))
+
+
+def tail(text: str, size: int) -> str:
+    """The last ``size`` characters of ``text`` or fewer, starting at a line's beginning (so that lines are
+    compared whole)."""
+    if len(text) <= size:
+        return text
+    cut = text[-size:]
+    return cut[cut.index("\n") + 1:] if "\n" in cut else ""
 
 
 def redact(text: str) -> str:
