@@ -1,0 +1,162 @@
+"""A mistake costs its own question (issue #14, point 4): one realistic bug per question Q5–Q34 must lose points
+in its own question and nowhere else, on every question that could depend on it.
+
+Each bug is one mutant of the generated solution (``tests.helpers.mutant``: exact text replacements, each found
+exactly once), taken by name from the MUTANTS tables of ``tests/test_graders_*.py``, where it is shown to cost
+its own question. Those files grade a mutant on its own section (or question) only; here it is graded on every
+question it could reach, because a probe that runs the student's own code for another question counts the bug
+twice. Where a question has several realistic bugs, the one picked is the one that reaches furthest (a bug that
+stops the model from learning rather than one it can learn around), so the table below shows what is wrong.
+
+Which questions a bug is graded on (``questions_for``): all 34 for a bug in ``data.py``, the model files,
+``training.py`` or ``evaluation.py`` (Q23's and Q27's probes train the student's model with the student's data
+pipeline); Q28–Q34 for a bug in ``visualisation.py`` or ``experiments.py``, which no probe of Q1–Q27 imports
+(checked by ``test_no_earlier_probe_imports_the_late_modules``). Q23 and Q27 take most of the time (about 10 s
+of one thread per bug): the file takes 3–4 minutes on two cores.
+
+Known today (``COLLATERAL``, the one table to edit when a grader is fixed): a bug that keeps the student's model
+from learning, in the data pipeline (Q6–Q8) or in the model (Q9–Q20), also costs Q23 (its BLEU-threshold check
+trains the student's model on the student's data) and Q27 (attention vs. vanilla, trained the same way). Those
+cases are ``xfail(strict=True, raises=AssertionError)``: a fixed grader makes them pass, and strictness turns
+that into a failure asking for the entry to be removed. A listed bug whose own question stops noticing it, or
+whose collateral changes, fails outright.
+"""
+from __future__ import annotations
+
+import re
+from pathlib import Path
+
+import pytest
+
+from autograder.harness import question_maxima
+from tests import test_graders_data as _data_tests
+from tests import test_graders_experiments as _experiments_tests
+from tests import test_graders_model as _model_tests
+from tests import test_graders_training_evaluation as _training_tests
+from tests import test_graders_visualisation as _visualisation_tests
+from tests.helpers import REPO, mutant, scores
+
+# Why, at length: Q23's BLEU-threshold check trains the student's model (Q18-Q20) with the student's loop on data
+# prepared by the student's data pipeline (Q5-Q8), and Q27 trains the student's attention and vanilla models the
+# same way; a bug that keeps the model from learning (or crashes it) misses the threshold there too. The other
+# checks of Q21-Q26 inject the grader's model, loss and data; Q23's and Q27's learning checks could do the same
+# (or grade the loop on a grader-built model).
+_LEARNING = "Q23's BLEU threshold and Q27's comparison train the student's own model on the student's own data"
+# bug -> (the other questions it costs today, why). Remove an entry once the graders isolate those questions.
+COLLATERAL: dict[str, tuple[list[str], str]] = {
+    "Q6 forgets <eos>": (["Q23", "Q27"], _LEARNING),
+    "Q7 specials after the tokens": (["Q23", "Q27"], _LEARNING),
+    "Q8 pads with -1": (["Q23", "Q27"], _LEARNING),
+    "Q9 bridge_ignores_directions": (["Q23", "Q27"], _LEARNING),
+    "Q10 directions_not_concatenated": (["Q23", "Q27"], _LEARNING),
+    "Q12 softmax_wrong_axis": (["Q23", "Q27"], _LEARNING),
+    "Q13 additive_without_tanh": (["Q23", "Q27"], _LEARNING),
+    "Q14 context_from_keys": (["Q23", "Q27"], _LEARNING),
+    "Q15 out_reads_state_only": (["Q23", "Q27"], _LEARNING),
+    "Q16 state_not_updated": (["Q23", "Q27"], _LEARNING),
+    "Q18 mask_inverted": (["Q23", "Q27"], _LEARNING),
+    "Q20 forward_state_not_carried": (["Q23", "Q27"], _LEARNING),
+}
+
+_MODEL = {**_model_tests.MUTANTS, **_model_tests.MORE_MUTANTS}
+_TRAIN_EVAL = _training_tests.MUTANTS
+_VIS = _visualisation_tests.VIS
+
+
+def _model(name: str) -> tuple[str, str, list[tuple[str, str]]]:
+    return _MODEL[name]
+
+
+def _data(qid: str, name: str) -> tuple[str, str, list[tuple[str, str]]]:
+    return qid, _data_tests.DATA, _data_tests.MUTANTS[qid][name]
+
+
+def _experiments(name: str) -> tuple[str, str, list[tuple[str, str]]]:
+    qid, edits = _experiments_tests.MUTANTS[name]
+    return qid, _experiments_tests.EXP, edits
+
+
+# One bug per question: "<question> <the mutant's name in its table>" -> (question, file, [(old, new), ...]).
+BUGS: dict[str, tuple[str, str, list[tuple[str, str]]]] = {
+    "Q5 unseeded shuffle": _data("Q5", "unseeded shuffle"),
+    "Q6 forgets <eos>": _data("Q6", "forgets <eos>"),
+    "Q7 specials after the tokens": _data("Q7", "specials after the tokens"),
+    "Q8 pads with -1": _data("Q8", "pads with -1"),
+    "Q9 bridge_ignores_directions": _model("bridge_ignores_directions"),
+    "Q10 directions_not_concatenated": _model("directions_not_concatenated"),
+    "Q11 one_bias_per_gate": _model("one_bias_per_gate"),
+    "Q12 softmax_wrong_axis": _model("softmax_wrong_axis"),
+    "Q13 additive_without_tanh": _model("additive_without_tanh"),
+    "Q14 context_from_keys": _model("context_from_keys"),
+    "Q15 out_reads_state_only": _model("out_reads_state_only"),
+    "Q16 state_not_updated": _model("state_not_updated"),
+    "Q17 projection_order_swapped": _model("projection_order_swapped"),
+    "Q18 mask_inverted": _model("mask_inverted"),
+    "Q19 ratio_inverted": _model("ratio_inverted"),
+    "Q20 forward_state_not_carried": _model("forward_state_not_carried"),
+    "Q21 PAD counted": _TRAIN_EVAL["Q21 PAD counted"],
+    "Q22 decoder only": _TRAIN_EVAL["Q22 decoder only"],
+    "Q23 no zero_grad": _TRAIN_EVAL["Q23 no zero_grad"],
+    "Q24 no bias correction": _TRAIN_EVAL["Q24 no bias correction"],
+    "Q25 no model.eval()": _TRAIN_EVAL["Q25 no model.eval()"],
+    "Q26 brevity reversed": _TRAIN_EVAL["Q26 brevity reversed"],
+    "Q27 batches differ": _TRAIN_EVAL["Q27 batches differ"],
+    "Q28 transposed": ("Q28", _VIS, _visualisation_tests.MUTANTS["transposed"]),
+    "Q29 argmax over targets": ("Q29", _VIS, _visualisation_tests.Q29_MUTANTS["argmax over targets"]),
+    "Q30 own predictions fed": ("Q30", _VIS, _visualisation_tests.Q30_MUTANTS["own predictions fed"]),
+    "Q31 no uniform baseline": _experiments("Q31 no uniform baseline"),
+    "Q32 only the encoder's size": _experiments("Q32 only the encoder's size"),
+    "Q33 ratio inverted": _experiments("Q33 ratio inverted"),
+    "Q34 method ignored": _experiments("Q34 method ignored"),
+}
+
+MAXIMUM = question_maxima()
+LATE_MODULES = ("seq2seq/visualisation.py", "seq2seq/experiments.py")
+
+
+def questions_for(path: str) -> list[str]:
+    """The questions a bug in ``path`` is graded on (see the module docstring)."""
+    first = 28 if path in LATE_MODULES else 1
+    return [qid for qid in MAXIMUM if int(qid[1:]) >= first]
+
+
+def _case(name: str):
+    if name not in COLLATERAL:
+        return pytest.param(name, id=name)
+    others, why = COLLATERAL[name]
+    return pytest.param(name, id=name, marks=pytest.mark.xfail(
+        strict=True, raises=AssertionError, reason=f"also costs {', '.join(others)}: {why}"))
+
+
+def test_one_bug_for_every_question():
+    assert sorted((qid for qid, _, _ in BUGS.values()), key=lambda q: int(q[1:])) == [f"Q{n}" for n in range(5, 35)]
+    assert all(name.split()[0] == qid for name, (qid, _, _) in BUGS.items())
+    assert set(COLLATERAL) <= set(BUGS), sorted(set(COLLATERAL) - set(BUGS))
+    for name, (others, why) in COLLATERAL.items():
+        assert others and why and set(others) <= set(questions_for(BUGS[name][1])), name
+
+
+def test_no_earlier_probe_imports_the_late_modules():
+    """Why a bug in visualisation.py or experiments.py is graded on Q28-Q34 only: nothing else reaches them."""
+    late = [Path(path).stem for path in LATE_MODULES]
+    uses = re.compile(r"\b(s|seq2seq)\.(" + "|".join(late) + r")\b")
+    for path in (REPO / "autograder").rglob("*.py"):  # the grader files of those sections themselves excepted
+        if not any(module in path.stem for module in late):
+            assert not uses.search(path.read_text(encoding="utf-8")), path
+    for path in (REPO / "solutions" / "attention_seq2seq" / "seq2seq").glob("*.py"):
+        if path.stem in ("data", "encoder", "attention", "decoder", "model", "training", "evaluation", "environment"):
+            assert not uses.search(path.read_text(encoding="utf-8")), path
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("name", [_case(name) for name in BUGS])
+def test_a_bug_costs_its_own_question_only(tmp_path, name):
+    qid, path, edits = BUGS[name]
+    questions = questions_for(path)
+    got = scores(mutant(tmp_path, {path: edits}), questions)
+    if got[qid] >= MAXIMUM[qid]:
+        pytest.fail(f"{name}: the {qid} graders did not notice the bug")
+    lost = [q for q in questions if q != qid and got[q] != MAXIMUM[q]]
+    if name in COLLATERAL and lost and lost != COLLATERAL[name][0]:
+        pytest.fail(f"{name} costs {lost} besides {qid}, COLLATERAL lists {COLLATERAL[name][0]}: update it")
+    assert not lost, f"{name}: other questions lost points: {({q: got[q] for q in lost})}"
