@@ -6,9 +6,9 @@ graders' code into its own feedback. Every piece of text that student code contr
 error messages, every string it returned, which a check's message may quote) goes through :func:`redact`, which
 removes each line that shares a run of ``WINDOW`` characters with the *code* of the hidden graders (the checks,
 and the probes with their stand-in implementations: names, operators, numbers, comments), or equals a whole line
-of those files (``SHORTEST`` characters or more, docstrings included), compared without white space and quoted
-strings. Tails of long texts are cut at line starts (:func:`tail`) so that lines are compared whole. The checks' own messages are
-not filtered: they are what feedback is meant to show.
+of those files (``SHORTEST`` characters or more, docstrings included), compared without white space (and, for
+the code, without quoted strings). Tails of long texts are cut at line starts (:func:`tail`) so that lines are
+compared whole. The checks' own messages are not filtered: they are what feedback is meant to show.
 """
 from __future__ import annotations
 
@@ -22,7 +22,7 @@ from typing import Any
 GRADERS_DIR = Path(__file__).resolve().parent / "graders"
 PROBES_DIR = Path(__file__).resolve().parent / "probes"  # hidden too: the stand-in implementations live there
 WINDOW = 32
-SHORTEST = 10
+SHORTEST = 16
 REMOVED = "[a line that quotes the autograder's hidden code was removed]"
 _SKIPPED = {tokenize.STRING, tokenize.NL, tokenize.NEWLINE, tokenize.INDENT, tokenize.DEDENT, tokenize.ENCODING,
             tokenize.ENDMARKER}  # Python 3.11: an f-string is one STRING token
@@ -66,18 +66,18 @@ _QUOTED = re.compile(r"\"[^\"]*\"|'[^']*'")
 
 @functools.cache
 def _lines() -> frozenset[str]:
-    """Every whole line of the hidden files (docstrings and imports too), as :func:`_normalise` makes it."""
+    """Every whole line of the hidden files (docstrings and imports too), white space taken out."""
     return frozenset(line for path in hidden_sources() for raw in path.read_text(encoding="utf-8").splitlines()
-                     if len(line := _normalise(raw)) >= SHORTEST)
+                     if len(line := "".join(raw.split())) >= SHORTEST)
 
 
 def quotes_graders(line: str) -> bool:
-    """Whether ``line`` holds ``WINDOW`` characters of the hidden graders' code, or one whole line of it of at
-    least ``SHORTEST`` characters (white space and quoted strings ignored on both sides)."""
-    squeezed = _normalise(line)
-    if squeezed in _lines():
+    """Whether ``line`` holds ``WINDOW`` characters of the hidden graders' code (white space and quoted strings
+    ignored on both sides), or is one whole line of those files of ``SHORTEST`` characters or more (white space
+    ignored)."""
+    if "".join(line.split()) in _lines():
         return True
-    windows = _windows()
+    squeezed, windows = _normalise(line), _windows()
     return any(squeezed[i:i + WINDOW] in windows for i in range(len(squeezed) - WINDOW + 1))
 
 

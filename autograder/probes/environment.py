@@ -55,7 +55,9 @@ def q1_status(s):
 @probe("Q2")
 def q2_modules(s):
     modules = s.environment.import_libraries()
-    return {str(key): [type(value).__name__, getattr(value, "__name__", None)] for key, value in modules.items()}
+    # The number of names the module holds, so that an empty module that only bears the right name is told apart.
+    return {str(key): [type(value).__name__, getattr(value, "__name__", None), len(getattr(value, "__dict__", {}))]
+            for key, value in modules.items()}
 
 
 # ---------------------------------------------------------------------------------------------------- Q3
