@@ -16,7 +16,8 @@ import torch
 from torch import nn
 
 from autograder.probes.common import PAD, Batch, TinyVocab
-from autograder.probes.standins import StandInConfig, StandInModel, TaskData, greedy, set_seed
+from autograder.probes.standins import StandInConfig, StandInModel, TaskData, greedy, set_seed, teacher_forced
+from autograder.probes.standins import train_epoch as stand_in_epoch
 from autograder.probes.training import grader_loss, targets
 from autograder.registry import probe, question
 
@@ -104,15 +105,7 @@ class TinySeq2Seq(nn.Module):
 
     def forward(self, src, src_lengths, tgt, teacher_forcing_ratio=1.0):
         self.calls.append({"training": self.training, "grad": torch.is_grad_enabled(), "ratio": teacher_forcing_ratio})
-        outputs, hidden, mask, keys = self.encode(src, src_lengths)
-        logits, weights = [], []
-        for t in range(1, tgt.size(1)):
-            step, hidden, w = self.decoder.forward_step(tgt[:, t - 1], hidden, outputs, mask, keys)
-            logits.append(step)
-            weights.append(w)
-        logits, weights = torch.stack(logits, 1), torch.stack(weights, 1)
-        return (torch.cat([torch.zeros_like(logits[:, :1]), logits], 1),
-                torch.cat([torch.zeros_like(weights[:, :1]), weights], 1))
+        return teacher_forced(self, src, src_lengths, tgt)
 
 
 def copy_batches(seed: int, sizes: list[int]) -> list[Batch]:
@@ -213,21 +206,10 @@ BUCKETS = ((1, 10), (11, 16), (17, 25))
 
 def grader_train_epoch(model, loader, optimizer, *, clip=1.0, teacher_forcing_ratio=1.0, device=None, history=None,
                        progress=False, **_):
-    model.train()
-    total = tokens = 0
-    for batch in loader:
-        logits, _ = model(batch.src, batch.src_lengths, batch.tgt, teacher_forcing_ratio)
-        loss = grader_loss(logits, batch.tgt)
-        optimizer.zero_grad()
-        loss.backward()
-        if clip is not None:
-            nn.utils.clip_grad_norm_(model.parameters(), clip)
-        optimizer.step()
-        n = int((batch.tgt[:, 1:] != PAD).sum())
-        total, tokens = total + loss.item() * n, tokens + n
-    RECORD["train"].append({"model": id(model), "decoder": getattr(model.decoder, "method", type(model.decoder).__name__),
-                            "first": int(next(iter(loader)).tgt.sum()), "clip": clip})
-    return total / max(tokens, 1)
+    loss = stand_in_epoch(model, loader, optimizer, grader_loss, clip=clip, teacher_forcing_ratio=teacher_forcing_ratio)
+    kind = getattr(model.decoder, "method", type(model.decoder).__name__)  # the stand-in's attention, or the class
+    RECORD["train"].append({"model": id(model), "decoder": kind, "first": int(next(iter(loader)).tgt.sum()), "clip": clip})
+    return loss
 
 
 def grader_evaluate(model, loader, tgt_vocab, *, device=None, beam_size=1, max_len=None, **_):

@@ -13,10 +13,10 @@ from unittest import mock
 
 import sacrebleu
 import torch
-from torch import nn
 
 from autograder.probes.common import PAD
 from autograder.probes.standins import StandInModel, TaskData
+from autograder.probes.standins import train_epoch as stand_in_epoch
 from autograder.probes.training import grader_loss
 from autograder.registry import probe, question
 
@@ -96,23 +96,9 @@ def grader_train_epoch(model, loader, optimizer, *, clip=1.0, teacher_forcing_ra
                    "clip": clip, "lr": lr, "split": getattr(loader, "split", None), "epoch": epoch})
     if lr == NAN_LR and epoch == 2:
         raise FloatingPointError("training diverged at step 3 of this epoch: loss nan")
-    model.train()
-    total = tokens = 0
-    for batch in loader:
-        logits, _ = model(batch.src, batch.src_lengths, batch.tgt, teacher_forcing_ratio)
-        loss = grader_loss(logits, batch.tgt)
-        if not math.isfinite(loss.item()):
-            raise FloatingPointError(f"training diverged: loss {loss.item()}")
-        optimizer.zero_grad()
-        loss.backward()
-        if clip is not None:
-            nn.utils.clip_grad_norm_(model.parameters(), clip)
-        optimizer.step()
-        n = int((batch.tgt[:, 1:] != PAD).sum())
-        total, tokens = total + loss.item() * n, tokens + n
-    if lr == SPIKE_LR:
-        return 10 * math.log(VOCAB)
-    return total / max(tokens, 1)
+    loss = stand_in_epoch(model, loader, optimizer, grader_loss, clip=clip, teacher_forcing_ratio=teacher_forcing_ratio,
+                          check_finite=True)
+    return 10 * math.log(VOCAB) if lr == SPIKE_LR else loss
 
 
 def grader_evaluate(model, loader, tgt_vocab, *, device=None, beam_size=1, max_len=None, length_penalty=1.0,

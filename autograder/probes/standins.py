@@ -143,15 +143,42 @@ class StandInModel(nn.Module):
         return outputs, torch.tanh(self.bridge(last)), src != PAD, self.decoder.precompute(outputs)
 
     def forward(self, src, src_lengths, tgt, teacher_forcing_ratio=1.0):
-        outputs, hidden, mask, keys = self.encode(src, src_lengths)
-        logits, weights = [], []
-        for t in range(1, tgt.size(1)):
-            step, hidden, w = self.decoder.forward_step(tgt[:, t - 1], hidden, outputs, mask, keys)
-            logits.append(step)
-            weights.append(w)
-        logits, weights = torch.stack(logits, 1), torch.stack(weights, 1)
-        return (torch.cat([torch.zeros_like(logits[:, :1]), logits], 1),
-                torch.cat([torch.zeros_like(weights[:, :1]), weights], 1))
+        return teacher_forced(self, src, src_lengths, tgt)
+
+
+def teacher_forced(model: nn.Module, src, src_lengths, tgt) -> tuple[torch.Tensor, torch.Tensor]:
+    """``Seq2Seq.forward`` at teacher-forcing ratio 1.0 for any model with ``encode`` and
+    ``decoder.forward_step``: logits ``(batch, tgt_len, vocab)`` and weights ``(batch, tgt_len, src_len)``,
+    position 0 (``<sos>``) all zeros."""
+    outputs, hidden, mask, keys = model.encode(src, src_lengths)
+    logits, weights = [], []
+    for t in range(1, tgt.size(1)):
+        step, hidden, w = model.decoder.forward_step(tgt[:, t - 1], hidden, outputs, mask, keys)
+        logits.append(step)
+        weights.append(w)
+    logits, weights = torch.stack(logits, 1), torch.stack(weights, 1)
+    return (torch.cat([torch.zeros_like(logits[:, :1]), logits], 1),
+            torch.cat([torch.zeros_like(weights[:, :1]), weights], 1))
+
+
+def train_epoch(model: nn.Module, loader, optimizer, loss_fn, *, clip=1.0, teacher_forcing_ratio=1.0,
+                check_finite=False) -> float:
+    """Stands in for Q23's ``train_epoch``: one epoch, the mean loss per target token."""
+    model.train()
+    total = tokens = 0
+    for batch in loader:
+        logits, _ = model(batch.src, batch.src_lengths, batch.tgt, teacher_forcing_ratio)
+        loss = loss_fn(logits, batch.tgt)
+        if check_finite and not math.isfinite(loss.item()):
+            raise FloatingPointError(f"training diverged: loss {loss.item()}")
+        optimizer.zero_grad()
+        loss.backward()
+        if clip is not None:
+            nn.utils.clip_grad_norm_(model.parameters(), clip)
+        optimizer.step()
+        n = int((batch.tgt[:, 1:] != PAD).sum())
+        total, tokens = total + loss.item() * n, tokens + n
+    return total / max(tokens, 1)
 
 
 def set_seed(seed: int, deterministic: bool = False) -> None:
