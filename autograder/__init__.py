@@ -1,12 +1,17 @@
 """The course autograder: hidden pytest graders, run against a submission in isolated child processes.
 
 Layout:
-    registry.py   questions, probes and the discovery of grader modules
+    registry.py   questions, probes, gating (``requires=``) and the discovery of probe and check modules
+    probes/       one module per section: its questions, probes and stand-ins (all a child imports or reads)
+    graders/      one ``grade_<section>.py`` per section: the checks with their points (deciding process only)
     child.py      the process that imports student code and runs a question's probes
-    zygote.py     forks those children from a process that imported torch & co. once (preload.py)
-    sandbox.py    asks a zygote for a child with a time limit, a memory limit and a quiet environment
-    harness.py    runs the graders (pytest) in the deciding process and writes Gradescope's results.json
-    graders/      one ``grade_<section>.py`` per outline section: probes and the checks with their points
+    zygote.py     forks those children from a process that imported torch & co. and the probes once (preload.py)
+    sandbox.py    asks a zygote for a child with time, memory and disk limits and a quiet environment
+    isolation.py  what else confines a child: its own uid, no network, Landlock (landlock.py); staged copies
+    harness.py    computes the reference's outputs first, runs the checks (pytest) and builds results.json
+    results.py    the three outcomes of a grading (graded, flagged, not graded) and the one failure policy
+    redact.py     keeps the hidden graders' code out of any text student code controls
+    bulk.py, cli.py, gradescope.py, notebook.py, feedback.py   grade-all, the command line, Gradescope, nbgrader
 
 Student code only ever runs in a child. A child returns raw outputs (tensors, numbers, strings); the
 deciding process compares them with outputs of the reference solution, so nothing the student code does in its

@@ -1,7 +1,7 @@
 """Run one question's probes on a submission in a child process, with limits, and read back what it returned.
 
 Children are forked from a *zygote* (zygote.py): a process that imported torch, spaCy, matplotlib and the
-graders once (preload.py) and never runs student code. A child starts in milliseconds instead of the seconds
+probes once (preload.py; never the checks) and never runs student code. A child starts in milliseconds instead of the seconds
 those imports take, and still shares nothing with the deciding process or with other children. There is one
 zygote per worker thread, started on first use and kept for the life of the grading process.
 
