@@ -30,8 +30,8 @@ from tqdm.auto import tqdm
 
 from autograder import results as outcome
 from autograder.feedback import markdown
-from autograder.harness import DEFAULT_REFERENCE, reference_key, fingerprint, grade, question_maxima, reference_outputs
-from autograder.registry import QUESTIONS
+from autograder.harness import DEFAULT_REFERENCE, fingerprint, grade, question_maxima, reference_key, reference_outputs
+from autograder.registry import QUESTIONS, load_graders
 
 ASSIGNMENT = "attention_seq2seq"
 
@@ -64,7 +64,7 @@ def grade_all(root: Path, out: Path, *, reference: Path = DEFAULT_REFERENCE, que
     """Grade every submission under ``root``; return the class rows written to ``out/grades.csv``."""
     submissions = find_submissions(root)
     out.mkdir(parents=True, exist_ok=True)
-    question_maxima()
+    load_graders()  # fills QUESTIONS
     reference_outputs(reference.resolve(), questions or list(QUESTIONS), workers)  # before any student code
     staging = Path(tempfile.mkdtemp(prefix="grade-all-"))
     try:

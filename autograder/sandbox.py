@@ -115,6 +115,11 @@ def child_env(home: str) -> dict[str, str]:
             "LC_ALL": "C.UTF-8", "PYTHONIOENCODING": "utf-8"}
 
 
+def child_readable() -> list[str]:
+    """What of the autograder a child may read (besides its submission, Python and the system): the probes."""
+    return [str(PROBES_DIR)]
+
+
 _WORKSPACE: list[Path] = []
 
 
@@ -145,7 +150,7 @@ def _run_once(submission: Path, qid: str, timeout: float, uid: int | None) -> Ch
         request = {"submission": str(submission), "qid": qid, "folder": tmp, "env": child_env(tmp),
                    "limits": {"RLIMIT_AS": MEMORY_LIMIT, "RLIMIT_FSIZE": FILE_LIMIT, "RLIMIT_CORE": 0},
                    "timeout": timeout, "quota": DISK_QUOTA, "uid": uid, "defences": isolation.plan().record(),
-                   "readable": [str(PROBES_DIR)] if PROBES_DIR.is_dir() else []}
+                   "readable": child_readable()}
         start = time.monotonic()
         reply = _run_in_zygote(request)
         if reply["setup"] != "ok":

@@ -162,6 +162,6 @@ def test_every_defence_is_recorded_and_said(capsys, tmp_path):
 
 
 def test_the_grader_package_is_not_readable_where_it_matters():
-    """Children may read the probes only: the Landlock read list names no grader or harness file."""
-    readable = [str(sandbox.PROBES_DIR)] if sandbox.PROBES_DIR.is_dir() else []
-    assert not [path for path in readable if "graders" in path or path == str(REPO / "autograder")]
+    """Children may read the probes only: the Landlock read list names no check, harness or reference file."""
+    assert sandbox.child_readable() == [str(REPO / "autograder" / "probes")]
+    assert sandbox.PROBES_DIR.is_dir()
