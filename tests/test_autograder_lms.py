@@ -159,6 +159,11 @@ def test_a_malformed_grades_csv_is_refused_naming_the_line(tmp_path):
         grades.read(tmp_path / "out")
     with pytest.raises(ValueError, match="holds no grades.csv"):
         grades.read(tmp_path)
+    path.write_text("student,Q5,total,reason\na,2,2,\n")
+    with pytest.raises(ValueError, match="grades.csv line 1: .*missing status"):
+        grades.read(tmp_path / "out")
+    path.write_text("student,Q5,total,status,reason,late\na,2,2,graded,,yes\n")
+    assert grades.read(tmp_path / "out") == [grades.Grade("a", {"Q5": 2.0}, 2.0, "graded", "")], "extras ignored"
 
 
 def test_export_command(run, capsys):
