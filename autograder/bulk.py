@@ -18,7 +18,6 @@ and ``OUT_DIR/<id>/feedback.md``.
 """
 from __future__ import annotations
 
-import csv
 import hashlib
 import json
 import shutil
@@ -28,6 +27,7 @@ from typing import Any
 
 from tqdm.auto import tqdm
 
+from autograder import grades
 from autograder import results as outcome
 from autograder.feedback import markdown
 from autograder.harness import DEFAULT_REFERENCE, fingerprint, grade, question_maxima, reference_key, reference_outputs
@@ -80,7 +80,7 @@ def grade_all(root: Path, out: Path, *, reference: Path = DEFAULT_REFERENCE, que
                                    max_timeout))
     finally:
         shutil.rmtree(staging, ignore_errors=True)
-    _write_csv(out / "grades.csv", rows)
+    grades.write(out / grades.FILE, rows)
     return rows
 
 
@@ -112,12 +112,3 @@ def _grade_one(student: str, staged: tuple[Path, str] | None, out: Path, referen
     row["total"] = "" if status == outcome.NOT_GRADED else f"{results['score']:g}"
     row["status"], row["reason"] = status, results["extra_data"].get("reason", "")
     return row
-
-
-def _write_csv(path: Path, rows: list[dict[str, Any]]) -> None:
-    columns = ["student"] + sorted({k for row in rows for k in row if k.startswith("Q")},
-                                   key=lambda q: int(q[1:])) + ["total", "status", "reason"]
-    with open(path, "w", newline="", encoding="utf-8") as handle:
-        writer = csv.DictWriter(handle, fieldnames=columns, restval="")
-        writer.writeheader()
-        writer.writerows(rows)

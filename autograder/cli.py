@@ -1,14 +1,16 @@
 """The autograder's command line (run from the repository root, with .venv's Python).
 
     python -m autograder grade SUBMISSION_DIR --out results.json [--feedback feedback.md]
-    python -m autograder grade-all SUBMISSIONS_DIR --out OUT_DIR
-    python -m autograder gradescope-zip --out autograder.zip
+    python -m autograder grade-all SUBMISSIONS_DIR --out OUT_DIR [--compare PREVIOUS_OUT_DIR]
+    python -m autograder compare OLD_OUT_DIR NEW_OUT_DIR           (what changed: regrade.csv, regrade.md)
+    python -m autograder export OUT_DIR [--roster roster.csv] [--canvas canvas.csv] [--csv grades.csv]
+    python -m autograder gradescope-zip --out autograder.zip [--limit 3 --window 24h]
     python -m autograder gradescope-run [--root /autograder]      (what run_autograder calls on Gradescope)
 
 A submission folder is shaped like ``assignments/attention_seq2seq/``: it holds the ``seq2seq`` package.
-Exit status: 0 whenever grading ran (failing questions are results, not errors); 2 for a bad command line or a
-folder that is not a submission; 3 when the submission was not graded because the grader failed (results.py):
-results.json is written all the same, saying why.
+Exit status: 0 whenever grading ran (failing questions are results, not errors); 2 for a bad command line, a
+folder that is not a submission, a malformed roster or grades folder; 3 when the submission was not graded because
+the grader failed (results.py): results.json is written all the same, saying why.
 """
 from __future__ import annotations
 
@@ -40,25 +42,42 @@ def main(argv: list[str] | None = None) -> int:
     many = commands.add_parser("grade-all", help="grade every student folder (plain or nbgrader layout)")
     many.add_argument("submissions", type=Path, help="folder of student folders, or nbgrader's course root")
     many.add_argument("--out", type=Path, required=True, help="folder for grades.csv and per-student reports")
+    many.add_argument("--compare", type=Path, metavar="PREVIOUS_OUT", help="then compare with an earlier run's --out")
     _common(many)
+    diff = commands.add_parser("compare", help="what changed between two grade-all output folders")
+    diff.add_argument("old", type=Path)
+    diff.add_argument("new", type=Path)
+    diff.add_argument("--out", type=Path, help="folder for regrade.csv and regrade.md (default: NEW)")
+    lms = commands.add_parser("export", help="grades to Canvas and/or a plain CSV, through a roster")
+    lms.add_argument("grades", type=Path, help="a grade-all output folder")
+    lms.add_argument("--roster", type=Path, help="CSV: folder,id,name[,sis_user_id,sis_login_id,section]")
+    lms.add_argument("--canvas", type=Path, help="write a Canvas gradebook import here (needs --roster)")
+    lms.add_argument("--csv", type=Path, help="write a plain table here")
+    lms.add_argument("--flags", type=Path, help="students to look at (default: export-flags.csv beside the output)")
+    lms.add_argument("--assignment", default="attention_seq2seq", help="the Canvas assignment's name")
+    lms.add_argument("--assignment-id", help="the Canvas assignment's id (the number in its address)")
+    lms.add_argument("--points-possible", type=float, help="default: the graded questions' points")
     pack = commands.add_parser("gradescope-zip", help="build the Gradescope autograder zip")
     pack.add_argument("--out", type=Path, default=Path("autograder.zip"))
+    pack.add_argument("--limit", type=int, help="at most this many graded submissions per --window (limits.py)")
+    pack.add_argument("--window", help="the limit's window: 24h, 90m, 7d, ... (default 24h)")
     run = commands.add_parser("gradescope-run", help="grade ROOT/submission into ROOT/results/results.json")
     run.add_argument("--root", type=Path, default=Path("/autograder"))
     args = parser.parse_args(argv)
 
-    if args.command == "gradescope-zip":
-        from autograder.gradescope import build_zip
-
-        print(f"wrote {build_zip(args.out)}")
-        return 0
     if args.command == "gradescope-run":
         from autograder.gradescope import run
 
         return run(args.root)
 
-    questions = [q.strip().upper() for q in args.questions.split(",")] if args.questions else None
+    questions = [q.strip().upper() for q in args.questions.split(",")] if getattr(args, "questions", None) else None
     try:
+        if args.command == "gradescope-zip":
+            return _zip(args)
+        if args.command == "compare":
+            return _compare(args.old, args.new, args.out or args.new)
+        if args.command == "export":
+            return _export(args)
         if args.command == "grade-all":
             return _grade_all(args, questions)
         return _grade(args, questions)
@@ -98,13 +117,53 @@ def _grade_all(args: argparse.Namespace, questions: list[str] | None) -> int:
     if not args.submissions.is_dir():
         print(f"autograder: {args.submissions} is not a folder", file=sys.stderr)
         return 2
+    if args.compare is not None:  # refused before grading, not after
+        from autograder import grades
+
+        if args.compare.resolve() == args.out.resolve():
+            raise ValueError(f"--compare {args.compare} is --out itself: grade-all resumes from --out, so compare "
+                             "with the output folder of an earlier run (grade into a new --out)")
+        grades.read(args.compare)
     print(isolation.plan().summary())
     rows = grade_all(args.submissions, args.out, reference=args.reference, questions=questions,
                      workers=args.workers, max_timeout=args.timeout)
     flagged = [row["student"] for row in rows if row["status"] != "graded"]
     print(f"graded {len(rows)} students -> {args.out / 'grades.csv'}"
           + (f"; flagged or not graded (see grades.csv, feedback.md): {', '.join(flagged)}" if flagged else ""))
+    if args.compare is not None:
+        _compare(args.compare, args.out, args.out)
     return 3 if any(row["status"] == NOT_GRADED for row in rows) else 0
+
+
+def _compare(old: Path, new: Path, out: Path) -> int:
+    from autograder import regrade
+
+    comparison = regrade.compare(old, new)
+    table, text = regrade.write(comparison, out)
+    print(f"\n{text.read_text(encoding='utf-8')}\n-> {table}, {text}")
+    return 0
+
+
+def _export(args: argparse.Namespace) -> int:
+    from autograder import lms
+
+    _, flags, text = lms.export(args.grades, roster=args.roster, canvas=args.canvas, table=args.csv,
+                                flags_file=args.flags, assignment=args.assignment, assignment_id=args.assignment_id,
+                                points_possible=args.points_possible)
+    print(text)
+    print("-> " + ", ".join(str(p) for p in (args.canvas, args.csv, flags) if p is not None))
+    return 0
+
+
+def _zip(args: argparse.Namespace) -> int:
+    from autograder import limits
+    from autograder.gradescope import build_zip
+
+    if args.window is not None and args.limit is None:
+        raise ValueError("--window needs --limit")
+    limit = None if args.limit is None else limits.Limit(args.limit, limits.parse_window(args.window or "24h"))
+    print(f"wrote {build_zip(args.out, limit)}" + (f" (limit: {limit.describe()})" if limit else ""))
+    return 0
 
 
 if __name__ == "__main__":

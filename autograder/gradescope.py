@@ -2,7 +2,8 @@
 
 The zip holds what Gradescope expects at ``/autograder/source``: ``setup.sh`` (creates a virtual environment
 with the pinned packages), ``run_autograder`` (grades ``/autograder/submission`` and writes
-``/autograder/results/results.json``), the ``autograder`` package and the reference solution. Both scripts honour
+``/autograder/results/results.json``), the ``autograder`` package, the reference solution and ``gradescope.json``
+(the submission limit, if any: ``gradescope-zip --limit 3 --window 24h``, see limits.py). Both scripts honour
 ``AUTOGRADER_ROOT`` (default ``/autograder``), so the whole flow can be rehearsed in a temporary folder.
 """
 from __future__ import annotations
@@ -12,6 +13,7 @@ import stat
 import zipfile
 from pathlib import Path
 
+from autograder import limits
 from autograder.bulk import ASSIGNMENT
 from autograder.feedback import markdown
 from autograder.harness import DEFAULT_REFERENCE, REPO_ROOT, grade
@@ -42,12 +44,13 @@ cd "$ROOT/source" && exec "$PYTHON" -m autograder gradescope-run --root "$ROOT"
 """
 
 
-def build_zip(out: Path) -> Path:
-    """Write the Gradescope autograder zip to ``out`` and return its path."""
+def build_zip(out: Path, limit: limits.Limit | None = None) -> Path:
+    """Write the Gradescope autograder zip to ``out`` (with a submission ``limit``, if any) and return its path."""
     pins = (REPO_ROOT / "source" / ASSIGNMENT / "requirements.txt").read_text(encoding="utf-8")
     entries: dict[str, bytes] = {
         "setup.sh": SETUP_SH.encode(), "run_autograder": RUN_AUTOGRADER.encode(),
-        "requirements.txt": pins.encode(), "requirements.lock": (REPO_ROOT / "requirements.lock").read_bytes()}
+        "requirements.txt": pins.encode(), "requirements.lock": (REPO_ROOT / "requirements.lock").read_bytes(),
+        limits.CONFIG: limits.write_config(limit)}
     for root, prefix in ((REPO_ROOT / "autograder", "autograder"),
                          (DEFAULT_REFERENCE, f"solutions/{ASSIGNMENT}")):
         for path in sorted(root.rglob("*")):
@@ -65,10 +68,17 @@ def build_zip(out: Path) -> Path:
 
 
 def run(root: Path) -> int:
-    """Grade ``root/submission`` into ``root/results/results.json``; writes a results file whatever happens."""
+    """Grade ``root/submission`` into ``root/results/results.json``; writes a results file whatever happens. Under a
+    submission limit, a submission over it is not graded: the previous score stands (limits.py)."""
     results_file = root / "results" / "results.json"
     results_file.parent.mkdir(parents=True, exist_ok=True)
-    results = attempt(lambda: _grade_upload(root / "submission"))
+    decision = limits.check(root)
+    if decision is not None and decision.results is not None:
+        results = decision.results  # over the limit
+    else:
+        results = attempt(lambda: _grade_upload(root / "submission"))
+        if decision is not None:
+            limits.annotate(results, decision)
     results_file.write_text(json.dumps(results, indent=2) + "\n", encoding="utf-8")
     (root / "results" / "feedback.md").write_text(markdown(results), encoding="utf-8")
     return 0
