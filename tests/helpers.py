@@ -7,6 +7,8 @@ turn into the unmodified solution when the source changes.
 from __future__ import annotations
 
 import shutil
+import subprocess
+import sys
 from pathlib import Path
 
 from autograder.harness import grade
@@ -14,6 +16,16 @@ from autograder.harness import grade
 REPO = Path(__file__).resolve().parent.parent
 SOLUTION = REPO / "solutions" / "attention_seq2seq"
 STUB = REPO / "assignments" / "attention_seq2seq"
+
+# Subprocess timeouts in the tests are hang guards, not speed checks: generous enough for a 2-core machine at load
+# average 10 (the demo took 300 s there once). Speed is measured by benchmarks/, never asserted by a test.
+HANG_GUARD = 1200
+
+
+def run_seq2seq(cwd: Path, *args: str) -> subprocess.CompletedProcess:
+    """``python -m seq2seq ARGS`` in ``cwd`` (the solution or the stub release), output captured as text."""
+    return subprocess.run([sys.executable, "-m", "seq2seq", *args], cwd=cwd, capture_output=True, text=True,
+                          timeout=HANG_GUARD)
 
 
 def mutant(tmp: Path, edits: dict[str, list[tuple[str, str]]], *, base: Path = SOLUTION) -> Path:

@@ -8,12 +8,10 @@ the grader's own ``run_setting`` or a recording fake in its place.
 from __future__ import annotations
 
 import csv
-import subprocess
-import sys
 
 import pytest
 
-from tests.helpers import SOLUTION, STUB, assert_costs_only, full_marks, mutant, scores
+from tests.helpers import SOLUTION, STUB, assert_costs_only, full_marks, mutant, run_seq2seq, scores
 
 QUESTIONS = ["Q31", "Q32", "Q33", "Q34"]
 EXP = "seq2seq/experiments.py"
@@ -183,15 +181,10 @@ def test_run_setting_bug_costs_q31_only(tmp_path, maximum):
     assert {q: got[q] for q in QUESTIONS[1:]} == {q: maximum[q] for q in QUESTIONS[1:]}, got
 
 
-def _run(cwd, *args):
-    return subprocess.run([sys.executable, "-m", "seq2seq", *args], cwd=cwd, capture_output=True, text=True,
-                          timeout=300)
-
-
 @pytest.mark.slow
 def test_quick_study_command_writes_tables_plots_and_summary(tmp_path):
-    done = _run(SOLUTION, "experiments", "--size", "quick", "--study", "lr", "--out", str(tmp_path), "--device", "cpu",
-                "--threads", "1")
+    done = run_seq2seq(SOLUTION, "experiments", "--size", "quick", "--study", "lr", "--out", str(tmp_path),
+                       "--device", "cpu", "--threads", "1")
     assert done.returncode == 0, done.stdout + done.stderr
     rows = list(csv.DictReader(open(tmp_path / "lr.csv", encoding="utf-8")))
     assert [float(r["lr"]) for r in rows] == [1e-3, 1e-2, 30.0]
@@ -204,7 +197,7 @@ def test_quick_study_command_writes_tables_plots_and_summary(tmp_path):
 
 @pytest.mark.parametrize("question", QUESTIONS)
 def test_visible_checks_pass_on_the_solution_and_fail_on_the_stub(question):
-    done = _run(SOLUTION, "check", question)
+    done = run_seq2seq(SOLUTION, "check", question)
     assert done.returncode == 0 and "all visible checks passed" in done.stdout, done.stdout + done.stderr
-    done = _run(STUB, "check", question)
+    done = run_seq2seq(STUB, "check", question)
     assert done.returncode == 1 and "NotImplementedError" in done.stdout, done.stdout + done.stderr

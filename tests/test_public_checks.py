@@ -1,40 +1,33 @@
 """The student's visible checks and the package's command line, on the solution and on the stub."""
 from __future__ import annotations
 
-import subprocess
-import sys
 
 import pytest
 
-from tests.helpers import SOLUTION, STUB
-
-
-def _run(cwd, *args):
-    return subprocess.run([sys.executable, "-m", "seq2seq", *args], cwd=cwd, capture_output=True, text=True,
-                          timeout=300)
+from tests.helpers import SOLUTION, STUB, run_seq2seq
 
 
 @pytest.mark.parametrize("question", ["Q1", "Q2", "Q3", "Q4"])
 def test_visible_checks_pass_on_the_solution_and_fail_on_the_stub(question):
-    done = _run(SOLUTION, "check", question)
+    done = run_seq2seq(SOLUTION, "check", question)
     assert done.returncode == 0 and "all visible checks passed" in done.stdout, done.stdout + done.stderr
-    done = _run(STUB, "check", question)
+    done = run_seq2seq(STUB, "check", question)
     assert done.returncode == 1 and "NotImplementedError" in done.stdout, done.stdout + done.stderr
 
 
 def test_every_visible_check_passes_on_the_solution():
     """All of Q1–Q34 in one run (the notebook's check cells are skipped when CI executes it)."""
-    done = _run(SOLUTION, "check", "all")
+    done = run_seq2seq(SOLUTION, "check", "all")
     assert done.returncode == 0 and "all visible checks passed" in done.stdout, done.stdout + done.stderr
 
 
 def test_check_rejects_a_malformed_question():
-    done = _run(SOLUTION, "check", "four")
+    done = run_seq2seq(SOLUTION, "check", "four")
     assert done.returncode != 0 and "question must look like 'Q4'" in done.stderr
 
 
 def test_demo_reports_the_environment():
-    done = _run(SOLUTION, "demo", "--device", "cpu")
+    done = run_seq2seq(SOLUTION, "demo", "--device", "cpu")
     assert done.returncode == 0, done.stderr
     assert "torch       2.13.0" in done.stdout and "device      cpu" in done.stdout
     assert "identical" in done.stdout
