@@ -2,12 +2,13 @@
 
     python -m autograder grade SUBMISSION_DIR --out results.json [--feedback feedback.md]
     python -m autograder grade-all SUBMISSIONS_DIR --out OUT_DIR
+    python -m autograder report GRADES_DIR --out REPORT_DIR       (the class report of what grade-all wrote)
     python -m autograder gradescope-zip --out autograder.zip
     python -m autograder gradescope-run [--root /autograder]      (what run_autograder calls on Gradescope)
 
 A submission folder is shaped like ``assignments/attention_seq2seq/``: it holds the ``seq2seq`` package.
-Exit status: 0 whenever grading ran (failing questions are results, not errors); 2 for a bad command line or a
-folder that is not a submission; 3 when the submission was not graded because the grader failed (results.py):
+Exit status: 0 whenever grading ran (failing questions are results, not errors); 2 for a bad command line, a
+folder that is not a submission, or (report) a GRADES_DIR that cannot be read, the file named; 3 when the submission was not graded because the grader failed (results.py):
 results.json is written all the same, saying why.
 """
 from __future__ import annotations
@@ -41,6 +42,9 @@ def main(argv: list[str] | None = None) -> int:
     many.add_argument("submissions", type=Path, help="folder of student folders, or nbgrader's course root")
     many.add_argument("--out", type=Path, required=True, help="folder for grades.csv and per-student reports")
     _common(many)
+    report = commands.add_parser("report", help="the class report (report.html, figures, CSVs) of grade-all's output")
+    report.add_argument("grades", type=Path, help="the folder grade-all wrote (grades.csv, <student>/results.json)")
+    report.add_argument("--out", type=Path, required=True, help="folder for report.html, its PNGs and CSVs")
     pack = commands.add_parser("gradescope-zip", help="build the Gradescope autograder zip")
     pack.add_argument("--out", type=Path, default=Path("autograder.zip"))
     run = commands.add_parser("gradescope-run", help="grade ROOT/submission into ROOT/results/results.json")
@@ -52,6 +56,8 @@ def main(argv: list[str] | None = None) -> int:
 
         print(f"wrote {build_zip(args.out)}")
         return 0
+    if args.command == "report":
+        return _report(args)
     if args.command == "gradescope-run":
         from autograder.gradescope import run
 
@@ -68,6 +74,17 @@ def main(argv: list[str] | None = None) -> int:
     except GraderError as error:
         print(f"autograder: the graders failed: {error}", file=sys.stderr)
         return 3
+
+
+def _report(args: argparse.Namespace) -> int:
+    from autograder.report import ReportError, build_report
+
+    try:
+        print(f"wrote {build_report(args.grades, args.out)}")
+    except ReportError as error:  # names the file that could not be read
+        print(f"autograder: {error}", file=sys.stderr)
+        return 2
+    return 0
 
 
 def _grade(args: argparse.Namespace, questions: list[str] | None) -> int:
