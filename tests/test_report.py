@@ -169,6 +169,11 @@ def test_missing_or_corrupt_results_json_is_named(tmp_path, capsys):
     (grades / "ben" / "results.json").write_text('{"score": 1}', encoding="utf-8")
     with pytest.raises(ReportError, match=r"ben/results\.json: not a results\.json"):
         build_report(grades, tmp_path / "report")
+    other = _fabricate(tmp_path / "other", SMALL)
+    text = (other / "grades.csv").read_text().replace("ben,1,", "ben,one,")
+    (other / "grades.csv").write_text(text)
+    with pytest.raises(ReportError, match=r"grades\.csv, student 'ben', column Q1: 'one' is not a score"):
+        build_report(other, tmp_path / "report")
     (grades / "grades.csv").unlink()
     with pytest.raises(ReportError, match=r"grades\.csv: no such file"):
         build_report(grades, tmp_path / "report")

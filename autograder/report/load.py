@@ -93,10 +93,10 @@ def _finite(text: str) -> bool:
         return False
 
 
-def _number(text: str, where: str) -> float:
+def _number(text: str | None, where: str) -> float:
     try:
         value = float(text)
-    except ValueError:
+    except (TypeError, ValueError):  # None: a row shorter than the header
         value = math.nan
     if not math.isfinite(value):
         raise ReportError(f"{where}: {text!r} is not a score")
@@ -117,11 +117,11 @@ def _read_grades(path: Path) -> tuple[list[str], list[dict[str, str]]]:
 
 
 def _student(row: dict[str, str], qids: list[str], path: Path) -> Student:
-    name, status = row["student"], row["status"]
+    name, status = row["student"] or "", row["status"]
     if status not in (GRADED, FLAGGED, NOT_GRADED):
         raise ReportError(f"{path}: student {name!r} has status {status!r}, not one of graded, flagged, not graded")
     if status == NOT_GRADED:
-        return Student(name, status, row["reason"] or "", None, {})
+        return Student(name, status, row["reason"] or "", None, {})  # "or": None in a row shorter than the header
     scores = {q: _number(row[q], f"{path}, student {name!r}, column {q}") for q in qids}
     return Student(name, status, row["reason"] or "", _number(row["total"], f"{path}, student {name!r}, total"),
                    scores)
@@ -165,8 +165,9 @@ def _attach(student: Student, results: dict[str, Any], path: Path, questions: di
         checks = _structured(test, path)
         sources.add(STRUCTURED if checks is not None else PARSED)
         student.checks[qid] = checks if checks is not None else parse_output(str(test.get("output", "")))
-        seconds = (test.get("extra_data") or {}).get("seconds")
-        if isinstance(seconds, (int, float)) and math.isfinite(seconds):
+        extra = test.get("extra_data")
+        seconds = extra.get("seconds") if isinstance(extra, dict) else None
+        if isinstance(seconds, (int, float)) and math.isfinite(seconds) and seconds >= 0:
             student.seconds[qid] = float(seconds)
     has_checks = any(student.checks.values())
     student.source = (PARSED if PARSED in sources else STRUCTURED) if has_checks else NONE
