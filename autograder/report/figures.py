@@ -46,7 +46,7 @@ def histogram(totals: list[float], stats: Distribution) -> bytes:
              xlabel=f"total score (points, out of {stats.max_possible:g})", ylabel="students",
              xlim=(edges[0], edges[-1]))
     axes.yaxis.get_major_locator().set_params(integer=True)
-    axes.legend(loc="upper left", frameon=False)
+    axes.legend(loc="best", frameon=False)
     return _png(figure)
 
 
