@@ -1,17 +1,17 @@
 """Read what ``grade-all`` wrote (GRADES_DIR/grades.csv and GRADES_DIR/<student>/results.json) into plain records.
 
-Scores, statuses and reasons come from ``grades.csv`` (the class record); each question's title and maximum, its
-checks and the causes the student was told, and its grading time come from the student's ``results.json``. Checks
-are read from each test's ``extra_data`` (written by the harness since the class report exists); a results.json
-written before that has only the output text, ``PASS (1/1) <check>`` / ``FAIL (0/1) <check>`` lines each followed
-by the cause indented by four spaces, which :func:`parse_output` reads back (it stops at "Your code printed", the
-student's own output, so printed text cannot pose as a check). Per-question times exist only in ``extra_data``.
+Scores, statuses and reasons come from ``grades.csv`` (the class record, read by ``autograder/grades.py`` as
+``export`` and ``compare`` read it); each question's title and maximum, its checks and the causes the student was
+told, and its grading time come from the student's ``results.json``. Checks are read from each test's
+``extra_data`` (written by the harness since the class report exists); a results.json written before that has only
+the output text, ``PASS (1/1) <check>`` / ``FAIL (0/1) <check>`` lines each followed by the cause indented by four
+spaces, which :func:`parse_output` reads back (it stops at "Your code printed", the student's own output, so
+printed text cannot pose as a check). Per-question times exist only in ``extra_data``.
 
 Everything read here may come from student code (reasons, causes, folder names): it is data, never markup.
 """
 from __future__ import annotations
 
-import csv
 import json
 import math
 import re
@@ -19,12 +19,13 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from autograder.results import FLAGGED, GRADED, NOT_GRADED
+from autograder import grades
+from autograder.grades import Grade
+from autograder.results import NOT_GRADED
 
 STRUCTURED, PARSED, NONE = "extra_data", "output text", "none"
 PRINTED = "Your code printed (last lines):"  # what the harness puts after the checks (harness._results)
 _CHECK_LINE = re.compile(r"(PASS|FAIL) \(([0-9.eE+-]+)/([0-9.eE+-]+)\) (.*)")
-_QID = re.compile(r"Q\d+")
 
 
 class ReportError(ValueError):
@@ -93,38 +94,13 @@ def _finite(text: str) -> bool:
         return False
 
 
-def _number(text: str | None, where: str) -> float:
-    try:
-        value = float(text)
-    except (TypeError, ValueError):  # None: a row shorter than the header
-        value = math.nan
-    if not math.isfinite(value):
-        raise ReportError(f"{where}: {text!r} is not a score")
-    return value
-
-
-def _read_grades(path: Path) -> tuple[list[str], list[dict[str, str]]]:
-    if not path.is_file():
-        raise ReportError(f"{path}: no such file; point the report at the folder `grade-all --out` wrote")
-    with open(path, newline="", encoding="utf-8") as handle:
-        rows = list(csv.DictReader(handle))
-        header = list(rows[0]) if rows else []
-    missing = [c for c in ("student", "total", "status", "reason") if c not in header]
-    if not rows or missing:
-        raise ReportError(f"{path}: not grade-all's grades.csv "
-                          + (f"(no column {', '.join(missing)})" if rows else "(no students)"))
-    return [c for c in header if _QID.fullmatch(c)], rows
-
-
-def _student(row: dict[str, str], qids: list[str], path: Path) -> Student:
-    name, status = row["student"] or "", row["status"]
-    if status not in (GRADED, FLAGGED, NOT_GRADED):
-        raise ReportError(f"{path}: student {name!r} has status {status!r}, not one of graded, flagged, not graded")
-    if status == NOT_GRADED:
-        return Student(name, status, row["reason"] or "", None, {})  # "or": None in a row shorter than the header
-    scores = {q: _number(row[q], f"{path}, student {name!r}, column {q}") for q in qids}
-    return Student(name, status, row["reason"] or "", _number(row["total"], f"{path}, student {name!r}, total"),
-                   scores)
+def _student(grade: Grade, qids: list[str], path: Path) -> Student:
+    if "/" in grade.student or grade.student in (".", ".."):
+        raise ReportError(f"{path}: {grade.student!r} is not a student folder name")
+    missing = [q for q in qids if q not in grade.scores]
+    if grade.status != NOT_GRADED and missing:
+        raise ReportError(f"{path}: {grade.student} is {grade.status} but has no score for {', '.join(missing)}")
+    return Student(grade.student, grade.status, grade.reason, grade.total, dict(grade.scores))
 
 
 def _read_results(path: Path) -> dict[str, Any]:
@@ -175,17 +151,21 @@ def _attach(student: Student, results: dict[str, Any], path: Path, questions: di
 
 def load(grades_dir: Path) -> ClassResults:
     """Read ``grades_dir`` (grade-all's ``--out``); :class:`ReportError` names the file when it cannot."""
-    grades = grades_dir / "grades.csv"
-    qids, rows = _read_grades(grades)
+    path = grades_dir / grades.FILE
+    try:
+        rows = grades.read(grades_dir)  # the class record, read as export and compare read it
+    except ValueError as error:
+        raise ReportError(str(error)) from None
+    if not rows:
+        raise ReportError(f"{path}: no students")
+    qids = sorted({q for row in rows for q in row.scores}, key=grades.question_order)
     students, questions = [], {}
     for row in rows:
-        student = _student(row, qids, grades)
-        if "/" in student.student or student.student in ("", ".", ".."):
-            raise ReportError(f"{grades}: {student.student!r} is not a student folder name")
-        path = grades_dir / student.student / "results.json"
-        _attach(student, _read_results(path), path, questions)
+        student = _student(row, qids, path)
+        results = grades_dir / student.student / "results.json"
+        _attach(student, _read_results(results), results, questions)
         students.append(student)
     if any(s.status != NOT_GRADED for s in students) and sorted(qids) != sorted(questions):
-        raise ReportError(f"{grades}: its questions ({', '.join(qids)}) are not those of the results.json files "
+        raise ReportError(f"{path}: its questions ({', '.join(qids)}) are not those of the results.json files "
                           f"({', '.join(questions)}): these results do not belong together; grade the class again")
     return ClassResults(grades_dir, [questions[q] for q in qids if q in questions], students)
