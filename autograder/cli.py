@@ -8,8 +8,8 @@
 
 A submission folder is shaped like ``assignments/attention_seq2seq/``: it holds the ``seq2seq`` package.
 Exit status: 0 whenever grading ran (failing questions are results, not errors); 2 for a bad command line, a
-folder that is not a submission, or (report) a GRADES_DIR that cannot be read, the file named; 3 when the submission was not graded because the grader failed (results.py):
-results.json is written all the same, saying why.
+folder that is not a submission, a malformed roster or grades folder; 3 when the submission was not graded because
+the grader failed (results.py): results.json is written all the same, saying why.
 """
 from __future__ import annotations
 

@@ -231,9 +231,9 @@ def test_report_of_a_generated_class(tmp_path):
         item = [float(row[qid]) for row in rows]
         rest = [sum(float(row[q]) for q in MIXED_QUESTIONS if q != qid) for row in rows]
         got = {k: float(questions[qid][k]) for k in ("mean", "full_share", "zero_share", "discrimination")}
-        assert got == pytest.approx({"mean": statistics.mean(item), "discrimination": statistics.correlation(item, rest),
-                                     "full_share": sum(v == maxima[qid] for v in item) / len(item),
-                                     "zero_share": sum(v == 0 for v in item) / len(item)}, abs=1e-5), qid
+        assert got == pytest.approx({"mean": statistics.mean(item), "full_share": sum(v == maxima[qid] for v in item)
+                                     / len(item), "zero_share": sum(v == 0 for v in item) / len(item),
+                                     "discrimination": statistics.correlation(item, rest)}, abs=1e-5), qid
 
     # The most frequent cause of the mutant-heavy question is the planted mutant's diagnosis
     planted = sum(m.mutant == "missing_sqrt" for m in members.values())

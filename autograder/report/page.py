@@ -42,7 +42,10 @@ document.querySelectorAll("table.sortable th").forEach(function (th) {
     var ascending = th.getAttribute("aria-sort") !== "ascending";
     th.parentNode.querySelectorAll("th").forEach(function (h) { h.removeAttribute("aria-sort"); });
     th.setAttribute("aria-sort", ascending ? "ascending" : "descending");
-    function key(row) { var c = row.cells[col]; return c.hasAttribute("data-v") ? c.getAttribute("data-v") : c.textContent; }
+    function key(row) {
+      var c = row.cells[col];
+      return c.hasAttribute("data-v") ? c.getAttribute("data-v") : c.textContent;
+    }
     Array.prototype.slice.call(body.rows).sort(function (a, b) {
       var x = key(a), y = key(b), nx = parseFloat(x), ny = parseFloat(y);
       var d = (isNaN(nx) || isNaN(ny)) ? x.localeCompare(y) : nx - ny;
