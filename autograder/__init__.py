@@ -12,10 +12,11 @@ Layout:
     results.py    the three outcomes of a grading (graded, flagged, not graded) and the one failure policy
     redact.py     keeps the hidden graders' code out of any text student code controls
     bulk.py, cli.py, gradescope.py, notebook.py, feedback.py   grade-all, the command line, Gradescope, nbgrader
-    grades.py     grades.csv, grade-all's class table: written by bulk.py, read by lms.py and regrade.py
+    grades.py     grades.csv, grade-all's class table: written by bulk.py, read by lms.py, regrade.py and report/
     lms.py        grades out to Canvas and a plain CSV through a roster (``export``)
     regrade.py    what changed between two grade-all runs (``compare``, ``grade-all --compare``)
     limits.py     the Gradescope submission limit (N graded submissions per window), read from Gradescope's metadata
+    report/       the class report of grade-all's output: statistics, common mistakes, timing (HTML, PNG, CSV)
 
 Student code only ever runs in a child. A child returns raw outputs (tensors, numbers, strings); the
 deciding process compares them with outputs of the reference solution, so nothing the student code does in its

@@ -3,6 +3,7 @@
     python -m autograder grade SUBMISSION_DIR --out results.json [--feedback feedback.md]
     python -m autograder grade-all SUBMISSIONS_DIR --out OUT_DIR [--compare PREVIOUS_OUT_DIR]
     python -m autograder compare OLD_OUT_DIR NEW_OUT_DIR           (what changed: regrade.csv, regrade.md)
+    python -m autograder report GRADES_DIR --out REPORT_DIR       (the class report of what grade-all wrote)
     python -m autograder export OUT_DIR [--roster roster.csv] [--canvas canvas.csv] [--csv grades.csv]
     python -m autograder gradescope-zip --out autograder.zip [--limit 3 --window 24h]
     python -m autograder gradescope-run [--root /autograder]      (what run_autograder calls on Gradescope)
@@ -57,6 +58,9 @@ def main(argv: list[str] | None = None) -> int:
     lms.add_argument("--assignment", default="attention_seq2seq", help="the Canvas assignment's name")
     lms.add_argument("--assignment-id", help="the Canvas assignment's id (the number in its address)")
     lms.add_argument("--points-possible", type=float, help="default: the graded questions' points")
+    report = commands.add_parser("report", help="the class report (report.html, figures, CSVs) of grade-all's output")
+    report.add_argument("grades", type=Path, help="the folder grade-all wrote (grades.csv, <student>/results.json)")
+    report.add_argument("--out", type=Path, required=True, help="folder for report.html, its PNGs and CSVs")
     pack = commands.add_parser("gradescope-zip", help="build the Gradescope autograder zip")
     pack.add_argument("--out", type=Path, default=Path("autograder.zip"))
     pack.add_argument("--limit", type=int, help="at most this many graded submissions per --window (limits.py)")
@@ -78,6 +82,8 @@ def main(argv: list[str] | None = None) -> int:
             return _compare(args.old, args.new, args.out or args.new)
         if args.command == "export":
             return _export(args)
+        if args.command == "report":
+            return _report(args)
         if args.command == "grade-all":
             return _grade_all(args, questions)
         return _grade(args, questions)
@@ -87,6 +93,13 @@ def main(argv: list[str] | None = None) -> int:
     except GraderError as error:
         print(f"autograder: the graders failed: {error}", file=sys.stderr)
         return 3
+
+
+def _report(args: argparse.Namespace) -> int:
+    from autograder.report import build_report
+
+    print(f"wrote {build_report(args.grades, args.out)}")  # a ReportError (ValueError) names the file: exit 2
+    return 0
 
 
 def _grade(args: argparse.Namespace, questions: list[str] | None) -> int:

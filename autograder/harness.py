@@ -83,6 +83,7 @@ class Verdict:
     grader_error: bool = False
     check: str = ""  # the check's function name
     requires: tuple[str, ...] = ()  # checks (function names) this one earns points with (``requires=`` of the marker)
+    seconds: float = 0.0  # the check's own run time (pytest's call phase; waiting for the child is not counted)
 
 
 @dataclass
@@ -131,7 +132,8 @@ class Grading:
             requires = marker.kwargs.get("requires", ())
             verdict = Verdict(_qid(item), doc, float(marker.kwargs["points"]), passed=not failed,
                               check=getattr(item, "originalname", item.name),
-                              requires=(requires,) if isinstance(requires, str) else tuple(requires))
+                              requires=(requires,) if isinstance(requires, str) else tuple(requires),
+                              seconds=report.duration if report.when == "call" else 0.0)
             if failed:
                 verdict.message, verdict.grader_error = _explain(call.excinfo.value)
             self.verdicts.append(verdict)
@@ -303,23 +305,30 @@ def _gate(verdicts: list[Verdict]) -> None:
                                f"yet: \"{failed[0].name}\"")
 
 
+def _check(verdict: Verdict, share: float) -> dict[str, Any]:
+    """One check as the student reads it (name, points, the cause they are told), for results.json's extra_data."""
+    return {"name": verdict.name, "passed": verdict.passed, "score": share if verdict.passed else 0,
+            "max_score": share, "message": "" if verdict.passed else verdict.message}
+
+
 def _results(grading: Grading, seconds: float) -> dict[str, Any]:
     tests = []
     for qid in grading.questions:
         verdicts = [v for v in grading.verdicts if v.qid == qid]
         maximum, total = QUESTIONS[qid].points, sum(v.weight for v in verdicts)
         score = _share(maximum, sum(v.weight for v in verdicts if v.passed), total)
-        lines = []
-        for v in verdicts:
-            share = _share(maximum, v.weight, total)
-            lines.append(f"{'PASS' if v.passed else 'FAIL'} ({share if v.passed else 0:g}/{share:g}) {v.name}"
-                         + ("" if v.passed else "\n    " + v.message.replace("\n", "\n    ")))
+        checks = [_check(v, _share(maximum, v.weight, total)) for v in verdicts]
+        lines = [f"{'PASS' if c['passed'] else 'FAIL'} ({c['score']:g}/{c['max_score']:g}) {c['name']}"
+                 + ("" if c["passed"] else "\n    " + c["message"].replace("\n", "\n    ")) for c in checks]
         child = grading.student[qid].result()
         if score < maximum and child.printed.strip():
             lines.append("Your code printed (last lines):\n" + redact(tail(child.printed.strip(), 800)))
+        # A test's "extra_data" (Gradescope's spec: "optional extra data to be stored") holds the checks and causes
+        # of the output text, structured, and the question's grading time, for the class report (autograder/report).
+        timing = round(child.seconds + sum(v.seconds for v in verdicts), 3)
         tests.append({"name": f"{qid} {QUESTIONS[qid].title}", "score": score, "max_score": maximum,
                       "status": "passed" if score == maximum else "failed", "output": "\n".join(lines),
-                      "visibility": "visible"})
+                      "visibility": "visible", "extra_data": {"checks": checks, "seconds": timing}})
     plan = isolation.plan()
     # Gradescope's results.json; what Gradescope does not define goes under its free-form "extra_data".
     return graded(tests, seconds, f"Graded {len(tests)} questions in {seconds:.0f} s.",

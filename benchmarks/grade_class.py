@@ -2,9 +2,9 @@
 
     .venv/bin/python benchmarks/grade_class.py [--students 30] [--workers 2] [--questions Q1,Q4]
 
-The class: copies of the solution, of the untouched stub, and mutants (realistic mistakes) taken from the
-graders' own test catalogues (tests/test_graders_model.py and tests/test_graders_training_evaluation.py),
-in the plain ``student_id/seq2seq/`` layout. Reported: the wall time of ``grade_all`` (the whole hidden suite
+The class (made by tests/class_factory.py): copies of the solution, of the untouched stub, and mutants
+(realistic mistakes) taken from the graders' own test catalogues (tests/test_graders_model.py and
+tests/test_graders_training_evaluation.py), in the plain ``student_id/seq2seq/`` layout. Reported: the wall time of ``grade_all`` (the whole hidden suite
 per student unless --questions is given), the wall time of grading each submission alone with
 ``autograder.harness.grade`` in a fresh process per student (what an instructor would do by hand), and whether
 every student's per-question scores agree between the two.
@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import shutil
 import subprocess
 import sys
 import tempfile
@@ -25,28 +24,14 @@ sys.path.insert(0, str(ROOT))
 
 from autograder.bulk import grade_all  # noqa: E402
 from tests import test_graders_model, test_graders_training_evaluation  # noqa: E402
-from tests.helpers import SOLUTION, STUB, mutant  # noqa: E402
+from tests.class_factory import bug, build_class, solution, stub  # noqa: E402
 
 
-def build_class(root: Path, students: int) -> dict[str, str]:
-    """Write ``root/<student>/`` folders; return ``{student: what it is}``."""
-    mutants = [(name, {file: edits}) for name, (_, file, edits) in test_graders_model.MUTANTS.items()]
-    mutants += [(name, {file: edits}) for name, (_, file, edits) in test_graders_training_evaluation.MUTANTS.items()]
-    kinds: dict[str, str] = {}
-    for i in range(students):
-        student = f"s{i:02d}"
-        if i % 5 == 0:
-            shutil.copytree(SOLUTION, root / student, ignore=shutil.ignore_patterns("__pycache__", "*.ipynb"))
-            kinds[student] = "solution"
-        elif i % 5 == 1:
-            shutil.copytree(STUB, root / student, ignore=shutil.ignore_patterns("__pycache__", "*.ipynb"))
-            kinds[student] = "stub"
-        else:
-            name, edits = mutants[(i * 7) % len(mutants)]
-            with tempfile.TemporaryDirectory() as tmp:
-                shutil.copytree(mutant(Path(tmp), edits), root / student)
-            kinds[student] = f"mutant: {name}"
-    return kinds
+def plan(students: int) -> list:
+    """Every fifth student a solution, every fifth the stub, the rest mutants of the model and training catalogues."""
+    names = list(test_graders_model.MUTANTS) + list(test_graders_training_evaluation.MUTANTS)
+    return [solution() if i % 5 == 0 else stub() if i % 5 == 1 else bug(names[(i * 7) % len(names)])
+            for i in range(students)]
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -58,7 +43,7 @@ def main(argv: list[str] | None = None) -> int:
     questions = args.questions.split(",") if args.questions else None
     with tempfile.TemporaryDirectory(prefix="class-") as tmp:
         root, out = Path(tmp) / "submissions", Path(tmp) / "out"
-        kinds = build_class(root, args.students)
+        kinds = {student: str(member) for student, member in build_class(root, plan(args.students)).items()}
         started = time.monotonic()
         rows = grade_all(root, out, questions=questions, workers=args.workers, progress=False)
         bulk_seconds = time.monotonic() - started
