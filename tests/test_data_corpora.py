@@ -348,12 +348,29 @@ def test_sorted_batches_pack_and_move(prepared):
     assert moved.src.device.type == moved.tgt.device.type == "meta" and moved.src_lengths.device.type == "cpu"
 
 
-def test_evaluation_loaders_keep_order(prepared):
-    first = next(iter(prepared.loader("test", 10, bucket=False)))  # evaluation splits are not shuffled
-    for row, (length, target) in enumerate(zip(first.src_lengths.tolist(), first.tgt.tolist())):
-        src, tgt = prepared.datasets["test"][row]
-        assert first.src[row, :length].tolist() == src.tolist() and (first.src[row, length:] == PAD).all()
-        assert target[:len(tgt)] == tgt.tolist() and set(target[len(tgt):]) <= {PAD}
+@pytest.mark.parametrize("split", ["valid", "test"])
+def test_evaluation_loaders_keep_order(prepared, split):
+    """With the default options, the evaluation splits come whole, unshuffled and unbucketed: row after row in
+    the order of prepared.tokens[split] (the lengths vary, so bucketing would reorder them)."""
+    assert len({len(src) for src, _ in prepared.tokens[split]}) > 5
+    loader = prepared.loader(split, 8)
+    assert data.keeps_dataset_order(loader)
+    row = 0
+    for batch in loader:
+        for length, source, target in zip(batch.src_lengths.tolist(), batch.src.tolist(), batch.tgt.tolist()):
+            src, tgt = prepared.datasets[split][row]
+            assert source[:length] == src.tolist() and set(source[length:]) <= {PAD}
+            assert target[:len(tgt)] == tgt.tolist() and set(target[len(tgt):]) <= {PAD}
+            row += 1
+    assert row == len(prepared.tokens[split])
+
+
+def test_reordering_loaders_are_recognised(prepared):
+    assert not data.keeps_dataset_order(prepared.loader("train", 8))
+    for options in ({"bucket": True}, {"shuffle": True}, {"sort_by_length": True}):
+        assert not data.keeps_dataset_order(prepared.loader("valid", 8, **options)), options
+    assert data.keeps_dataset_order(prepared.loader("train", 8, shuffle=False, bucket=False))
+    assert data.keeps_dataset_order(list(prepared.loader("valid", 8)))  # lists: nothing to see into
 
 
 def test_stats_command_runs_offline(monkeypatch, capsys):

@@ -607,6 +607,16 @@ def make_loader(dataset: TranslationDataset, batch_size: int, *, shuffle: bool =
                       collate_fn=functools.partial(collate_batch, sort_by_length=sort_by_length))
 
 
+def keeps_dataset_order(loader: Any) -> bool:
+    """Whether ``loader`` yields its dataset's items in order, batch after batch and row after row: False for a
+    :func:`make_loader` DataLoader that shuffles, buckets or sorts its batches (``sort_by_length``), True for any
+    other loader (lists of batches, stand-ins: nothing here can see into them)."""
+    sampler, collate = getattr(loader, "batch_sampler", None), getattr(loader, "collate_fn", None)
+    if isinstance(sampler, BucketBatchSampler) and (sampler.shuffle or sampler.bucket):
+        return False
+    return not (isinstance(collate, functools.partial) and collate.keywords.get("sort_by_length"))
+
+
 def padding_fraction(batches: Iterable[Batch]) -> float:
     """The mean, over batches, of the fraction of PAD positions in ``src`` and ``tgt`` together."""
     fractions = [float(((batch.src == PAD).sum() + (batch.tgt == PAD).sum()) / (batch.src.numel() + batch.tgt.numel()))
@@ -626,8 +636,18 @@ class Data:
     datasets: dict[str, TranslationDataset] = field(repr=False)
 
     def loader(self, split: str, batch_size: int, **options: Any) -> DataLoader:
-        """``make_loader`` on one split; evaluation splits default to no shuffling."""
-        options.setdefault("shuffle", split == "train")
+        """:func:`make_loader` on one split. Only ``"train"`` is shuffled and bucketed by default; ``"valid"`` and
+        ``"test"`` come in dataset order, so that the i-th sentence a loop over the loader sees is
+        ``self.tokens[split][i]``: ``evaluate(model, data.loader("valid", 64), data.tgt_vocab,
+        references=[tgt for _, tgt in data.tokens["valid"]])`` pairs every hypothesis with its own reference.
+
+        ``options`` are :func:`make_loader`'s (``shuffle``, ``bucket``, ``sort_by_length``, ``seed``, ``device``,
+        ``num_workers``); a loader that reorders an evaluation split (``bucket=True``, ``shuffle=True`` or
+        ``sort_by_length=True``) no longer matches ``tokens[split]``, and ``evaluate`` refuses it with
+        ``references`` (:func:`keeps_dataset_order`).
+        """
+        for option in ("shuffle", "bucket"):
+            options.setdefault(option, split == "train")
         return make_loader(self.datasets[split], batch_size, **options)
 
 
