@@ -453,9 +453,14 @@ class Vocab:
 # ================================================================================================== batches
 class Batch(NamedTuple):
     """A padded batch. ``src``: LongTensor ``(batch, src_len)`` of ``<sos> ... <eos>`` sequences padded with
-    ``PAD``; ``src_lengths``: LongTensor ``(batch,)`` of the true source lengths, on the CPU (what
-    ``pack_padded_sequence`` wants); ``tgt``: LongTensor ``(batch, tgt_len)``, ``<sos> ... <eos>`` padded with
-    ``PAD``. Row ``i`` of ``src`` and of ``tgt`` hold the same pair."""
+    ``PAD``; ``src_lengths``: LongTensor ``(batch,)`` of the true source lengths (``<sos>`` and ``<eos>``
+    counted), on the CPU (what ``pack_padded_sequence`` wants); ``tgt``: LongTensor ``(batch, tgt_len)``,
+    ``<sos> ... <eos>`` padded with ``PAD``. Row ``i`` of ``src`` and of ``tgt`` hold the same pair.
+
+    Move a batch with :meth:`Batch.to`, which keeps ``src_lengths`` on the CPU, as the training and evaluation
+    loops do. The generic ``environment.move_to`` (Q3) knows nothing of this rule: it moves every tensor field of
+    a named tuple, ``src_lengths`` included (``pack_padded_sequence`` then needs them copied back to the
+    CPU)."""
 
     src: torch.Tensor
     src_lengths: torch.Tensor
@@ -508,12 +513,15 @@ def collate_batch(items: Sequence[tuple[torch.Tensor, torch.Tensor]], *, sort_by
 class BucketBatchSampler(Sampler[list[int]]):
     """Q8 (part b): yield batches of dataset indices, pairs of similar length together, to keep padding small.
 
-    Every epoch (every ``iter(sampler)``) lists each index ``0 .. len(lengths) - 1`` exactly once, in batches
-    of ``batch_size`` indices; only the last batch may be smaller, and it is kept (dropping it would silently
+    Every epoch (every pass over ``iter(sampler)``) lists each index ``0 .. len(lengths) - 1`` exactly once, in
+    batches of ``batch_size`` indices; only the last batch may be smaller, and it is kept (dropping it would silently
     never train on some pairs). The epoch's randomness comes only from a private ``random.Random`` seeded with
     ``f"{seed}:{epoch}"`` (a string seed: it is hashed the same way in every run), so runs are reproducible and
-    each epoch differs. The epoch counter starts at 0 and goes up by one with each ``iter``; ``set_epoch``
-    sets it.
+    each epoch differs. The epoch counter starts at 0 and goes up by one per epoch; ``set_epoch`` sets it.
+    ``__iter__`` is a generator (its batches come from ``yield``), so ``iter(sampler)`` alone runs none of it: the
+    counter goes up when the epoch's first batch is asked for (the first ``next()``, which a ``DataLoader`` makes
+    when a loop over it starts). An epoch cut short after its first batch still counts; an iterator that was never
+    advanced does not.
 
     One epoch, with ``rng = random.Random(f"{self.seed}:{self.epoch}")``:
 
@@ -522,7 +530,8 @@ class BucketBatchSampler(Sampler[list[int]]):
        their shuffled order);
     3. cut into consecutive batches of ``batch_size``;
     4. with ``shuffle``, ``rng.shuffle`` the list of batches (so training does not go from short to long);
-    5. add one to the epoch counter (first, so that an epoch cut short still counts), then yield the batches.
+    5. add one to the epoch counter (before yielding, so that an epoch cut short still counts), then yield the
+       batches.
 
     Args:
         lengths: one sortable length per dataset item (an int, or a ``(src_len, tgt_len)`` tuple).
