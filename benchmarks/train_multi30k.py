@@ -76,9 +76,9 @@ def main() -> None:
     print(f"parameters: {sum(p.numel() for p in model.parameters()):,}", flush=True)
     optimizer = make_optimizer(model, args.lr)
     train = data.loader("train", args.batch_size, seed=args.seed)
-    # Unbucketed and unshuffled, so that the hypotheses come in the order of the true references.
-    valid = data.loader("valid", args.batch_size, bucket=False)
-    test = data.loader("test", args.batch_size, bucket=False)
+    # Evaluation loaders keep dataset order by default: the hypotheses come in the order of the true references.
+    valid = data.loader("valid", args.batch_size)
+    test = data.loader("test", args.batch_size)
     refs = {split: [tgt for _, tgt in data.tokens[split]] for split in ("valid", "test")}
     train_tokens = sum(len(t) - 1 for t in data.datasets["train"].tgt)  # tgt[:, 1:] without PAD
     if args.speed:

@@ -1,5 +1,5 @@
-"""The provided (non-graded) code of seq2seq/data.py: the synthetic corpus, the real corpus loaders, bad input,
-vocabulary files, detokenisation and loaders. Runs the generated solution."""
+"""The provided (non-graded) code of seq2seq/data.py and seq2seq/synthetic.py: the synthetic corpus, the real corpus
+loaders, bad input, vocabulary files, detokenisation and loaders. Runs the generated solution."""
 from __future__ import annotations
 
 import functools
@@ -20,9 +20,10 @@ from tests.helpers import SOLUTION
 if str(SOLUTION) not in sys.path:
     sys.path.insert(0, str(SOLUTION))
 from seq2seq import EOS, PAD, SOS, SPECIALS, UNK, data  # noqa: E402
+from seq2seq import synthetic as synth  # noqa: E402
 
 assert Path(data.__file__).resolve().is_relative_to(SOLUTION.resolve()), data.__file__
-SYNTHETIC = data.synthetic_corpus
+SYNTHETIC = synth.synthetic_corpus
 
 REAL = os.environ.get(data.DATA_ENV)
 needs_real = pytest.mark.skipif(
@@ -33,7 +34,7 @@ needs_real = pytest.mark.skipif(
 # ------------------------------------------------------------------------------------------ synthetic corpus
 @pytest.fixture(scope="module")
 def synthetic() -> data.Corpus:
-    return data.synthetic_corpus(n_train=2000, n_valid=200, n_test=200, seed=0)
+    return SYNTHETIC(n_train=2000, n_valid=200, n_test=200, seed=0)
 
 
 def _digest(corpus: data.Corpus) -> str:
@@ -42,16 +43,25 @@ def _digest(corpus: data.Corpus) -> str:
 
 
 def test_synthetic_is_byte_identical_for_a_seed(synthetic):
-    again = data.synthetic_corpus(n_train=2000, n_valid=200, n_test=200, seed=0)
+    again = SYNTHETIC(n_train=2000, n_valid=200, n_test=200, seed=0)
     assert _digest(again) == _digest(synthetic)
-    assert _digest(data.synthetic_corpus(n_train=2000, n_valid=200, n_test=200, seed=1)) != _digest(synthetic)
+    assert _digest(SYNTHETIC(n_train=2000, n_valid=200, n_test=200, seed=1)) != _digest(synthetic)
     # Another process with another string-hash seed: no set or dict order may leak into the corpus.
-    code = ("import hashlib, json; from seq2seq import data; c = data.synthetic_corpus(n_train=2000, n_valid=200, "
-            "n_test=200, seed=0); print(hashlib.sha256(json.dumps({s: [c[s], c.alignments[s]] for s in "
+    code = ("import hashlib, json; from seq2seq import data, synthetic; c = synthetic.synthetic_corpus(n_train=2000, "
+            "n_valid=200, n_test=200, seed=0); print(hashlib.sha256(json.dumps({s: [c[s], c.alignments[s]] for s in "
             "data.SPLITS}, ensure_ascii=False).encode()).hexdigest())")
     env = {**os.environ, "PYTHONHASHSEED": "12345", "PYTHONPATH": str(SOLUTION)}
     done = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True, check=True)
     assert done.stdout.strip() == _digest(synthetic)
+
+
+def test_synthetic_corpus_is_also_data_synthetic_corpus():
+    """Deliberate: the notebook and the runner take the offline corpus from seq2seq.data, beside the real ones."""
+    from seq2seq.data import synthetic_corpus
+
+    assert synthetic_corpus is data.synthetic_corpus is SYNTHETIC
+    with pytest.raises(AttributeError, match="no attribute 'synthetic_corpora'"):
+        data.synthetic_corpora  # noqa: B018 -- a misspelt name still fails as usual
 
 
 def test_synthetic_sizes_lengths_and_vocabulary(synthetic):
@@ -69,16 +79,16 @@ def test_synthetic_sizes_lengths_and_vocabulary(synthetic):
 def _lexicon() -> set[tuple[str, str]]:
     """Every (English word, French word) link the grammar may produce."""
     links = {(".", "."), ("that", "qui"), ("not", "ne"), ("not", "pas")}
-    for en, (en_pl, fr_sg, fr_pl, _) in data._NOUNS.items():
+    for en, (en_pl, fr_sg, fr_pl, _) in synth._NOUNS.items():
         links |= {(en, fr_sg), (en_pl, fr_pl)}
-    for en, forms in data._ADJECTIVES.items():
+    for en, forms in synth._ADJECTIVES.items():
         links |= {(en, form) for form in forms}
-    for (en_sg, en_pl), (fr_sg, fr_pl) in data._VERBS.items():
+    for (en_sg, en_pl), (fr_sg, fr_pl) in synth._VERBS.items():
         links |= {(en_sg, fr_sg), (en_pl, fr_pl), (en_pl, fr_sg)}  # "does not see" -> "ne voit pas"
-    links |= {(en, fr) for (en, _), (fr, _) in data._SUBJECT_PRONOUNS.items()}
-    links |= set(data._OBJECT_PRONOUNS.items()) | set(data._PREPOSITIONS.items())
-    links |= {(en, fr) for en, frs in data._CONJUNCTIONS.items() for fr in frs}
-    links |= {(en, fr) for (en, _), forms in data._ARTICLES.items() for fr in forms.values()}
+    links |= {(en, fr) for (en, _), (fr, _) in synth._SUBJECT_PRONOUNS.items()}
+    links |= set(synth._OBJECT_PRONOUNS.items()) | set(synth._PREPOSITIONS.items())
+    links |= {(en, fr) for en, frs in synth._CONJUNCTIONS.items() for fr in frs}
+    links |= {(en, fr) for (en, _), forms in synth._ARTICLES.items() for fr in forms.values()}
     return links
 
 
@@ -96,9 +106,9 @@ def test_synthetic_alignments_are_gold(synthetic):
 
 
 def test_synthetic_reordering_and_agreement(synthetic):
-    gender = {fr: g for _, (_, sg, pl, g) in data._NOUNS.items() for fr in (sg, pl)}
-    plural = {pl for _, (_, _, pl, _) in data._NOUNS.items()}
-    forms = {form: i for adj in data._ADJECTIVES.values() for i, form in enumerate(adj)}
+    gender = {fr: g for _, (_, sg, pl, g) in synth._NOUNS.items() for fr in (sg, pl)}
+    plural = {pl for _, (_, _, pl, _) in synth._NOUNS.items()}
+    forms = {form: i for adj in synth._ADJECTIVES.values() for i, form in enumerate(adj)}
     seen_pronoun_object = False
     for src, tgt in synthetic.train:
         fr = tgt.split()
@@ -110,7 +120,7 @@ def test_synthetic_reordering_and_agreement(synthetic):
                 for adj in fr[k + 1:k + 3]:
                     if adj not in forms:
                         break
-                    assert any(data._ADJECTIVES[a][wanted] == adj for a in data._ADJECTIVES), (adj, tgt)
+                    assert any(synth._ADJECTIVES[a][wanted] == adj for a in synth._ADJECTIVES), (adj, tgt)
         if " him " in f" {src} " and " le voit " in f" {tgt} ":
             seen_pronoun_object = True
     assert seen_pronoun_object, "object pronouns go before the verb: '... sees him' -> '... le voit'"
@@ -124,7 +134,7 @@ def test_synthetic_spacy_tokens_are_the_words(synthetic):
 
 
 def test_synthetic_reverse_swaps_pairs_and_links(synthetic):
-    flipped = data.synthetic_corpus(n_train=2000, n_valid=200, n_test=200, seed=0, reverse=True)
+    flipped = SYNTHETIC(n_train=2000, n_valid=200, n_test=200, seed=0, reverse=True)
     assert (flipped.src_lang, flipped.tgt_lang) == ("fr", "en")
     assert flipped.train[5] == synthetic.train[5][::-1]
     assert flipped.alignments["train"][5] == sorted((j, i) for i, j in synthetic.alignments["train"][5])
@@ -132,7 +142,7 @@ def test_synthetic_reverse_swaps_pairs_and_links(synthetic):
 
 def test_synthetic_impossible_request_fails():
     with pytest.raises(ValueError, match="distinct pairs"):
-        data.synthetic_corpus(n_train=50, n_valid=0, n_test=0, max_len=2)
+        SYNTHETIC(n_train=50, n_valid=0, n_test=0, max_len=2)
 
 
 # ------------------------------------------------------------------------------------------ real corpora
@@ -300,7 +310,7 @@ def test_vocab_round_trip_and_errors(tmp_path):
 # ------------------------------------------------------------------------------------------ batches
 @pytest.fixture(scope="module")
 def prepared() -> data.Data:
-    return data.prepare(data.synthetic_corpus(n_train=600, n_valid=50, n_test=50, seed=3), min_freq=2)
+    return data.prepare(SYNTHETIC(n_train=600, n_valid=50, n_test=50, seed=3), min_freq=2)
 
 
 def test_prepare_builds_vocabularies_on_train_only(prepared):
@@ -338,17 +348,34 @@ def test_sorted_batches_pack_and_move(prepared):
     assert moved.src.device.type == moved.tgt.device.type == "meta" and moved.src_lengths.device.type == "cpu"
 
 
-def test_evaluation_loaders_keep_order(prepared):
-    first = next(iter(prepared.loader("test", 10, bucket=False)))  # evaluation splits are not shuffled
-    for row, (length, target) in enumerate(zip(first.src_lengths.tolist(), first.tgt.tolist())):
-        src, tgt = prepared.datasets["test"][row]
-        assert first.src[row, :length].tolist() == src.tolist() and (first.src[row, length:] == PAD).all()
-        assert target[:len(tgt)] == tgt.tolist() and set(target[len(tgt):]) <= {PAD}
+@pytest.mark.parametrize("split", ["valid", "test"])
+def test_evaluation_loaders_keep_order(prepared, split):
+    """With the default options, the evaluation splits come whole, unshuffled and unbucketed: row after row in
+    the order of prepared.tokens[split] (the lengths vary, so bucketing would reorder them)."""
+    assert len({len(src) for src, _ in prepared.tokens[split]}) > 5
+    loader = prepared.loader(split, 8)
+    assert data.keeps_dataset_order(loader)
+    row = 0
+    for batch in loader:
+        for length, source, target in zip(batch.src_lengths.tolist(), batch.src.tolist(), batch.tgt.tolist()):
+            src, tgt = prepared.datasets[split][row]
+            assert source[:length] == src.tolist() and set(source[length:]) <= {PAD}
+            assert target[:len(tgt)] == tgt.tolist() and set(target[len(tgt):]) <= {PAD}
+            row += 1
+    assert row == len(prepared.tokens[split])
+
+
+def test_reordering_loaders_are_recognised(prepared):
+    assert not data.keeps_dataset_order(prepared.loader("train", 8))
+    for options in ({"bucket": True}, {"shuffle": True}, {"sort_by_length": True}):
+        assert not data.keeps_dataset_order(prepared.loader("valid", 8, **options)), options
+    assert data.keeps_dataset_order(prepared.loader("train", 8, shuffle=False, bucket=False))
+    assert data.keeps_dataset_order(list(prepared.loader("valid", 8)))  # lists: nothing to see into
 
 
 def test_stats_command_runs_offline(monkeypatch, capsys):
     monkeypatch.delenv(data.DATA_ENV, raising=False)
-    monkeypatch.setattr(data, "synthetic_corpus", functools.partial(SYNTHETIC, n_train=100, n_valid=10, n_test=10))
+    monkeypatch.setattr(synth, "synthetic_corpus", functools.partial(SYNTHETIC, n_train=100, n_valid=10, n_test=10))
     assert data.main(["stats", "--batch-size", "16"]) == 0
     out = capsys.readouterr().out
     assert "real corpora skipped" in out and "train 100, valid 10, test 10" in out and "bucketed" in out

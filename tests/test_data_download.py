@@ -1,4 +1,4 @@
-"""``download`` against a local HTTP server on 127.0.0.1 only: verified files land atomically, corrupted or broken
+"""``seq2seq.download`` against a local HTTP server on 127.0.0.1 only: verified files land atomically, corrupted or broken
 downloads are rejected and leave nothing behind."""
 from __future__ import annotations
 
@@ -21,7 +21,7 @@ from tests.helpers import SOLUTION
 
 if str(SOLUTION) not in sys.path:
     sys.path.insert(0, str(SOLUTION))
-from seq2seq import data  # noqa: E402
+from seq2seq import data, download  # noqa: E402
 
 SHARED = Path(os.environ.get(data.DATA_ENV, "/nonexistent"))
 
@@ -68,9 +68,9 @@ def _serve_zip(www: Path, rel: str, member: str, content: bytes) -> None:
 
 PAIRS = "Go.\tVa !\nHi.\tSalut !\n".encode()
 LINES = "Zwei Männer.\nEin Hund.\n".encode()
-FAKE = (data.Source("eng-fra.txt", "http://unused.invalid", "tutorial/data.zip", _sha(PAIRS),
+FAKE = (download.Source("eng-fra.txt", "http://unused.invalid", "tutorial/data.zip", _sha(PAIRS),
                     member="data/eng-fra.txt"),
-        data.Source("multi30k/train.de", "http://unused.invalid", "raw/train.de.gz", _sha(LINES)))
+        download.Source("multi30k/train.de", "http://unused.invalid", "raw/train.de.gz", _sha(LINES)))
 
 
 def _leftovers(root: Path) -> list[str]:
@@ -82,13 +82,13 @@ def test_download_extracts_verifies_and_skips_present_files(server, tmp_path):
     _serve_zip(www, "tutorial/data.zip", "data/eng-fra.txt", PAIRS)
     _serve_gz(www, "raw/train.de.gz", LINES)
     target = tmp_path / "data"
-    paths = data.download(target, mirror=base, sources=FAKE)
+    paths = download.download(target, mirror=base, sources=FAKE)
     assert paths == [target / "eng-fra.txt", target / "multi30k" / "train.de"]
     assert paths[0].read_bytes() == PAIRS and paths[1].read_bytes() == LINES
     assert _leftovers(target) == ["eng-fra.txt", "multi30k/train.de"], "no temporary files left"
     for served in www.rglob("*.*"):
         served.unlink()  # the server now has nothing: verified files must not be fetched again
-    assert data.download(target, mirror=base, sources=FAKE) == paths
+    assert download.download(target, mirror=base, sources=FAKE) == paths
 
 
 def test_corrupted_download_is_rejected_and_nothing_is_written(server, tmp_path):
@@ -96,7 +96,7 @@ def test_corrupted_download_is_rejected_and_nothing_is_written(server, tmp_path)
     _serve_zip(www, "tutorial/data.zip", "data/eng-fra.txt", PAIRS.replace(b"Va", b"Vas"))
     target = tmp_path / "data"
     with pytest.raises(data.DataError, match="sha256 .* differs from the expected"):
-        data.download(target, mirror=base, sources=FAKE[:1])
+        download.download(target, mirror=base, sources=FAKE[:1])
     assert _leftovers(target) == []
 
 
@@ -107,11 +107,11 @@ def test_corrupted_download_keeps_the_previous_file_untouched(server, tmp_path):
     (target / "multi30k" / "train.de").write_bytes(b"an older, wrong copy\n")
     _serve_gz(www, "raw/train.de.gz", LINES + b"tampered\n")
     with pytest.raises(data.DataError, match="sha256"):
-        data.download(target, mirror=base, sources=FAKE[1:])
+        download.download(target, mirror=base, sources=FAKE[1:])
     assert _leftovers(target) == ["multi30k/train.de"]
     assert (target / "multi30k" / "train.de").read_bytes() == b"an older, wrong copy\n"
     _serve_gz(www, "raw/train.de.gz", LINES)  # a good copy replaces the wrong one
-    data.download(target, mirror=base, sources=FAKE[1:])
+    download.download(target, mirror=base, sources=FAKE[1:])
     assert (target / "multi30k" / "train.de").read_bytes() == LINES
 
 
@@ -121,10 +121,18 @@ def test_truncated_archive_and_missing_file(server, tmp_path):
     (www / "raw" / "train.de.gz").write_bytes((www / "raw" / "train.de.gz").read_bytes()[:-12])  # cut short
     target = tmp_path / "data"
     with pytest.raises(data.DataError, match="not a readable archive"):
-        data.download(target, mirror=base, sources=FAKE[1:])
+        download.download(target, mirror=base, sources=FAKE[1:])
     with pytest.raises(urllib.error.HTTPError):  # 404: tutorial/data.zip is not served
-        data.download(target, mirror=base, sources=FAKE[:1])
+        download.download(target, mirror=base, sources=FAKE[:1])
     assert _leftovers(target) == []
+
+
+def test_download_needs_a_data_directory_and_creates_it(monkeypatch, tmp_path):
+    monkeypatch.delenv(data.DATA_ENV, raising=False)
+    with pytest.raises(data.DataError, match=data.DATA_ENV):  # the one rule of data.resolve_data_dir
+        download.download(sources=())
+    monkeypatch.setenv(data.DATA_ENV, str(tmp_path / "new" / "data"))
+    assert download.download(sources=()) == [] and (tmp_path / "new" / "data").is_dir()
 
 
 def test_command_line_reports_errors(server, tmp_path, capsys):
@@ -138,9 +146,9 @@ def test_official_checksums_match_the_real_files(server, tmp_path):
     """Serve the real files the way their official hosts package them; the built-in SOURCES must accept them."""
     base, www = server
     _serve_zip(www, "tutorial/data.zip", "data/eng-fra.txt", (SHARED / "eng-fra.txt").read_bytes())
-    for source in data.SOURCES[1:]:
+    for source in download.SOURCES[1:]:
         _serve_gz(www, source.path, (SHARED / source.target).read_bytes())
-    paths = data.download(tmp_path / "data", mirror=base)
-    assert len(paths) == 10 and all(data.sha256_of(p) == data.sha256_of(SHARED / p.relative_to(tmp_path / "data"))
-                                    for p in paths)
+    paths = download.download(tmp_path / "data", mirror=base)
+    assert len(paths) == 10 and all(
+        download.sha256_of(p) == download.sha256_of(SHARED / p.relative_to(tmp_path / "data")) for p in paths)
     assert data.load_multi30k(tmp_path / "data", "fr", "en").sizes()["valid"] == 1014

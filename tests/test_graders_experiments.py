@@ -49,8 +49,8 @@ MUTANTS = {
     "Q31 ratio not passed to train_epoch": ("Q31", [
         ("                                                teacher_forcing_ratio=budget.teacher_forcing_ratio, device=device,",
          "                                                device=device,")]),
-    "Q31 evaluated on test": ("Q31", [('result = evaluate(model, data.loader("valid", budget.batch_size, bucket=False)',
-                                       'result = evaluate(model, data.loader("test", budget.batch_size, bucket=False)')]),
+    "Q31 evaluated on test": ("Q31", [('result = evaluate(model, data.loader("valid", budget.batch_size)',
+                                       'result = evaluate(model, data.loader("test", budget.batch_size)')]),
     "Q31 study lr ignored": ("Q31", [('return [{"lr": lr, **run_setting(data, config, replace(budget, lr=lr), device=device)}',
                                       'return [{"lr": lr, **run_setting(data, config, budget, device=device)}')]),
     # Q32

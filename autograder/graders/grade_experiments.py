@@ -161,7 +161,7 @@ def test_q31_same_numbers_as_reference(out, ref):
         "the final model on the valid split)")
     assert _close(got["bleu"], want["bleu"], 1e-3), (
         f"the BLEU {got['bleu']} differs from the expected {want['bleu']:.3f} (greedy, on the valid split, with "
-        "the true tokenised references, in the order of data.loader(\"valid\", batch_size, bucket=False))")
+        "the true tokenised references, in the order of data.loader(\"valid\", batch_size))")
     assert got["diverged"] is False, "a run that trained normally must not be marked diverged"
 
 

@@ -162,7 +162,7 @@ def grader_run_setting(data, config, budget, *, device=None, progress=False):
             break
     valid_loss, score = math.nan, 0.0
     if not failed:
-        result = grader_evaluate(model, data.loader("valid", budget.batch_size, bucket=False), data.tgt_vocab,
+        result = grader_evaluate(model, data.loader("valid", budget.batch_size), data.tgt_vocab,
                                  references=[t for _, t in data.tokens["valid"]])
         valid_loss, score = result["loss"], result["bleu"]
     return {"train_loss": losses, "valid_loss": valid_loss, "bleu": score, "diverged": failed,

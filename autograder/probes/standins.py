@@ -90,8 +90,9 @@ class TaskData:
         self.datasets = dict(self.ids)
 
     def loader(self, split: str, batch_size: int, **options) -> TaskLoader:
+        """Like ``Data.loader``: only "train" is shuffled and bucketed by default; valid and test keep their order."""
         return TaskLoader(self.ids[split], split, batch_size, options.get("seed", 0),
-                          options.get("shuffle", split == "train"), options.get("bucket", True))
+                          options.get("shuffle", split == "train"), options.get("bucket", split == "train"))
 
 
 class StandInDecoder(nn.Module):

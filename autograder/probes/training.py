@@ -273,6 +273,6 @@ def q23_bleu(s):
         for _ in range(cfg["epochs"]):
             losses.append(float(s.training.train_epoch(model, train, optimizer, clip=1.0, device="cpu")))
     hypotheses = []
-    for batch in data.loader("test", 100, bucket=False):
+    for batch in data.loader("test", 100):
         hypotheses += [data.tgt_vocab.decode(row) for row in greedy(model, batch.src, batch.src_lengths, 20)]
     return {"hypotheses": hypotheses, "losses": losses, "seconds": time.monotonic() - started}

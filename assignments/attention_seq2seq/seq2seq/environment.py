@@ -147,7 +147,8 @@ def move_to(obj: Any, device: torch.device | str) -> Any:
     Returns:
         The moved object: a tensor on ``device``; the same module object, now on ``device``; a new container
         of the same type (``list``/``tuple``/named tuple/``dict``, keys and field names unchanged) holding the
-        moved items.
+        moved items. Every tensor moves, whatever its type's own rules: ``move_to(batch, device)`` moves a
+        ``Batch``'s ``src_lengths`` too, whereas ``batch.to(device)`` keeps them on the CPU.
     """
     # YOUR CODE HERE
     raise NotImplementedError()

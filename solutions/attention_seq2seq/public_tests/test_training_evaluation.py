@@ -50,6 +50,8 @@ def test_q25_evaluate_keys_and_mode():
     assert {"loss", "ppl", "bleu", "hypotheses", "references"} <= set(result)
     assert math.isclose(result["ppl"], math.exp(result["loss"]), rel_tol=1e-6)
     assert len(result["hypotheses"]) == len(result["references"]) == 20
+    assert result.get("src_lengths") == [len(src) for src, _ in data.tokens["valid"]], (
+        "src_lengths: each source's words without <sos>/<eos>, in the loader's order (valid: dataset order)")
     assert model.training, "evaluate gives the model back in the mode it came in"
     assert all(p.grad is None for p in model.parameters()), "no gradients during evaluation"
 

@@ -60,3 +60,12 @@ def test_q8_sampler_covers_every_index():
     batches = list(iter(sampler))
     assert sorted(i for batch in batches for i in batch) == list(range(7)), "every index once per epoch"
     assert sorted(len(batch) for batch in batches) == [1, 3, 3], "the last, smaller batch is kept"
+
+
+def test_q8_sampler_counts_epochs():
+    sampler = data.BucketBatchSampler([i % 7 for i in range(40)], batch_size=4, seed=0)
+    first, second = list(iter(sampler)), list(iter(sampler))
+    assert sampler.epoch == 2, "each pass over the sampler is one epoch: the counter goes up once per pass"
+    assert first != second, "a new epoch, a new shuffle"
+    sampler.set_epoch(0)
+    assert list(iter(sampler)) == first, "set_epoch(0) replays the first epoch exactly"

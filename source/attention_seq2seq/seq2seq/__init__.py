@@ -8,6 +8,8 @@ module                    questions  what it holds
 ========================  =========  ==========================================================
 ``environment``           Q1–Q4      packages, imports, device choice, seeding
 ``data``                  Q5–Q8      corpora, spaCy tokens, ``Vocab``, padded batches
+``synthetic``                        the offline toy corpus (English → French-like, gold alignments; not a question)
+``download``                         fetching the real corpora, sha256 checked (not a question)
 ``encoder``               Q9–Q11     embedding + (bi)GRU/LSTM over packed sequences, parameter counts
 ``attention``             Q12–Q14    masked softmax, score functions (dot, general, scaled_dot, additive), context
 ``decoder``               Q15–Q17    one decoding step with attention, output layer, probabilities; vanilla decoder

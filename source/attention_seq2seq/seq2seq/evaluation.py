@@ -17,7 +17,7 @@ import torch
 from torch import nn
 
 from seq2seq import PAD
-from seq2seq.data import Data, Vocab
+from seq2seq.data import Data, Vocab, keeps_dataset_order
 from seq2seq.environment import set_seed
 from seq2seq.model import ModelConfig, build_model
 from seq2seq.search import translate
@@ -113,14 +113,19 @@ def evaluate(model: nn.Module, loader: Any, tgt_vocab: Vocab, *, device: torch.d
       per sentence; each hypothesis is ``tgt_vocab.decode(translation.tokens)``;
     * the references: ``tgt_vocab.decode`` of each row of ``batch.tgt`` (specials and PAD stripped), unless
       ``references`` gives the true tokenised sentences (words outside the vocabulary would otherwise read
-      ``<unk>`` in the reference, and an ``<unk>`` in a hypothesis would match them).
+      ``<unk>`` in the reference, and an ``<unk>`` in a hypothesis would match them);
+    * the source lengths: ``batch.src_lengths - 2`` per sentence, the source's words without ``<sos>`` and
+      ``<eos>`` (what :func:`compare_models` buckets by).
 
     BLEU is :func:`bleu` (sacrebleu on space-joined tokens, ``tokenize="none"``) of all hypotheses against all
-    references, in the loader's order.
+    references, the i-th hypothesis against the i-th reference, in the order the loader yields the sentences.
+    ``references`` are paired by position only, so they must come in that same order: with
+    ``references=[tgt for _, tgt in data.tokens[split]]``, evaluate on ``data.loader(split, batch_size)``, whose
+    evaluation splits keep dataset order by default. A loader that shuffles, buckets or sorts is refused then.
 
     Args:
         model: a ``Seq2Seq``.
-        loader: yields ``Batch(src, src_lengths, tgt)``, e.g. ``data.loader("valid", 64)``.
+        loader: yields ``Batch(src, src_lengths, tgt)``, e.g. ``data.loader("valid", 64)`` (dataset order).
         tgt_vocab: the target vocabulary (ids to tokens).
         device: where to run; ``None``: where the model is.
         beam_size: 1 for greedy decoding, more for beam search.
@@ -131,8 +136,16 @@ def evaluate(model: nn.Module, loader: Any, tgt_vocab: Vocab, *, device: torch.d
     Returns:
         ``{"loss": float, "ppl": float, "bleu": float (0-100), "hypotheses": list[list[str]],
         "references": list[list[str]], "src_lengths": list[int]}``, the last three one entry per sentence in
-        the loader's order; ``src_lengths`` counts source words without ``<sos>``/``<eos>``.
+        the loader's order; ``src_lengths`` counts source words, without ``<sos>``/``<eos>``.
+
+    Raises:
+        ValueError: ``references`` given with a loader that reorders its dataset
+            (:func:`seq2seq.data.keeps_dataset_order`): they would be paired with the wrong sentences.
     """
+    if references is not None and not keeps_dataset_order(loader):
+        raise ValueError("references= pairs the i-th reference with the i-th sentence the loader yields, but this "
+                         "loader shuffles, buckets or sorts its dataset: evaluate on data.loader(split, batch_size) "
+                         "(dataset order for valid and test), or leave references out")
     ### BEGIN SOLUTION
     device = torch.device(device) if device is not None else next(model.parameters()).device
     was_training = model.training
@@ -174,12 +187,15 @@ def compare_models(data: Data, configs: dict[str, ModelConfig], *, epochs: int =
     ModelConfig(..., attention="none")}``), in order: ``set_seed(seed)``, ``build_model(config)`` (moved to
     ``device``, default CPU), ``make_optimizer(model, lr)``, then ``epochs`` calls of ``train_epoch`` on
     ``data.loader("train", batch_size, seed=seed)`` (one loader per model, built after ``set_seed``, so both
-    see the same batches) with ``clip`` and teacher forcing 1.0; finally ``evaluate`` (greedy) on
-    ``data.loader(split, batch_size)``. Same seed, data, epochs and batches: only the model differs.
+    see the same batches) with ``clip`` and teacher forcing 1.0; finally ``evaluate`` (greedy, no
+    ``references``) on ``data.loader(split, batch_size)``. Same seed, data, epochs and batches: only the model
+    differs.
 
     Then split the evaluated sentences by *source* length in words (``<sos>``/``<eos>`` not counted, as
     ``evaluate``'s ``src_lengths``) into ``buckets`` (inclusive bounds) and compute :func:`bleu` of each model's
-    hypotheses in each bucket against the references.
+    hypotheses in each bucket against its own ``evaluate`` result's ``"references"``: position i of a result's
+    ``hypotheses``, ``references`` and ``src_lengths`` is the same sentence, the i-th the loader yields (dataset
+    order), and every model sees the sentences in that same order.
 
     Args:
         data: a prepared corpus (``seq2seq.data.prepare``).

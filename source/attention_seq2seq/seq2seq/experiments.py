@@ -86,10 +86,11 @@ def run_setting(data: Data, config: ModelConfig, budget: Budget, *, device: torc
        size)`` is the loss of a uniform guess, about where an untrained model starts: a learning rate far too
        large can blow the loss up within the first epoch already, and then no later epoch is ever 3 times worse
        than the first; against the uniform guess it still shows;
-    4. when it has not diverged: one ``evaluate(model, data.loader("valid", budget.batch_size, bucket=False),
-       data.tgt_vocab, device=device, references=[tgt for _, tgt in data.tokens["valid"]])`` (greedy decoding;
-       the true tokenised references, so that words outside the vocabulary do not read ``<unk>`` in them), whose
-       ``"loss"`` and ``"bleu"`` go into the record. A diverged run is not evaluated: its weights are garbage.
+    4. when it has not diverged: one ``evaluate(model, data.loader("valid", budget.batch_size), data.tgt_vocab,
+       device=device, references=[tgt for _, tgt in data.tokens["valid"]])`` (greedy decoding; the true
+       tokenised references, so that words outside the vocabulary do not read ``<unk>`` in them; the valid
+       loader keeps dataset order, the order of ``data.tokens["valid"]``), whose ``"loss"`` and ``"bleu"`` go
+       into the record. A diverged run is not evaluated: its weights are garbage.
 
     Args:
         data: a prepared corpus (``seq2seq.data.prepare`` or ``seq2seq.runner.prepare_data``).
@@ -131,8 +132,8 @@ def run_setting(data: Data, config: ModelConfig, budget: Budget, *, device: torc
     valid_loss, score = math.nan, 0.0
     if not failed:
         references = [tgt for _, tgt in data.tokens["valid"]]
-        result = evaluate(model, data.loader("valid", budget.batch_size, bucket=False), data.tgt_vocab,
-                          device=device, references=references)
+        result = evaluate(model, data.loader("valid", budget.batch_size), data.tgt_vocab, device=device,
+                          references=references)
         valid_loss, score = float(result["loss"]), float(result["bleu"])
     return {"train_loss": train_loss, "valid_loss": valid_loss, "bleu": score, "diverged": failed,
             "parameters": sum(p.numel() for p in model.parameters()), "epochs": len(train_loss),
