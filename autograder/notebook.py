@@ -1,10 +1,11 @@
 """nbgrader's side of the autograder: the hidden part of the notebook's autograded cells.
 
 Every question has one autograded cell in the course notebook (``grade: true``, its points the question's points,
-see the graders). Students see only a comment there; the hidden part, restored by ``nbgrader autograde``, is::
+see the graders). Students see only a comment there; the hidden part, restored by ``nbgrader autograde``, is
+exactly ``HIDDEN_GLUE`` of ``tools/generate.py`` (the generator refuses anything else), here for Q12::
 
     ### BEGIN HIDDEN TESTS
-    import os, sys; sys.path.insert(0, os.environ.get("SEQ2SEQ_COURSE_ROOT", "../../.."))
+    import os, sys; sys.path.insert(0, os.environ["SEQ2SEQ_COURSE_ROOT"])
     from autograder.notebook import points; points("Q12")
     ### END HIDDEN TESTS
 

@@ -3,13 +3,13 @@
 Each section of the course has two modules, split by who may see them:
 
 * ``autograder/probes/<section>.py``, imported by the grading children (and nothing else of the autograder's):
-  its questions, ``question("Q4", "set_seed reproducibility", points=2)``, and its probes, functions
-  ``probe(s) -> plain data`` that call student code (``s.environment.set_seed(...)``), registered with
-  ``@probe("Q4")``; they return values, never verdicts;
+  its questions, ``question("Q4", "set_seed reproducibility", points=2, timeout=60)``, and its probes,
+  functions ``probe(s) -> plain data`` that call student code (``s.environment.set_seed(...)``), registered
+  with ``@probe("Q4")``; they return values, never verdicts;
 * ``autograder/graders/grade_<section>.py``, imported by the deciding process only: the checks, pytest tests
-  marked ``@pytest.mark.grade("Q4", points=2)`` that compare the probes' outputs for the student (fixture
-  ``out``) with the reference solution's (fixture ``ref``): the expected relations, thresholds and messages
-  that student code must never see.
+  marked ``@pytest.mark.grade("Q4", points=1)`` (the check's weight, see Points below) that compare the probes'
+  outputs for the student (fixture ``out``) with the reference solution's (fixture ``ref``): the expected
+  relations, thresholds and messages that student code must never see.
 
 Gating: ``@pytest.mark.grade("Q4", points=1, requires="test_q4_same_seed_same_draws")`` makes a check that a
 do-nothing answer would pass (an invariance: "different seeds differ", "no gradients recorded", "the caller's

@@ -127,7 +127,7 @@ def test_every_question_is_introduced_demonstrated_and_checked_in_order():
         assert text is not None and cells[text]["cell_type"] == "markdown", f"Q{q} has its explanation"
         assert _text(cells[text]).startswith(f"### Q{q}:"), f"q{q}-text introduces Q{q}"
         assert check is not None and _text(cells[check]).strip() == f'check("Q{q}");', f"Q{q} has a check cell"
-        demos = [i for cid, i in index.items() if re.fullmatch(rf"q{q}-(demo|device)", cid)]
+        demos = [i for cid, i in index.items() if re.fullmatch(rf"q{q}-demo", cid)]
         assert demos and text < min(demos) < check, f"Q{q}: explanation, then its demo, then its check"
         assert text > last, f"Q{q} comes after Q{q - 1}"
         last = check
@@ -148,8 +148,20 @@ def test_maths_is_latex_and_the_switch_is_at_the_top():
 def test_student_notebook_holds_no_solution():
     text = (STUB / NOTEBOOK).read_text(encoding="utf-8")
     assert "### BEGIN SOLUTION" not in text and "### END SOLUTION" not in text
-    device_cell = next(cell for cell in _cells(STUB) if cell["id"] == "q3-device")
-    assert "raise NotImplementedError()" in _text(device_cell)
+    # Every answer goes in the package, as the notebook's first cell says: no answer cell, hence no stub either.
+    assert not [cell["id"] for cell in _cells(SOURCE) if cell["metadata"]["nbgrader"]["solution"]]
+    assert not [cell["id"] for cell in _cells(STUB) if cell["cell_type"] == "code" and "YOUR CODE HERE" in _text(cell)]
+
+
+def test_autograded_cells_state_their_points():
+    """Each autograded cell's comment gives the cell's points, "1 point" or "N points"."""
+    for cell in _cells(SOURCE):
+        meta = cell["metadata"]["nbgrader"]
+        if meta.get("grade"):
+            points = meta["points"]
+            qid = cell["id"].split("-")[0].upper()
+            stated = f"# {qid} ({points:g} point{'' if points == 1 else 's'}) is graded"
+            assert _text(cell).startswith(stated), f"{cell['id']} should start with {stated!r}"
 
 
 def test_committed_notebooks_hold_no_walls_of_text():

@@ -3,6 +3,7 @@
 Small random batches, no data needed. Passing them is a good sign; the hidden graders check much more (exact
 values with fixed weights, several shapes, gradients, dropout).
 """
+import functools
 import math
 
 import torch
@@ -56,6 +57,8 @@ def test_q12_masked_softmax():
 def test_q13_scaled_dot_is_dot_over_sqrt_d():
     query, keys = torch.randn(2, 6), torch.randn(2, 3, 6)
     dot, scaled = Attention("dot", 6, 6), Attention("scaled_dot", 6, 6)
+    assert not list(dot.parameters()) and torch.equal(dot.precompute(keys), keys), (
+        "dot with enc_hidden == dec_hidden has no layer: no parameters, and the keys are the encoder outputs")
     assert torch.allclose(scaled.score(query, scaled.precompute(keys)), dot.score(query, dot.precompute(keys)) / math.sqrt(6))
     additive = Attention("additive", 2 * HID, DEC)
     assert additive.score(torch.randn(2, DEC), additive.precompute(torch.randn(2, 3, 2 * HID))).shape == (2, 3)
@@ -80,7 +83,8 @@ def test_q16_step_shapes():
     encoder_outputs, mask = torch.randn(2, 3, 2 * HID), torch.ones(2, 3, dtype=torch.bool)
     hidden, context, weights = dec.step(torch.tensor([SOS, SOS]), torch.zeros(2, DEC), encoder_outputs, mask,
                                         dec.precompute(encoder_outputs))
-    assert hidden.shape == (2, DEC) and context.shape == (2, 2 * HID) and weights.shape == (2, 3)
+    assert hidden.shape == (2, DEC), "step returns the new state as (batch, dec_hidden), not the GRU's (1, batch, dec)"
+    assert context.shape == (2, 2 * HID) and weights.shape == (2, 3), "step returns (hidden, context, weights)"
 
 
 def test_q17_probabilities():
@@ -104,6 +108,25 @@ def test_q19_teacher_force_extremes():
     assert torch.equal(teacher_force(gold, logits, 0.0), logits.argmax(-1))
 
 
+def _draws_after(seed, call):
+    """How many torch.rand(()) draws ``call`` takes from torch's generator (up to 20)."""
+    torch.manual_seed(seed)
+    call()
+    after = torch.rand(())
+    torch.manual_seed(seed)
+    for count in range(21):
+        if torch.equal(torch.rand(()), after):
+            return count
+    return None
+
+
+def test_q19_one_draw_per_call():
+    gold, logits = torch.tensor([5, 6]), torch.randn(2, TGT_V)
+    for ratio in (1.0, 0.5, 0.0):
+        assert _draws_after(0, functools.partial(teacher_force, gold, logits, ratio)) == 1, (
+            f"ratio {ratio}: draw exactly one number, torch.rand(()), per call (at 1.0 and 0.0 too)")
+
+
 def test_q20_forward_shapes():
     model = build_model(ModelConfig(SRC_V, TGT_V, emb_dim=EMB, hidden_size=HID, dec_hidden=DEC)).eval()
     src, lengths = batch()
@@ -113,3 +136,7 @@ def test_q20_forward_shapes():
     assert logits.shape == (3, 5, TGT_V) and attention.shape == (3, 5, 4)
     assert torch.count_nonzero(logits[:, 0]) == 0, "position 0 (<sos>) holds zeros"
     assert torch.allclose(attention[:, 1:].sum(-1), torch.ones(3, 4), atol=1e-6)
+    assert _draws_after(0, lambda: model(src, lengths, tgt, teacher_forcing_ratio=1.0)) == 0, (
+        "ratio 1.0 draws no random number (teacher_force is not called)")
+    assert _draws_after(0, lambda: model(src, lengths, tgt, teacher_forcing_ratio=0.5)) == 4, (
+        "below ratio 1.0, call teacher_force once per step t = 1 .. tgt_len - 1 (the last one too): 4 draws here")

@@ -49,8 +49,8 @@ class Attention(nn.Module):
         method         score ``e(s, h)``             layers (all ``bias=False``; attribute names are graded)
         =============  ============================  ==========================================================
         ``dot``        ``s · k(h)``                  ``key_layer = nn.Linear(enc_hidden, dec_hidden)`` only when
-                                                     ``enc_hidden != dec_hidden``; otherwise no layer and
-                                                     ``k(h) = h``
+                                                     ``enc_hidden != dec_hidden``; otherwise no layer at all
+                                                     (no parameters) and ``k(h) = h``
         ``scaled_dot`` ``s · k(h) / sqrt(d)``        as ``dot``; ``d = dec_hidden``, the length of the vectors
                                                      in the dot product
         ``general``    ``s · (W h)``                 ``key_layer = nn.Linear(enc_hidden, dec_hidden)`` (W)
@@ -65,7 +65,9 @@ class Attention(nn.Module):
             dec_hidden: size of the decoder state (the query).
             attn_dim: size of the additive attention's hidden layer; ``None`` means ``dec_hidden``.
 
-        Keep ``self.method`` (the string). No other parameters.
+        Keep ``self.method`` (the string). No other parameters. Where the table says no layer, the reference
+        sets no ``key_layer`` attribute at all; ``self.key_layer = None`` is graded the same, provided that your
+        :meth:`precompute` treats ``None`` as no layer (the reference's treats both alike).
         """
         super().__init__()
         # YOUR CODE HERE
@@ -78,8 +80,9 @@ class Attention(nn.Module):
             encoder_outputs: ``(batch, src_len, enc_hidden)``.
 
         Returns:
-            ``(batch, src_len, key_dim)``: ``key_layer(encoder_outputs)`` when the method has a ``key_layer``
-            (``key_dim`` is ``dec_hidden``, or ``attn_dim`` for ``additive``), else the encoder outputs themselves.
+            ``(batch, src_len, key_dim)``: ``key_layer(encoder_outputs)`` when there is a ``key_layer``
+            (``key_dim`` is ``dec_hidden``, or ``attn_dim`` for ``additive``), else (no ``key_layer``, or
+            ``None``) the encoder outputs themselves, ``key_dim = enc_hidden``.
         """
         # YOUR CODE HERE
         raise NotImplementedError()

@@ -11,6 +11,10 @@ Every decoder here has the same interface, which ``model.Seq2Seq`` and ``search`
 * ``project(hidden, context) -> logits``, for one step or for all steps at once;
 * ``forward_step(...) -> (logits, hidden, weights)``, the two together.
 
+Mind the two orders: ``step`` returns the new state first and ``forward_step`` the logits first, with the state
+second. Both orders are part of the graded interface (``Seq2Seq.forward`` unpacks ``step``; the searches and
+``visualisation.stepwise_attention`` unpack ``forward_step``).
+
 ``VanillaDecoder``, the decoder *without* attention for the comparison in Q27, is the same network with a fixed
 context: the average of the encoder states, one vector per sentence for every step.
 """
@@ -70,6 +74,13 @@ class AttentionDecoder(nn.Module):
            encoder_outputs, mask, keys)``;
         3. run ``self.rnn`` for one time step on ``[embedded; context]`` (in that order) from ``hidden``.
 
+        Shapes around the GRU: ``batch_first=True`` applies to its input and output sequences only, never to its
+        state, which ``nn.GRU`` takes and returns as ``(num_layers, batch, dec_hidden)``, here
+        ``(1, batch, dec_hidden)``. So the reference feeds the input as one time step,
+        ``(batch, 1, emb_dim + enc_hidden)``, passes ``hidden.unsqueeze(0)`` (made contiguous: cuDNN requires it)
+        and squeezes the new state back to ``(batch, dec_hidden)``; ``hidden`` is ``(batch, dec_hidden)`` on both
+        sides of this method.
+
         Args:
             prev_tokens: ``(batch,)`` the previous target tokens (``SOS`` at the first step).
             hidden: ``(batch, dec_hidden)`` the previous state ``s_{t-1}``.
@@ -78,8 +89,9 @@ class AttentionDecoder(nn.Module):
             keys: ``(batch, src_len, key_dim)`` from :meth:`precompute`.
 
         Returns:
-            ``(hidden, context, weights)``: the new state ``s_t`` ``(batch, dec_hidden)``, the context ``c_t``
-            ``(batch, enc_hidden)`` and the attention weights ``(batch, src_len)`` used for it.
+            ``(hidden, context, weights)``, in this order (:meth:`forward_step`'s differs: logits first): the new
+            state ``s_t`` ``(batch, dec_hidden)``, the context ``c_t`` ``(batch, enc_hidden)`` and the attention
+            weights ``(batch, src_len)`` used for it.
         """
         # YOUR CODE HERE
         raise NotImplementedError()
@@ -88,8 +100,8 @@ class AttentionDecoder(nn.Module):
         """Q17 (part a): scores over the target vocabulary, ``out([s_t; c_t])``, in that order.
 
         Works for one step, ``(batch, dec_hidden)`` and ``(batch, enc_hidden)``, and for all steps at once,
-        ``(batch, tgt_len, dec_hidden)`` and ``(batch, tgt_len, enc_hidden)`` (one big matrix product is much
-        faster than one per step).
+        ``(batch, tgt_len, dec_hidden)`` and ``(batch, tgt_len, enc_hidden)`` (one matrix product for all steps
+        instead of one per step).
 
         Returns:
             Logits ``(..., vocab_size)``: unnormalised; :func:`token_probabilities` turns them into probabilities.
@@ -99,7 +111,12 @@ class AttentionDecoder(nn.Module):
 
     def forward_step(self, prev_tokens: Tensor, hidden: Tensor, encoder_outputs: Tensor, mask: Tensor,
                      keys: Tensor | None = None) -> tuple[Tensor, Tensor, Tensor]:
-        """One step to logits: ``(logits (batch, vocab), hidden (batch, dec_hidden), weights (batch, src_len))``."""
+        """One step to logits: :meth:`step`, then :meth:`project`; ``keys`` computed here when not given.
+
+        Returns:
+            ``(logits, hidden, weights)``, in this order (:meth:`step`'s differs: state first): ``(batch, vocab)``,
+            the new state ``(batch, dec_hidden)`` and the attention weights ``(batch, src_len)``.
+        """
         if keys is None:
             keys = self.precompute(encoder_outputs)
         hidden, context, weights = self.step(prev_tokens, hidden, encoder_outputs, mask, keys)

@@ -20,8 +20,8 @@ never looked at: choosing hyperparameters on it would make its score an optimist
 Provided (not questions): :func:`plot_study` draws a study and :func:`run_studies` runs all four at two sizes
 and writes ``<study>.csv``, ``<study>.png`` and ``summary.md``; from a terminal::
 
-    python -m seq2seq experiments --size quick            # synthetic corpus, tiny models, under a minute on a CPU
-    python -m seq2seq experiments --size real --study lr  # Tatoeba (the tutorial subset), minutes on a CPU
+    python -m seq2seq experiments --size quick            # synthetic corpus, tiny models
+    python -m seq2seq experiments --size real --study lr  # Tatoeba (the tutorial subset)
 """
 from __future__ import annotations
 
@@ -369,9 +369,8 @@ def describe(study: str, records: Sequence[dict[str, Any]], x: str) -> str:
     return text
 
 
-# Two sizes of every study. quick: the embedded synthetic corpus and tiny models (graders and tests use it; all
-# four studies take about a minute on 2 CPU cores). real: Tatoeba's tutorial subset (English -> French, ~9,000
-# training pairs of at most 10 tokens), a few minutes per study on a CPU, much less on a GPU.
+# Two sizes of every study. quick: the embedded synthetic corpus and tiny models (graders and tests use it).
+# real: Tatoeba's tutorial subset (English -> French, ~9,000 training pairs of at most 10 tokens).
 SIZES: dict[str, dict[str, Any]] = {
     "quick": dict(corpus=dict(corpus="synthetic", synthetic_train=1000, synthetic_eval=100, min_freq=1, seed=0),
                   model=dict(emb_dim=32, hidden_size=64, dec_hidden=64, bidirectional=False, dropout=0.0),

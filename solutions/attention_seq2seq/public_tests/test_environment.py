@@ -24,6 +24,8 @@ def test_q2_modules_by_short_name():
     modules = environment.import_libraries()
     assert modules["torch"] is torch and modules["np"] is np
     assert modules["nn"] is torch.nn
+    assert modules["data"] is torch.utils.data, "'data' is torch.utils.data, not the package's own seq2seq.data"
+    assert modules["tqdm"].__name__ == "tqdm.auto", "'tqdm' is the module tqdm.auto (its progress bar is .tqdm)"
 
 
 def test_q3_cpu_is_always_available():

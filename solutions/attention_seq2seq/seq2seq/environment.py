@@ -109,20 +109,25 @@ def import_libraries() -> dict[str, ModuleType]:
     Returns:
         A dict from short name to the imported *module object*, with exactly these entries:
 
-        =============  ==========================  =========================================
-        key            module                      used for
-        =============  ==========================  =========================================
-        ``"torch"``    ``torch``                   tensors
-        ``"nn"``       ``torch.nn``                layers: Embedding, GRU, Linear
-        ``"F"``        ``torch.nn.functional``     softmax, cross-entropy
-        ``"optim"``    ``torch.optim``             Adam
-        ``"data"``     ``torch.utils.data``        Dataset, DataLoader
-        ``"np"``       ``numpy``                   arrays, seeding
-        ``"spacy"``    ``spacy``                   tokenisation
-        ``"sacrebleu"````sacrebleu``               BLEU
-        ``"plt"``      ``matplotlib.pyplot``       plots and heatmaps
-        ``"tqdm"``     ``tqdm.auto``               progress bars (terminal or notebook)
-        =============  ==========================  =========================================
+        ===============  ==========================  =========================================
+        key              module                      used for
+        ===============  ==========================  =========================================
+        ``"torch"``      ``torch``                   tensors
+        ``"nn"``         ``torch.nn``                layers: Embedding, GRU, Linear
+        ``"F"``          ``torch.nn.functional``     softmax, cross-entropy
+        ``"optim"``      ``torch.optim``             Adam
+        ``"data"``       ``torch.utils.data``        Dataset, DataLoader
+        ``"np"``         ``numpy``                   arrays, seeding
+        ``"spacy"``      ``spacy``                   tokenisation
+        ``"sacrebleu"``  ``sacrebleu``               BLEU
+        ``"plt"``        ``matplotlib.pyplot``       plots and heatmaps
+        ``"tqdm"``       ``tqdm.auto``               progress bars (terminal or notebook)
+        ===============  ==========================  =========================================
+
+        Two names that are easy to get wrong: ``"data"`` is PyTorch's ``torch.utils.data``, not this package's own
+        ``seq2seq.data`` module (section 3), which builds on it; ``"tqdm"`` is the *module* ``tqdm.auto``, which
+        picks a notebook or a terminal progress bar by itself (the bar is ``modules["tqdm"].tqdm``), not the
+        ``tqdm`` package's top module nor the ``tqdm`` class.
     """
     names = {"torch": "torch", "nn": "torch.nn", "F": "torch.nn.functional", "optim": "torch.optim",
              "data": "torch.utils.data", "np": "numpy", "spacy": "spacy", "sacrebleu": "sacrebleu",

@@ -72,7 +72,15 @@ class Seq2Seq(nn.Module):
         ``t = 1 .. tgt_len - 1`` call ``self.decoder.step(prev, hidden, encoder_outputs, mask, keys)`` and
         ``self.decoder.project(hidden, context)``, keep the new state, and choose the next ``prev`` with
         :func:`teacher_force` (``tgt[:, t]`` or this step's prediction). With ``teacher_forcing_ratio`` 1.0 the
-        inputs are known in advance, so project all steps at once after the loop (much faster).
+        inputs are known in advance, so project all steps at once after the loop (one matrix product instead of
+        one per step).
+
+        Random numbers, which matter for reproducing a run draw for draw (``set_seed``): below ratio 1.0 the
+        reference calls :func:`teacher_force` at every step ``t = 1 .. tgt_len - 1``, the last one included (its
+        choice is not used), so a forward pass draws exactly ``tgt_len - 1`` numbers; at ratio 1.0 (and above) it
+        never calls :func:`teacher_force` and draws none. The outputs at ratios 1.0 and 0.0 do not depend on the
+        draws; at any other ratio, a seeded run repeats the reference's dropout masks and choices only when it
+        draws the same numbers in the same order.
 
         Args:
             src: ``(batch, src_len)``; src_lengths: ``(batch,)``.
@@ -113,7 +121,8 @@ def teacher_force(gold: Tensor, logits: Tensor, teacher_forcing_ratio: float) ->
     Draw one number ``u = torch.rand(())`` (torch's generator, so that ``set_seed`` makes training reproducible):
     with probability ``teacher_forcing_ratio`` (``u < ratio``) feed the gold tokens, otherwise the model's own
     predictions, the most likely token of each row of ``logits``. Ratio 1.0 always gives ``gold``, 0.0 always the
-    predictions.
+    predictions. Every call draws exactly one number, at ratios 1.0 and 0.0 too (the reference does not skip the
+    draw); :meth:`Seq2Seq.forward` says when it calls this function.
 
     Args:
         gold: ``(batch,)`` the true tokens at this position.

@@ -70,8 +70,9 @@ class _EvalMode:
 
     On the CPU in float32 (no autocast), the decoder's output layer, a plain ``nn.Linear`` that takes most of a
     decoding step (``(rows, dec_hidden + enc_hidden) x (.., vocab)``), runs through oneDNN for the search's
-    duration: the same float32 product, 1.2-1.9x faster than the default BLAS on these machines' AMD CPUs
-    (benchmarks/decode_speed.py). Its results differ from ``nn.Linear``'s by float rounding only (~1e-6).
+    duration: the same float32 product, faster than the default BLAS on the CPUs measured (the README's "Model
+    and decoding" gives the figures, from benchmarks/decode_speed.py). Its results differ from ``nn.Linear``'s
+    by float rounding only (~1e-6).
     """
 
     def __init__(self, model: nn.Module) -> None:

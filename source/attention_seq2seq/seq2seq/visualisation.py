@@ -7,12 +7,14 @@ matrix given; when the model's source starts with ``<sos>``, shift gold source p
 """
 from __future__ import annotations
 
+import textwrap
 from collections.abc import Sequence
 from pathlib import Path
 
 import matplotlib.pyplot as plt  # headless machines fall back to the Agg backend by themselves
 import torch
 from matplotlib.figure import Figure
+from matplotlib.ticker import MaxNLocator
 
 
 def plot_attention(weights: torch.Tensor, src_tokens: Sequence[str], tgt_tokens: Sequence[str],
@@ -26,7 +28,8 @@ def plot_attention(weights: torch.Tensor, src_tokens: Sequence[str], tgt_tokens:
         weights: ``(tgt_len, src_len)``, row ``t`` the attention for ``tgt_tokens[t]`` (each row sums to 1).
         src_tokens: ``src_len`` labels of the columns, in order (include ``<eos>`` if the source had it).
         tgt_tokens: ``tgt_len`` labels of the rows, in order (``<eos>`` included when it was produced).
-        title: the axes title, if any.
+        title: the axes title, if any; one too long for the heatmap is already wrapped onto several lines, at
+            spaces only (see the code above yours), so use ``title`` as it is.
         ax: draw into these axes; ``None`` makes a new figure sized to the sentence.
 
     Returns:
@@ -43,6 +46,9 @@ def plot_attention(weights: torch.Tensor, src_tokens: Sequence[str], tgt_tokens:
     if weights.dim() != 2 or tuple(weights.shape) != (len(tgt_tokens), len(src_tokens)):
         raise ValueError(f"weights of shape {tuple(weights.shape)} do not fit {len(tgt_tokens)} target and "
                          f"{len(src_tokens)} source tokens: expected (tgt_len, src_len)")
+    if title:  # a whole sentence as the title: wrap it at spaces to about the heatmap's width, never inside a word
+        title = textwrap.fill(title, width=max(24, 4 * len(src_tokens)), break_long_words=False,
+                              break_on_hyphens=False)
     ### BEGIN SOLUTION
     if ax is None:
         fig, ax = plt.subplots(figsize=(1.2 + 0.45 * len(src_tokens), 1.0 + 0.4 * len(tgt_tokens)))
@@ -207,11 +213,13 @@ def plot_losses(steps: Sequence[float], epochs: Sequence[dict[str, float]], smoo
     if smoothed:
         left.plot(range(1, len(smoothed) + 1), smoothed, label="smoothed")
     left.set(xlabel="optimisation step", ylabel="cross-entropy (nats per token)", title="training loss by step")
+    left.xaxis.set_major_locator(MaxNLocator(integer=True))  # steps and epochs are counted: no 2.5th epoch
     left.legend()
     numbers = [row["epoch"] for row in epochs]
     right.plot(numbers, [row["train_loss"] for row in epochs], marker="o", label="train")
     right.plot(numbers, [row["valid_loss"] for row in epochs], marker="o", label="valid")
     right.set(xlabel="epoch", ylabel="cross-entropy (nats per token)", title="loss by epoch")
+    right.xaxis.set_major_locator(MaxNLocator(integer=True))
     right.legend()
     fig.tight_layout()
     return fig
