@@ -33,7 +33,7 @@ def bleu(hypotheses: Sequence[Sequence[str]], references: Sequence[Sequence[str]
 
 
 def bleu_signature() -> str:
-    """sacrebleu's signature of :func:`bleu`, e.g. ``nrefs:1|case:mixed|eff:no|tok:none|smooth:exp|version:2.5.1``."""
+    """sacrebleu's signature of :func:`bleu`, e.g. ``nrefs:1|case:mixed|eff:no|tok:none|smooth:exp|version:2.6.0``."""
     metric = sacrebleu.metrics.BLEU(tokenize="none", force=True)
     metric.corpus_score(["a"], [["a"]])  # sacrebleu knows the number of references only after one corpus
     return str(metric.get_signature())
