@@ -44,7 +44,7 @@ def test_probe_and_check_modules_keep_to_their_side():
     for path in sorted(GRADERS.glob("grade_*.py")):
         text = path.read_text()
         assert "@probe(" not in text and "question(" not in text, f"{path.name} declares probes or questions"
-        others = [m for m in _imports(path) if m.startswith("autograder.graders")]
+        others = [m for m in _imports(path) if m.startswith("autograder.graders.grade_")]
         assert others == [], f"{path.name} imports another grader module: {others}"
 
 

@@ -1,6 +1,10 @@
-"""Stand-ins the graders hand to student code in place of ``seq2seq.data``'s objects, so that a bug in the data
-questions (Q5–Q8) never costs points elsewhere. Not a grader module (no ``grade_`` prefix): imported by them."""
+"""What the probe modules share: stand-ins for ``seq2seq.data``'s objects, so that a bug in the data questions
+(Q5–Q8) never costs points elsewhere, and :func:`attempt`, the one way a probe calls student code whose *error* is
+the answer. Not a section (declares no question): imported by the probe modules."""
 from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
 
 PAD, SOS, EOS = 0, 1, 2  # the course's fixed special ids (seq2seq.SPECIALS), restated: graders never import them
 
@@ -41,3 +45,27 @@ class Batch(tuple):
 
     def to(self, device, non_blocking: bool = False) -> "Batch":
         return Batch((self[0].to(device), self[1], self[2].to(device)))
+
+
+# ------------------------------------------------------------------------------------------ errors as answers
+def attempt(fn: Callable[..., Any], *args: Any, **kwargs: Any) -> tuple[Any, Exception | None]:
+    """Call student code whose error is part of the answer: ``(value, None)``, or ``(None, error)`` when it raised.
+
+    ``NotImplementedError`` propagates: it is the stub's, so the question reads "not implemented yet" instead of
+    "raised the wrong error". Anything that is not an ``Exception`` (``SystemExit``, ``KeyboardInterrupt``)
+    propagates too, and the child reports it as a failure of the probe."""
+    try:
+        return fn(*args, **kwargs), None
+    except NotImplementedError:
+        raise
+    except Exception as error:  # noqa: BLE001 - which error it is, is what the checks read
+        return None, error
+
+
+def raised(fn: Callable[..., Any], *args: Any, **kwargs: Any) -> str | None:
+    """The name of the error ``fn(*args, **kwargs)`` raised, ``"ValueError"`` for any ``ValueError`` (the
+    docstrings ask for one; a subclass of it is one), or None when it returned (see :func:`attempt`)."""
+    _, error = attempt(fn, *args, **kwargs)
+    if error is None:
+        return None
+    return "ValueError" if isinstance(error, ValueError) else type(error).__name__
