@@ -1,14 +1,20 @@
 """What the check modules share: reading a probe's output with hints for the student's likely mistake
-(:func:`hinted`).
+(:func:`hinted`), and comparing tensors (:func:`close`, :func:`shape`).
 
 Not a check module (no ``grade_`` prefix: pytest does not collect it); like the checks, imported by the deciding
-process only.
+process only. A check module imports this module, probe modules and the registry, never another check module or
+the harness (``tests/test_autograder_layout.py``).
 """
 from __future__ import annotations
 
 from typing import Any
 
+import torch
+from torch import Tensor
+
 from autograder.harness import Outputs, StudentCodeError
+
+ATOL = 1e-5
 
 
 def hinted(out: Outputs, name: str, hints: dict[str, str]) -> Any:
@@ -27,3 +33,14 @@ def hinted(out: Outputs, name: str, hints: dict[str, str]) -> Any:
             if clue in text:
                 raise AssertionError(f"your code failed: {text}\n{hint}") from None
         raise
+
+
+def close(a: Any, b: Any, atol: float = ATOL) -> bool:
+    """``a`` and ``b`` are tensors of the same shape, equal to ``atol`` (absolute and relative), in float64."""
+    return (isinstance(a, Tensor) and isinstance(b, Tensor) and a.shape == b.shape
+            and torch.allclose(a.double(), b.double(), atol=atol, rtol=atol))
+
+
+def shape(value: Any) -> list[int] | str:
+    """A tensor's shape as a list, or the type name of anything else (for messages and shape checks)."""
+    return list(value.shape) if isinstance(value, Tensor) else type(value).__name__
