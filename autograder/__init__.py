@@ -2,8 +2,12 @@
 
 Layout:
     registry.py   questions, probes, gating (``requires=``) and the discovery of probe and check modules
-    probes/       one module per section: its questions, probes and stand-ins (all a child imports or reads)
-    graders/      one ``grade_<section>.py`` per section: the checks with their points (deciding process only)
+    probes/       one module per section of the course (``encoder.py`` ... as the package's modules): its questions
+                  and probes; ``standins.py`` the grader's own versions of other questions' answers, ``common.py``
+                  inputs and helpers they share (all that a child imports or reads)
+    graders/      one ``grade_<section>.py`` per section: the checks with their points; ``common.py`` what they
+                  share (``hinted``: a failed probe's error with the likely cause). Deciding process only; no check
+                  module imports another, nor the harness
     child.py      the process that imports student code and runs a question's probes
     zygote.py     forks those children from a process that imported torch & co. and the probes once (preload.py)
     sandbox.py    asks a zygote for a child with time, memory and disk limits and a quiet environment

@@ -1,5 +1,7 @@
-"""The model graders (Q9–Q20) are valid: the solution gets full marks, the stub none, and realistic mistakes
-lose points in their own question only (every mutant is graded on all of Q9–Q20)."""
+"""The graders of the model's parts (Q9–Q20: ``grade_encoder``, ``grade_attention``, ``grade_decoder`` and
+``grade_model``, one per package module) are valid: the solution gets full marks, the stub none, and realistic
+mistakes lose points in their own question only. One file for the four sections, because what it shows is
+across them: every mutant of MUTANTS is graded on all of Q9–Q20, so a bug in one part costs no other part."""
 from __future__ import annotations
 
 import pytest

@@ -13,30 +13,21 @@ import importlib.metadata
 import pytest
 import torch
 
-from autograder.harness import StudentCodeError
+from autograder.graders.common import hinted
 from autograder.probes.environment import FAKE, MISSING, REAL
 
-
-def _q1_output(out, name: str):
-    """The probe's output; when the student's code failed, name the likely cause (the error stays in the message)."""
-    try:
-        return out[name]
-    except StudentCodeError as error:
-        text = str(error)
-        if "No module named" in text:
-            raise AssertionError(f"your code failed: {text}\nimporting a package to read its version fails where "
-                                 "the import name differs (pyzmq is imported as zmq): use importlib.metadata.version"
-                                 ) from None
-        if "PackageNotFoundError" in text:
-            raise AssertionError(f"your code failed: {text}\na package that is not installed must not raise: catch "
-                                 "importlib.metadata.PackageNotFoundError and map it to None") from None
-        raise
+Q1_HINTS = {  # what the error of a failed Q1 probe says -> its likely cause
+    "No module named": "importing a package to read its version fails where the import name differs (pyzmq is "
+                       "imported as zmq): use importlib.metadata.version",
+    "PackageNotFoundError": "a package that is not installed must not raise: catch "
+                            "importlib.metadata.PackageNotFoundError and map it to None",
+}
 
 
 @pytest.mark.grade("Q1", points=2)
 def test_q1_versions_from_metadata(out):
     """package_versions reports installed versions from the distribution metadata, in the given order."""
-    got = _q1_output(out, "q1_versions")
+    got = hinted(out, "q1_versions", Q1_HINTS)
     assert isinstance(got, dict), f"package_versions must return a dict, not {type(got).__name__}"
     assert list(got) == REAL + [MISSING], "return one entry per requested name, in the given order"
     for name in REAL:
@@ -48,7 +39,7 @@ def test_q1_versions_from_metadata(out):
 @pytest.mark.grade("Q1", points=1, requires="test_q1_versions_from_metadata")  # None for every name passes
 def test_q1_missing_is_none(out):
     """package_versions maps a package that is not installed to None instead of raising."""
-    got = _q1_output(out, "q1_versions")
+    got = hinted(out, "q1_versions", Q1_HINTS)
     assert isinstance(got, dict) and MISSING in got, "a missing package must still have an entry"
     assert got[MISSING] is None, "a package that is not installed maps to None"
 
@@ -56,7 +47,7 @@ def test_q1_missing_is_none(out):
 @pytest.mark.grade("Q1", points=2)
 def test_q1_requirement_statuses(out):
     """check_requirements says ok / missing / wrong version, ignoring local version labels such as +cpu."""
-    got = _q1_output(out, "q1_status")
+    got = hinted(out, "q1_status", Q1_HINTS)
     assert isinstance(got, dict), f"check_requirements must return a dict, not {type(got).__name__}"
     assert got.get(MISSING) == "missing", "a package that is not installed has status 'missing'"
     assert got.get("numpy") == "wrong version", "an installed package with another version is 'wrong version'"

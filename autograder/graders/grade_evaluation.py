@@ -18,7 +18,7 @@ import pytest
 import sacrebleu
 
 from autograder.probes.evaluation import (
-    BUCKETS, COMPARE_TASK, COMPARE_TRAINING, CORPORA, REAL, _corpus, _sacrebleu_tokens,
+    BUCKETS, COMPARE_TASK, COMPARE_TRAINING, CORPORA, REAL, bleu_corpus, sacrebleu_tokens,
 )
 from autograder.probes.standins import TaskData
 
@@ -86,10 +86,10 @@ def test_q26_matches_sacrebleu_on_random_corpora(out):
     """corpus_bleu equals sacrebleu (tokenize="none", no smoothing) to 1e-6 on random corpora of many sizes."""
     got = out["q26_random"]
     for name, args in CORPORA.items():
-        assert _close(got[name], _sacrebleu(*_corpus(*args))), (
+        assert _close(got[name], _sacrebleu(*bleu_corpus(*args))), (
             f"on a random corpus of {args[1]} sentences your BLEU is {got[name]!r}, which is not sacrebleu's value: "
             "sum clipped matches and n-gram totals over the whole corpus before dividing"
-            + _bleu_hint(got[name], *_corpus(*args)))
+            + _bleu_hint(got[name], *bleu_corpus(*args)))
 
 
 @pytest.mark.grade("Q26", points=1)
@@ -171,7 +171,7 @@ def test_q25_bleu(out, ref):
         "on a split whose targets differ from the sources, 'references' are not the target sentences (batch.tgt)")
     assert got["hypotheses"] == want["hypotheses"], (
         "the hypotheses are not the greedy translations (seq2seq.search.translate, decoded with tgt_vocab.decode)")
-    score = _sacrebleu_tokens(got["hypotheses"], got["references"])
+    score = sacrebleu_tokens(got["hypotheses"], got["references"])
     assert _number(got["bleu"]) and abs(got["bleu"] - score) <= 1e-6, (
         f"'bleu' is {got['bleu']!r} but sacrebleu (tokenize=\"none\") gives {score:.4f} on your hypotheses")
 

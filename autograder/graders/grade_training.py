@@ -18,7 +18,7 @@ import sacrebleu
 import torch
 import torch.nn.functional as F
 
-from autograder.harness import StudentCodeError
+from autograder.graders.common import hinted
 from autograder.probes.common import PAD
 from autograder.probes.standins import TaskData
 from autograder.probes.training import (
@@ -140,13 +140,8 @@ def _smooth(values, beta):
 @pytest.mark.grade("Q24", points=1)
 def test_q24_perplexity(out):
     """perplexity is exp(loss), inf when that overflows, NaN for NaN, and never raises."""
-    try:
-        got = out["q24_perplexity"]
-    except StudentCodeError as error:
-        if "OverflowError" not in str(error):
-            raise
-        raise AssertionError(f"your code failed: {error}\nmath.exp overflows for large losses: catch OverflowError "
-                             "and return math.inf") from None
+    got = hinted(out, "q24_perplexity", {"OverflowError": "math.exp overflows for large losses: catch OverflowError "
+                                                          "and return math.inf"})
     expected = [1.0, math.exp(1.5), math.exp(-0.25), math.inf, math.inf]
     for loss, value, want in zip(LOSSES, got["values"], expected):
         base2 = isinstance(value, float) and want != math.inf and abs(value - 2.0 ** loss) <= 1e-9 * max(1.0, value)

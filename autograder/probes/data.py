@@ -12,6 +12,7 @@ from pathlib import Path
 
 import torch
 
+from autograder.probes.common import attempt
 from autograder.registry import probe, question
 
 question("Q5", "loading and splitting a parallel corpus", points=2, timeout=60)
@@ -24,12 +25,10 @@ SPECIALS = ["<pad>", "<sos>", "<eos>", "<unk>"]  # the fixed indices 0-3 every v
 
 def _attempt(fn, *args, **kwargs) -> list:
     """``["ok", value]`` or ``["raised", type name, message, is a ValueError]``; NotImplementedError propagates."""
-    try:
-        return ["ok", fn(*args, **kwargs)]
-    except NotImplementedError:
-        raise  # the stub: reported as "not implemented yet"
-    except Exception as error:  # noqa: BLE001 - the type and message are what we check
-        return ["raised", type(error).__name__, str(error)[:300], isinstance(error, ValueError)]
+    value, error = attempt(fn, *args, **kwargs)
+    if error is None:
+        return ["ok", value]
+    return ["raised", type(error).__name__, str(error)[:300], isinstance(error, ValueError)]
 
 
 def _folder() -> Path:

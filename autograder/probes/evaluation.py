@@ -29,7 +29,7 @@ question("Q27", "attention vs. vanilla seq2seq", points=3, timeout=240)
 WORDS = "the a cat dog sat on mat red runs big small house".split()
 
 
-def _corpus(seed: int, size: int, noise: float) -> tuple[list[list[str]], list[list[str]]]:
+def bleu_corpus(seed: int, size: int, noise: float) -> tuple[list[list[str]], list[list[str]]]:
     """Reference sentences, and hypotheses made from them by random edits (so that n-grams partly match)."""
     rng = random.Random(seed)
     hyps, refs = [], []
@@ -52,7 +52,7 @@ REAL = ([s.split() for s in ["the cat sat on the mat", "there is a cat on the ma
 
 @probe("Q26")
 def q26_random(s):
-    return {name: s.evaluation.corpus_bleu(*_corpus(*args)) for name, args in CORPORA.items()}
+    return {name: s.evaluation.corpus_bleu(*bleu_corpus(*args)) for name, args in CORPORA.items()}
 
 
 @probe("Q26")
@@ -190,7 +190,7 @@ def q25_evaluate(s):
     return results
 
 
-def _sacrebleu_tokens(hypotheses, references) -> float:
+def sacrebleu_tokens(hypotheses, references) -> float:
     return sacrebleu.metrics.BLEU(tokenize="none", force=True).corpus_score(
         [" ".join(h) for h in hypotheses], [[" ".join(r) for r in references]]).score
 
@@ -223,7 +223,7 @@ def grader_evaluate(model, loader, tgt_vocab, *, device=None, beam_size=1, max_l
             lengths.extend(int(n) - 2 for n in batch.src_lengths)
     RECORD["evaluate"].append({"model": id(model), "sentences": len(hypotheses)})
     RECORD["hypotheses"][id(model)] = hypotheses
-    return {"loss": 0.0, "ppl": 1.0, "bleu": _sacrebleu_tokens(hypotheses, references), "hypotheses": hypotheses,
+    return {"loss": 0.0, "ppl": 1.0, "bleu": sacrebleu_tokens(hypotheses, references), "hypotheses": hypotheses,
             "references": references, "src_lengths": lengths}
 
 

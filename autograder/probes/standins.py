@@ -1,7 +1,16 @@
-"""Stand-ins that the probes hand to student code in place of other questions' answers: a small attention model
-with ``Seq2Seq``'s interface, its configuration, a task of the grader's own with ``Data``'s interface, and a
-greedy decoder. With them, a question that builds on others (the training loop, the comparison, the studies) is
+"""Stand-ins that the probes hand to student code in place of other questions' answers, so that a question is
 graded on its own code alone: a bug elsewhere costs its own question, never this one.
+
+* For the model's parts (Q9–Q20): the grader's own small attention, encoder and decoder (``GraderAttention``,
+  ``GraderEncoder``, ``GraderDecoder``), ``masked_softmax``, ``encode`` and ``teacher_force``. A probe of those
+  questions tests one question's code and supplies everything else itself: weights are set by *name* (the names
+  the docstrings give) to values drawn from a seed, the same in the student's and the reference's child, so that
+  outputs compare to 1e-5; when a method under test needs layers that another question defines (``__init__``),
+  the probe overwrites those attributes with layers it builds; when it needs another question's function or
+  module (the attention inside the decoder, the encoder and decoder inside ``Seq2Seq``), it injects these.
+* For the questions that build on the whole model (the training loop, the comparison, the studies): a small
+  attention model with ``Seq2Seq``'s interface, its configuration, a task of the grader's own with ``Data``'s
+  interface, and a greedy decoder.
 
 Not a question's code, and not the reference solution's: written for the graders, small and deterministic.
 """
@@ -13,11 +22,98 @@ from dataclasses import dataclass
 
 import sacrebleu
 import torch
-from torch import nn
+from torch import Tensor, nn
+from torch.nn.utils.rnn import pack_padded_sequence, pad_packed_sequence
 
-from autograder.probes.common import EOS, PAD, SOS, Batch, TinyVocab
+from autograder.probes.common import ATT, DEC, EMB, ENC, EOS, HID, PAD, SOS, SRC_V, TGT_V, Batch, TinyVocab, layer
 
 
+# ------------------------------------------------------------------ the model's parts (Q9–Q20): stand-ins
+# The grader's versions of the model's parts, injected where a question relies on another question's code.
+class GraderAttention(nn.Module):
+    """Additive attention, counting how often its keys are precomputed."""
+
+    def __init__(self, enc: int = ENC, dec: int = DEC, seed: int = 7) -> None:
+        super().__init__()
+        self.key_layer = layer(nn.Linear(enc, ATT, bias=False), "gk", seed)
+        self.query_layer = layer(nn.Linear(dec, ATT, bias=False), "gq", seed)
+        self.energy_layer = layer(nn.Linear(ATT, 1, bias=False), "ge", seed)
+        self.precomputed = 0
+
+    def precompute(self, encoder_outputs: Tensor) -> Tensor:
+        self.precomputed += 1
+        return self.key_layer(encoder_outputs)
+
+    def forward(self, query: Tensor, encoder_outputs: Tensor, mask: Tensor, keys: Tensor | None = None):
+        keys = self.key_layer(encoder_outputs) if keys is None else keys
+        scores = self.energy_layer(torch.tanh(self.query_layer(query).unsqueeze(1) + keys)).squeeze(-1)
+        weights = torch.softmax(scores.masked_fill(~mask, float("-inf")), dim=-1)
+        return torch.bmm(weights.unsqueeze(1), encoder_outputs).squeeze(1), weights
+
+
+class GraderEncoder(nn.Module):
+    """A bidirectional GRU encoder; keeps its last outputs to check that gradients reach them."""
+
+    def __init__(self, seed: int = 11) -> None:
+        super().__init__()
+        self.embedding = layer(nn.Embedding(SRC_V, EMB), "e", seed)
+        self.rnn = layer(nn.GRU(EMB, HID, batch_first=True, bidirectional=True), "r", seed)
+        self.bridge = layer(nn.Linear(ENC, DEC), "b", seed)
+
+    def forward(self, src: Tensor, src_lengths: Tensor):
+        packed = pack_padded_sequence(self.embedding(src), src_lengths.cpu(), batch_first=True, enforce_sorted=False)
+        outputs, final = self.rnn(packed)
+        outputs, _ = pad_packed_sequence(outputs, batch_first=True, total_length=src.size(1))
+        if outputs.requires_grad:
+            outputs.retain_grad()
+        self.last_outputs = outputs
+        return outputs, torch.tanh(self.bridge(torch.cat([final[-2], final[-1]], dim=-1)))
+
+
+class GraderDecoder(nn.Module):
+    """The attention decoder of the docstrings, with every method of the decoder interface."""
+
+    def __init__(self, seed: int = 13) -> None:
+        super().__init__()
+        self.embedding = layer(nn.Embedding(TGT_V, EMB), "e", seed)
+        self.attention = GraderAttention(seed=seed)
+        self.rnn = layer(nn.GRU(EMB + ENC, DEC, batch_first=True), "r", seed)
+        self.out = layer(nn.Linear(DEC + ENC, TGT_V), "o", seed)
+
+    def precompute(self, encoder_outputs: Tensor) -> Tensor:
+        return self.attention.precompute(encoder_outputs)
+
+    def step(self, prev_tokens, hidden, encoder_outputs, mask, keys):
+        context, weights = self.attention(hidden, encoder_outputs, mask, keys)
+        _, new = self.rnn(torch.cat([self.embedding(prev_tokens), context], -1).unsqueeze(1), hidden.unsqueeze(0))
+        return new.squeeze(0), context, weights
+
+    def project(self, hidden, context):
+        return self.out(torch.cat([hidden, context], dim=-1))
+
+    def forward_step(self, prev_tokens, hidden, encoder_outputs, mask, keys=None):
+        keys = self.precompute(encoder_outputs) if keys is None else keys
+        hidden, context, weights = self.step(prev_tokens, hidden, encoder_outputs, mask, keys)
+        return self.project(hidden, context), hidden, weights
+
+
+def grader_masked_softmax(scores: Tensor, mask: Tensor) -> Tensor:
+    """``masked_softmax`` (Q12): weights over the last axis, exactly 0 where ``mask`` is False."""
+    return torch.softmax(scores.masked_fill(~mask, float("-inf")), dim=-1)
+
+
+def grader_encode(model: nn.Module, src: Tensor, src_lengths: Tensor):
+    """``Seq2Seq.encode`` (Q18), to be bound to a model: its encoder's states and state, the mask, the keys."""
+    outputs, hidden = model.encoder(src, src_lengths)
+    return outputs, hidden, src != PAD, model.decoder.precompute(outputs)
+
+
+def grader_teacher_force(gold: Tensor, logits: Tensor, ratio: float) -> Tensor:
+    """``teacher_force`` (Q19): the gold tokens ``(batch,)`` with probability ``ratio``, else the predictions."""
+    return gold if torch.rand(()) < ratio else logits.argmax(dim=-1)
+
+
+# ----------------------------------------- the questions after the model (Q21–Q34): a whole model and a task
 @dataclass
 class StandInConfig:
     """The fields of ``seq2seq.model.ModelConfig`` that studies and comparisons read or change."""

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import torch
 
+from autograder.probes.common import raised
 from autograder.registry import probe, question
 
 question("Q28", "attention heatmap", points=3, timeout=60)
@@ -19,7 +20,7 @@ CASES = {
 }
 
 
-def _weights(seed: int, tgt_len: int, src_len: int) -> torch.Tensor:
+def heatmap_weights(seed: int, tgt_len: int, src_len: int) -> torch.Tensor:
     generator = torch.Generator().manual_seed(seed)
     return torch.softmax(3 * torch.randn(tgt_len, src_len, generator=generator), dim=-1)
 
@@ -48,12 +49,12 @@ def q28_heatmaps(s):
 
     out = {}
     for seed, (name, (tgt, src)) in enumerate(CASES.items()):
-        fig = s.visualisation.plot_attention(_weights(seed, len(tgt), len(src)), src, tgt, title=name)
+        fig = s.visualisation.plot_attention(heatmap_weights(seed, len(tgt), len(src)), src, tgt, title=name)
         out[name] = _describe(fig)
         plt.close("all")
     fig, axes = plt.subplots(1, 2)
     tgt, src = CASES["pair"]
-    returned = s.visualisation.plot_attention(_weights(0, len(tgt), len(src)), src, tgt, ax=axes[1])
+    returned = s.visualisation.plot_attention(heatmap_weights(0, len(tgt), len(src)), src, tgt, ax=axes[1])
     out["into_axes"] = _describe(returned, axes[1]) | {"same_figure": returned is fig, "left_empty": not axes[0].images}
     plt.close("all")
     return out
@@ -88,15 +89,7 @@ def q29_hard(s):
 
 @probe("Q29")
 def q29_aer(s):
-    try:
-        s.visualisation.alignment_error_rate([], [])
-        empty_error = None
-    except ValueError:
-        empty_error = "ValueError"
-    except NotImplementedError:
-        raise
-    except Exception as error:  # noqa: BLE001
-        empty_error = type(error).__name__
+    empty_error = raised(lambda: s.visualisation.alignment_error_rate([], []))
     hard = [(int(source), target) for target, source in enumerate(MATRIX.argmax(dim=1).tolist())]
     return {"aer": {name: s.visualisation.alignment_error_rate(*pair) for name, pair in ALIGNMENTS.items()},
             "aer_gold": s.visualisation.alignment_error_rate(hard, GOLD), "empty_error": empty_error}
@@ -159,7 +152,7 @@ class _FakeModel(torch.nn.Module):
         return None, torch.stack(rows, dim=1)
 
 
-def _q30_inputs():
+def stepwise_inputs():
     torch.manual_seed(30)
     model = _FakeModel()
     src = torch.tensor([[1, 5, 6, 7, 2], [1, 8, 2, 0, 0], [1, 9, 4, 2, 0]])
@@ -169,7 +162,7 @@ def _q30_inputs():
 
 @probe("Q30")
 def q30_stepwise(s):
-    model, src, lengths, tgt = _q30_inputs()
+    model, src, lengths, tgt = stepwise_inputs()
     model.train()
     weights = s.visualisation.stepwise_attention(model, src, lengths, tgt)
     return {"weights": weights, "training_after": model.training,
