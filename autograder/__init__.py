@@ -12,6 +12,7 @@ Layout:
     results.py    the three outcomes of a grading (graded, flagged, not graded) and the one failure policy
     redact.py     keeps the hidden graders' code out of any text student code controls
     bulk.py, cli.py, gradescope.py, notebook.py, feedback.py   grade-all, the command line, Gradescope, nbgrader
+    similarity/   after grading: which students wrote the same code, question by question (never runs it)
 
 Student code only ever runs in a child. A child returns raw outputs (tensors, numbers, strings); the
 deciding process compares them with outputs of the reference solution, so nothing the student code does in its

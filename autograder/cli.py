@@ -4,6 +4,7 @@
     python -m autograder grade-all SUBMISSIONS_DIR --out OUT_DIR
     python -m autograder gradescope-zip --out autograder.zip
     python -m autograder gradescope-run [--root /autograder]      (what run_autograder calls on Gradescope)
+    python -m autograder similarity SUBMISSIONS_DIR --out SIM_DIR     (who wrote the same code; see similarity/)
 
 A submission folder is shaped like ``assignments/attention_seq2seq/``: it holds the ``seq2seq`` package.
 Exit status: 0 whenever grading ran (failing questions are results, not errors); 2 for a bad command line or a
@@ -20,6 +21,7 @@ from pathlib import Path
 from autograder import isolation
 from autograder.harness import DEFAULT_REFERENCE, grade
 from autograder.results import NOT_GRADED, GraderError, attempt, status
+from autograder.similarity.compare import Settings
 
 
 def _common(parser: argparse.ArgumentParser) -> None:
@@ -45,8 +47,16 @@ def main(argv: list[str] | None = None) -> int:
     pack.add_argument("--out", type=Path, default=Path("autograder.zip"))
     run = commands.add_parser("gradescope-run", help="grade ROOT/submission into ROOT/results/results.json")
     run.add_argument("--root", type=Path, default=Path("/autograder"))
+    sim = commands.add_parser("similarity", help="compare students' code question by question (similarity/)")
+    sim.add_argument("submissions", type=Path, help="folder of student folders, or nbgrader's course root")
+    sim.add_argument("--out", type=Path, required=True, help="folder for index.html, the CSVs and pair pages")
+    sim.add_argument("--threshold", type=float, default=Settings.threshold, help="flag pairs scoring at least this")
+    sim.add_argument("--min-shared", type=int, default=Settings.min_shared, help="...and sharing this many fingerprints")
+    sim.add_argument("--max-pages", type=int, default=500, help="most pair pages to write (default 500)")
     args = parser.parse_args(argv)
 
+    if args.command == "similarity":
+        return _similarity(args)
     if args.command == "gradescope-zip":
         from autograder.gradescope import build_zip
 
@@ -105,6 +115,23 @@ def _grade_all(args: argparse.Namespace, questions: list[str] | None) -> int:
     print(f"graded {len(rows)} students -> {args.out / 'grades.csv'}"
           + (f"; flagged or not graded (see grades.csv, feedback.md): {', '.join(flagged)}" if flagged else ""))
     return 3 if any(row["status"] == NOT_GRADED for row in rows) else 0
+
+
+def _similarity(args: argparse.Namespace) -> int:
+    from autograder.similarity import similarity
+
+    try:
+        if not args.submissions.is_dir():
+            raise ValueError(f"{args.submissions} is not a folder")
+        found = similarity(args.submissions, args.out, Settings(args.threshold, args.min_shared),
+                           max_pages=args.max_pages)
+    except ValueError as error:
+        print(f"autograder: {error}", file=sys.stderr)
+        return 2
+    print(f"compared {found.students} submissions: {found.pairs_flagged} pairs flagged on some question"
+          + (f", {found.problems} files not compared (see the index)" if found.problems else "")
+          + f" -> {args.out / 'index.html'}")
+    return 0
 
 
 if __name__ == "__main__":
