@@ -196,3 +196,12 @@ def test_source_and_release_agree(release):
     """Every stub the release holds is mapped to a question (the release is generated from source/)."""
     stubs = {name for module in release.values() for name in module.questions}
     assert stubs == {name for names in question_map(SOURCE).values() for name in names}
+
+
+def test_a_module_of_the_students_own_counts_as_other(tmp_path, release):
+    write_student(tmp_path / "s", {})
+    body = VARIANTS["Q26"][0]["corpus_bleu"]
+    (tmp_path / "s" / "seq2seq" / "mine.py").write_text("import math\n\n\ndef bleu(hypotheses, references, max_n=4):\n"
+                                                       + "".join(f"    {line}\n" for line in body.strip().splitlines()))
+    sub = read_submission("s", tmp_path / "s" / "seq2seq", release)
+    assert [(u.module, u.name, u.question) for u in sub.units] == [("mine.py", "bleu", "other")]

@@ -92,6 +92,9 @@ class ReleaseModule:
     sources: dict[str, str]               # qualified name -> the function's text as released
 
 
+_NOTHING = ReleaseModule(Context(), {}, Counter(), {}, frozenset(), frozenset(), "", {})  # a module of the student's own
+
+
 def _defs(tree: ast.Module, classes: frozenset[str] | None = None) -> Iterator[tuple[str, Def, ast.ClassDef | None]]:
     """``(qualified name, node, its class)`` of the units of a module: module-level functions, the methods of the
     release's classes (``classes``; None: of every class) and any other class whole."""
@@ -208,12 +211,17 @@ def _callers(units: dict[str, tuple[Def, str | None]]) -> dict[str, str]:
 
 
 def read_submission(student: str, package: Path | None, release: dict[str, ReleaseModule]) -> Submission:
-    """The counted code of one student's ``seq2seq`` package (``package`` None: the student has none)."""
+    """The counted code of one student's ``seq2seq`` package (``package`` None: the student has none).
+
+    Modules the release does not have (a student's own ``helpers.py``) count whole, as "other".
+    """
     found = Submission(student)
     if package is None:
         found.problems.append("no seq2seq/ package")
         return found
-    for module, given in release.items():
+    extra = sorted(str(p.relative_to(package)) for p in package.rglob("*.py") if "__pycache__" not in p.parts)
+    for module in list(release) + [m for m in extra if m not in release]:
+        given = release.get(module, _NOTHING)
         path = package / module
         if not path.is_file():
             found.problems.append(f"{module}: missing")
