@@ -100,6 +100,12 @@ def test_names_layout_and_comments_are_gone_but_apis_stay():
     assert _tokens("y = x.masked_fill(m, 0)") != _tokens("y = x.where(m, 0)")
 
 
+def test_attributes_the_student_chose_are_renamable_the_dictated_ones_not():
+    vocabulary = frozenset({"key_layer"})
+    assert _tokens("y = self.W(x)", vocabulary=vocabulary) == _tokens("z = self.proj(h)", vocabulary=vocabulary)
+    assert _tokens("y = self.key_layer(x)", vocabulary=vocabulary) != _tokens("y = self.W(x)", vocabulary=vocabulary)
+
+
 def test_a_local_shadowing_a_module_name_is_a_local():
     assert _tokens("smooth = x + 1", kept=frozenset({"smooth"}), bound=frozenset({"smooth"})) == \
         _tokens("other = x + 1", kept=frozenset({"smooth"}))

@@ -24,6 +24,7 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 from autograder.similarity.normalise import (
+    SNIPPET,
     Context,
     bound_names,
     counts,
@@ -144,6 +145,15 @@ def question_map(source: Path = SOURCE) -> dict[str, dict[str, str]]:
     return found
 
 
+def _vocabulary(tree: ast.Module, text: str) -> frozenset[str]:
+    """The names the release itself uses: in its code, and in the code its docstrings quote (````key_layer =
+    ...````; words of 3 characters or more there, so that a formula's ``W`` is no name)."""
+    names = {n.id if isinstance(n, ast.Name) else n.attr if isinstance(n, ast.Attribute) else n.arg
+             for n in ast.walk(tree) if isinstance(n, ast.Name | ast.Attribute | ast.arg)}
+    quoted = {word for snippet in SNIPPET.findall(text) for word in _WORD.findall(snippet) if len(word) >= 3}
+    return frozenset(names | quoted)
+
+
 def load_release(release: Path = RELEASE, source: Path = SOURCE) -> dict[str, ReleaseModule]:
     """The release's modules, with the question of every stub (from ``source/``)."""
     questions = question_map(source)
@@ -155,7 +165,7 @@ def load_release(release: Path = RELEASE, source: Path = SOURCE) -> dict[str, Re
         kept = {node.name for node in tree.body if isinstance(node, Def)}
         kept |= {t.id for node in tree.body if isinstance(node, ast.Assign | ast.AnnAssign)
                  for t in (node.targets if isinstance(node, ast.Assign) else [node.target]) if isinstance(t, ast.Name)}
-        base = Context(kept=frozenset(kept), vocabulary=frozenset(_WORD.findall(text)))
+        base = Context(kept=frozenset(kept), vocabulary=_vocabulary(tree, text))
         context = Context(base.kept, module_imports(tree), base.vocabulary)
         functions = {name: Counter(dump(s, replace(context, bound=bound_names(node))) for s in node.body if counts(s))
                      for name, node, _ in _defs(tree) if not isinstance(node, ast.ClassDef)}

@@ -32,7 +32,7 @@ K = 5            # tokens per k-gram
 MIN_TOKENS = 4   # a statement with fewer tokens ("return V", "break", "V += 1"...) is no evidence of anything
 SHORT_STRING = 12  # a string constant up to this long without whitespace is a value ("additive", "\t"), kept
 BUILTINS = frozenset(dir(builtins))
-_SNIPPET = re.compile(r"``([^`]+)``")
+SNIPPET = re.compile(r"``([^`]+)``")
 _BODIES = ("body", "orelse", "finalbody", "handlers", "cases")
 _SKIPPED_FIELDS = frozenset({"ctx", "annotation", "returns", "type_comment", "type_params", "decorator_list"})
 
@@ -44,8 +44,8 @@ class Context:
     Attributes:
         kept: names that keep their spelling besides builtins: the release module's own top-level names.
         imports: ``{local name: dotted path}`` from the module's imports (``{"F": "torch.nn.functional"}``).
-        vocabulary: every word of the release module's text (code and docstrings): attributes of ``self`` and
-            strings found there are the assignment's, not the student's choice.
+        vocabulary: the names the release module uses in its code and in the code its docstrings quote:
+            attributes of ``self`` and strings found there are the assignment's, not the student's choice.
         bound: names bound inside the function at hand (:func:`bound_names`): always ``V``.
     """
 
@@ -203,7 +203,7 @@ def dictated(tree: ast.Module, context: Context) -> frozenset[int]:
     docs = [ast.get_docstring(node) or "" for node in ast.walk(tree)
             if isinstance(node, ast.Module | ast.ClassDef | ast.FunctionDef | ast.AsyncFunctionDef)]
     found: set[int] = set()
-    for snippet in (m for doc in docs for m in _SNIPPET.findall(doc)):
+    for snippet in (m for doc in docs for m in SNIPPET.findall(doc)):
         try:
             body = ast.parse(snippet).body
         except SyntaxError:
