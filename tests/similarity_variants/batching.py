@@ -74,7 +74,8 @@ while pool:
 if self.shuffle:
     r.shuffle(groups)
 self.epoch = self.epoch + 1
-return iter(groups)
+while groups:
+    yield groups.pop(0)
 '''},
     {"+": "import torch.nn.functional as F\n", "collate_batch": '''
 if sort_by_length:
@@ -191,7 +192,7 @@ starts = range(0, len(positions), self.batch_size)
 result = [positions[s:s + self.batch_size] for s in starts]
 if self.shuffle:
     state.shuffle(result)
-return (b for b in result)
+yield from iter(result)
 '''},
     {"collate_batch": '''
 columns = {"src": [], "tgt": []}
