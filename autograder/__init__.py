@@ -22,6 +22,7 @@ Layout:
     regrade.py    what changed between two grade-all runs (``compare``, ``grade-all --compare``)
     limits.py     the Gradescope submission limit (N graded submissions per window), read from Gradescope's metadata
     report/       the class report of grade-all's output: statistics, common mistakes, timing (HTML, PNG, CSV)
+    similarity/   after grading: which students wrote the same code, question by question (never runs it)
 
 Student code only ever runs in a child. A child returns raw outputs (tensors, numbers, strings); the
 deciding process compares them with outputs of the reference solution, so nothing the student code does in its

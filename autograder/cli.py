@@ -4,6 +4,7 @@
     python -m autograder grade-all SUBMISSIONS_DIR --out OUT_DIR [--compare PREVIOUS_OUT_DIR]
     python -m autograder compare OLD_OUT_DIR NEW_OUT_DIR           (what changed: regrade.csv, regrade.md)
     python -m autograder report GRADES_DIR --out REPORT_DIR       (the class report of what grade-all wrote)
+    python -m autograder similarity SUBMISSIONS_DIR --out SIM_DIR    (who wrote the same code; see similarity/)
     python -m autograder export OUT_DIR [--roster roster.csv] [--canvas canvas.csv] [--csv grades.csv]
     python -m autograder gradescope-zip --out autograder.zip [--limit 3 --window 24h]
     python -m autograder gradescope-run [--root /autograder]      (what run_autograder calls on Gradescope)
@@ -18,37 +19,61 @@ from __future__ import annotations
 import argparse
 import json
 import sys
+from collections.abc import Callable
 from pathlib import Path
 
-from autograder import isolation
-from autograder.harness import DEFAULT_REFERENCE, grade
-from autograder.results import NOT_GRADED, GraderError, attempt, status
+from autograder.results import GraderError
+from autograder.similarity.compare import Settings
+
+# Each command's handler imports what it needs, so that the commands that only read files (report, export,
+# compare, similarity) start without importing torch and the grading machinery.
 
 
-def _common(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("--questions", help="comma-separated subset, e.g. Q1,Q4 (default: all)")
-    parser.add_argument("--reference", type=Path, default=DEFAULT_REFERENCE, help="the reference solution folder")
-    parser.add_argument("--workers", type=int, default=2, help="child processes at once (default 2)")
-    parser.add_argument("--timeout", type=float, help="cap on every question's time limit, in seconds")
-
-
-def main(argv: list[str] | None = None) -> int:
+def build_parser() -> argparse.ArgumentParser:
+    """The command line: one subcommand per job, each dispatched through ``HANDLERS``."""
     parser = argparse.ArgumentParser(prog="python -m autograder", description="Grade attention_seq2seq submissions.")
     commands = parser.add_subparsers(dest="command", required=True)
     one = commands.add_parser("grade", help="grade one submission folder")
     one.add_argument("submission", type=Path, help="folder holding the seq2seq package")
     one.add_argument("--out", type=Path, default=Path("results.json"), help="results.json to write")
     one.add_argument("--feedback", type=Path, help="also write the student's feedback as Markdown here")
-    _common(one)
+    _grading_options(one)
     many = commands.add_parser("grade-all", help="grade every student folder (plain or nbgrader layout)")
     many.add_argument("submissions", type=Path, help="folder of student folders, or nbgrader's course root")
     many.add_argument("--out", type=Path, required=True, help="folder for grades.csv and per-student reports")
     many.add_argument("--compare", type=Path, metavar="PREVIOUS_OUT", help="then compare with an earlier run's --out")
-    _common(many)
-    diff = commands.add_parser("compare", help="what changed between two grade-all output folders")
-    diff.add_argument("old", type=Path)
-    diff.add_argument("new", type=Path)
-    diff.add_argument("--out", type=Path, help="folder for regrade.csv and regrade.md (default: NEW)")
+    _grading_options(many)
+    _after_grading_commands(commands)
+    pack = commands.add_parser("gradescope-zip", help="build the Gradescope autograder zip")
+    pack.add_argument("--out", type=Path, default=Path("autograder.zip"))
+    pack.add_argument("--limit", type=int, help="at most this many graded submissions per --window (limits.py)")
+    pack.add_argument("--window", help="the limit's window: 24h, 90m, 7d, ... (default 24h)")
+    run = commands.add_parser("gradescope-run", help="grade ROOT/submission into ROOT/results/results.json")
+    run.add_argument("--root", type=Path, default=Path("/autograder"))
+    return parser
+
+
+def _grading_options(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--questions", type=_questions, help="comma-separated subset, e.g. Q1,Q4 (default: all)")
+    parser.add_argument("--reference", type=Path, help="the reference solution folder (default: solutions/...)")
+    parser.add_argument("--workers", type=int, default=2, help="child processes at once (default 2)")
+    parser.add_argument("--timeout", type=float, help="cap on every question's time limit, in seconds")
+
+
+def _questions(text: str) -> list[str]:
+    return [q.strip().upper() for q in text.split(",")]
+
+
+def _after_grading_commands(commands: argparse._SubParsersAction) -> None:
+    report = commands.add_parser("report", help="the class report (report.html, figures, CSVs) of grade-all's output")
+    report.add_argument("grades", type=Path, help="the folder grade-all wrote (grades.csv, <student>/results.json)")
+    report.add_argument("--out", type=Path, required=True, help="folder for report.html, its PNGs and CSVs")
+    sim = commands.add_parser("similarity", help="compare students' code question by question (similarity/)")
+    sim.add_argument("submissions", type=Path, help="folder of student folders, or nbgrader's course root")
+    sim.add_argument("--out", type=Path, required=True, help="folder for index.html, the CSVs and pair pages")
+    sim.add_argument("--threshold", type=float, default=Settings.threshold, help="flag pairs scoring at least this")
+    sim.add_argument("--min-shared", type=int, default=Settings.min_shared, help="...sharing this many fingerprints")
+    sim.add_argument("--max-pages", type=int, default=500, help="most pair pages to write (default 500)")
     lms = commands.add_parser("export", help="grades to Canvas and/or a plain CSV, through a roster")
     lms.add_argument("grades", type=Path, help="a grade-all output folder")
     lms.add_argument("--roster", type=Path, help="CSV: folder,id,name[,sis_user_id,sis_login_id,section]")
@@ -58,36 +83,17 @@ def main(argv: list[str] | None = None) -> int:
     lms.add_argument("--assignment", default="attention_seq2seq", help="the Canvas assignment's name")
     lms.add_argument("--assignment-id", help="the Canvas assignment's id (the number in its address)")
     lms.add_argument("--points-possible", type=float, help="default: the graded questions' points")
-    report = commands.add_parser("report", help="the class report (report.html, figures, CSVs) of grade-all's output")
-    report.add_argument("grades", type=Path, help="the folder grade-all wrote (grades.csv, <student>/results.json)")
-    report.add_argument("--out", type=Path, required=True, help="folder for report.html, its PNGs and CSVs")
-    pack = commands.add_parser("gradescope-zip", help="build the Gradescope autograder zip")
-    pack.add_argument("--out", type=Path, default=Path("autograder.zip"))
-    pack.add_argument("--limit", type=int, help="at most this many graded submissions per --window (limits.py)")
-    pack.add_argument("--window", help="the limit's window: 24h, 90m, 7d, ... (default 24h)")
-    run = commands.add_parser("gradescope-run", help="grade ROOT/submission into ROOT/results/results.json")
-    run.add_argument("--root", type=Path, default=Path("/autograder"))
-    args = parser.parse_args(argv)
+    diff = commands.add_parser("compare", help="what changed between two grade-all output folders")
+    diff.add_argument("old", type=Path)
+    diff.add_argument("new", type=Path)
+    diff.add_argument("--out", type=Path, help="folder for regrade.csv and regrade.md (default: NEW)")
 
-    if args.command == "gradescope-run":
-        from autograder.gradescope import run
 
-        return run(args.root)
-
-    questions = [q.strip().upper() for q in args.questions.split(",")] if getattr(args, "questions", None) else None
+def main(argv: list[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
     try:
-        if args.command == "gradescope-zip":
-            return _zip(args)
-        if args.command == "compare":
-            return _compare(args.old, args.new, args.out or args.new)
-        if args.command == "export":
-            return _export(args)
-        if args.command == "report":
-            return _report(args)
-        if args.command == "grade-all":
-            return _grade_all(args, questions)
-        return _grade(args, questions)
-    except ValueError as error:
+        return HANDLERS[args.command](args)
+    except ValueError as error:  # a bad folder, roster, grades.csv, ...: the message names it
         print(f"autograder: {error}", file=sys.stderr)
         return 2
     except GraderError as error:
@@ -95,19 +101,22 @@ def main(argv: list[str] | None = None) -> int:
         return 3
 
 
-def _report(args: argparse.Namespace) -> int:
-    from autograder.report import build_report
+def _reference(args: argparse.Namespace) -> Path:
+    from autograder.harness import DEFAULT_REFERENCE
 
-    print(f"wrote {build_report(args.grades, args.out)}")  # a ReportError (ValueError) names the file: exit 2
-    return 0
+    return args.reference or DEFAULT_REFERENCE
 
 
-def _grade(args: argparse.Namespace, questions: list[str] | None) -> int:
+def _grade(args: argparse.Namespace) -> int:
     if not (args.submission / "seq2seq" / "__init__.py").is_file():
         print(f"autograder: {args.submission} is not a submission: it has no seq2seq/__init__.py", file=sys.stderr)
         return 2
+    from autograder import isolation
+    from autograder.harness import grade
+    from autograder.results import NOT_GRADED, attempt, status
+
     print(isolation.plan().summary())
-    results = attempt(lambda: grade(args.submission, reference=args.reference, questions=questions,
+    results = attempt(lambda: grade(args.submission, reference=_reference(args), questions=args.questions,
                                     workers=args.workers, max_timeout=args.timeout))
     args.out.parent.mkdir(parents=True, exist_ok=True)
     args.out.write_text(json.dumps(results, indent=2) + "\n", encoding="utf-8")
@@ -124,8 +133,10 @@ def _grade(args: argparse.Namespace, questions: list[str] | None) -> int:
     return 0
 
 
-def _grade_all(args: argparse.Namespace, questions: list[str] | None) -> int:
+def _grade_all(args: argparse.Namespace) -> int:
+    from autograder import isolation
     from autograder.bulk import grade_all
+    from autograder.results import NOT_GRADED
 
     if not args.submissions.is_dir():
         print(f"autograder: {args.submissions} is not a folder", file=sys.stderr)
@@ -138,17 +149,21 @@ def _grade_all(args: argparse.Namespace, questions: list[str] | None) -> int:
                              "with the output folder of an earlier run (grade into a new --out)")
         grades.read(args.compare)
     print(isolation.plan().summary())
-    rows = grade_all(args.submissions, args.out, reference=args.reference, questions=questions,
+    rows = grade_all(args.submissions, args.out, reference=_reference(args), questions=args.questions,
                      workers=args.workers, max_timeout=args.timeout)
     flagged = [row["student"] for row in rows if row["status"] != "graded"]
     print(f"graded {len(rows)} students -> {args.out / 'grades.csv'}"
           + (f"; flagged or not graded (see grades.csv, feedback.md): {', '.join(flagged)}" if flagged else ""))
     if args.compare is not None:
-        _compare(args.compare, args.out, args.out)
+        _write_comparison(args.compare, args.out, args.out)
     return 3 if any(row["status"] == NOT_GRADED for row in rows) else 0
 
 
-def _compare(old: Path, new: Path, out: Path) -> int:
+def _compare(args: argparse.Namespace) -> int:
+    return _write_comparison(args.old, args.new, args.out or args.new)
+
+
+def _write_comparison(old: Path, new: Path, out: Path) -> int:
     from autograder import regrade
 
     comparison = regrade.compare(old, new)
@@ -177,6 +192,37 @@ def _zip(args: argparse.Namespace) -> int:
     limit = None if args.limit is None else limits.Limit(args.limit, limits.parse_window(args.window or "24h"))
     print(f"wrote {build_zip(args.out, limit)}" + (f" (limit: {limit.describe()})" if limit else ""))
     return 0
+
+
+def _gradescope_run(args: argparse.Namespace) -> int:
+    from autograder.gradescope import run
+
+    return run(args.root)
+
+
+def _report(args: argparse.Namespace) -> int:
+    from autograder.report import build_report
+
+    print(f"wrote {build_report(args.grades, args.out)}")  # a ReportError (ValueError) names the file: exit 2
+    return 0
+
+
+def _similarity(args: argparse.Namespace) -> int:
+    from autograder.similarity import similarity
+
+    if not args.submissions.is_dir():
+        raise ValueError(f"{args.submissions} is not a folder")
+    found = similarity(args.submissions, args.out, Settings(args.threshold, args.min_shared), max_pages=args.max_pages)
+    print(f"compared {found.students} submissions: {found.pairs_flagged} pairs flagged on some question"
+          + (f", {found.problems} files not compared (see the index)" if found.problems else "")
+          + f" -> {args.out / 'index.html'}")
+    return 0
+
+
+HANDLERS: dict[str, Callable[[argparse.Namespace], int]] = {
+    "grade": _grade, "grade-all": _grade_all, "report": _report, "similarity": _similarity, "export": _export,
+    "compare": _compare, "gradescope-zip": _zip, "gradescope-run": _gradescope_run,
+}
 
 
 if __name__ == "__main__":

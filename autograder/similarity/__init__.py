@@ -1,0 +1,52 @@
+"""Code similarity between students, question by question: ``python -m autograder similarity SUBMISSIONS_DIR
+--out SIM_DIR``.
+
+    extract.py    which code a student wrote (the release's given code and stubs never count) and for which
+                  question (the map function -> question comes from source/'s solution regions)
+    normalise.py  what is compared: tokens read off the syntax tree, names, layout, comments and order aside
+    compare.py    the score of every pair per question and overall, and when a pair is flagged
+    report.py     overall.csv, questions.csv, index.html and a side-by-side page per pair
+
+SUBMISSIONS_DIR has the layouts grade-all reads (``autograder.bulk.find_submissions``). No student code runs:
+submissions are parsed, never imported.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+from autograder.similarity.compare import DEFAULTS, Settings, score_class
+from autograder.similarity.extract import RELEASE, SOURCE, load_release, read_submission
+from autograder.similarity.report import write
+
+
+@dataclass(frozen=True)
+class Summary:
+    """What one run found, for the command's last line."""
+
+    students: int
+    pairs_flagged: int
+    pages: int
+    pages_omitted: int
+    problems: int
+
+
+def similarity(root: Path, out: Path, settings: Settings = DEFAULTS, *, release: Path = RELEASE,
+               source: Path = SOURCE, max_pages: int = 500) -> Summary:
+    """Compare every submission under ``root`` with every other and write the report to ``out``.
+
+    Raises:
+        ValueError: ``root`` holds no student folder, or the release does not match ``source/``.
+    """
+    from autograder.bulk import find_submissions
+
+    found = find_submissions(root)
+    if not found:
+        raise ValueError(f"{root} holds no student folder")
+    modules = load_release(release, source)
+    submissions = [read_submission(student, None if folder is None else folder / "seq2seq", modules)
+                   for student, folder in found.items()]
+    table = score_class(submissions, settings)
+    counts = write(out, submissions, table, settings, max_pages=max_pages)
+    return Summary(len(submissions), counts["pairs_flagged"], counts["pages"], counts["pages_omitted"],
+                   sum(len(s.problems) for s in submissions))
