@@ -13,13 +13,17 @@ the loss averaged over target tokens. The training recipe on top of that model (
 label smoothing 0.1, and the learning rate halved every epoch after the fifth (``--label-smoothing 0
 --decay-after 0`` gives the plain reference recipe).
 
-Every epoch prints one line: learning rate, seconds, target tokens per second (non-PAD tokens of ``tgt[:, 1:]``
-divided by the wall time of ``train_epoch``, data loading included), train and valid loss, greedy valid and test
-BLEU (sacrebleu on the lower-cased spaCy tokens, ``tokenize="none"``, the true references, not ones read back
-through the vocabulary) and the time at which that epoch's weights existed. Every epoch's weights are kept in
-``--checkpoint-dir``. At the end, everything is chosen on the validation set only: the weights (the best epoch,
-or the average of the last 2..``--average`` epochs' weights), then beam search's length penalty; that choice's
-test BLEU, greedy and beam 5, is printed last. The machine is shared: quote medians of the epoch figures.
+Training is ``seq2seq.runner.train``, the epoch loop and learning-rate schedule of ``python -m seq2seq train``
+(which also writes ``last.pt``, ``best.pt`` and ``log.csv`` into ``--checkpoint-dir``; no early stopping here).
+Every epoch prints the runner's line (train and valid loss, greedy valid BLEU, seconds, target tokens per second:
+non-PAD tokens of ``tgt[:, 1:]`` divided by the wall time of ``train_epoch``, data loading included), then one of
+this benchmark's: learning rate, greedy test BLEU (sacrebleu on the lower-cased spaCy tokens,
+``tokenize="none"``, the true references, not ones read back through the vocabulary) and the minutes of training
+to that epoch's weights (data preparation plus the epochs' training time; evaluation excluded). Every epoch's
+weights are kept in ``--checkpoint-dir`` (``epochN.pt``). At the end, everything is chosen on the validation set
+only: the weights (the best epoch, or the average of the last 2..``--average`` epochs' weights), then beam
+search's length penalty; that choice's test BLEU, greedy and beam 5, is printed last. The machine is shared:
+quote medians of the epoch figures.
 """
 from __future__ import annotations
 
@@ -35,17 +39,18 @@ import torch
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT / "solutions" / "attention_seq2seq"))
 
-from seq2seq.data import load_multi30k, prepare  # noqa: E402
-from seq2seq.environment import set_seed  # noqa: E402
+from seq2seq.config import RunConfig  # noqa: E402
+from seq2seq.environment import get_device  # noqa: E402
 from seq2seq.evaluation import bleu_signature, evaluate  # noqa: E402
-from seq2seq.model import ModelConfig, build_model  # noqa: E402
-from seq2seq.runner import RunConfig  # noqa: E402
-from seq2seq.training import make_optimizer, train_epoch  # noqa: E402
+from seq2seq.model import build_model  # noqa: E402
+from seq2seq.runner import prepare_data, start_run, train, true_references  # noqa: E402
+from seq2seq.training import train_epoch  # noqa: E402
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--data-dir", default=None)
+    parser.add_argument("--device", default="auto", help="auto | cpu | cuda | cuda:N")
     parser.add_argument("--threads", type=int, default=2)
     parser.add_argument("--epochs", type=int, default=10)
     parser.add_argument("--minutes", type=float, default=90.0, help="stop starting new epochs after this")
@@ -64,65 +69,58 @@ def main() -> None:
     parser.add_argument("--speed", type=int, default=0, help="only time this many training batches per repeat")
     parser.add_argument("--repeats", type=int, default=3)
     args = parser.parse_args()
+    # The reference model is ModelConfig's defaults (embedding 256, biGRU 512, decoder 512, additive attention).
+    config = RunConfig(corpus="multi30k", src="de", tgt="en", data_dir=args.data_dir, min_freq=2,
+                       dropout=args.dropout, epochs=args.epochs, batch_size=args.batch_size, lr=args.lr,
+                       lr_decay_after=args.decay_after, lr_decay=args.decay, clip=1.0,
+                       label_smoothing=args.label_smoothing, patience=args.epochs + 1, seed=args.seed,
+                       device=args.device, threads=args.threads, out_dir=args.checkpoint_dir, progress=False)
     torch.set_num_threads(args.threads)
     started = time.monotonic()
-    set_seed(args.seed)
-    data = prepare(load_multi30k(args.data_dir, "de", "en"), min_freq=2)
+    data = prepare_data(config)
     print(f"data: {data.corpus.sizes()} vocab de {len(data.src_vocab)} en {len(data.tgt_vocab)} "
           f"({time.monotonic() - started:.0f} s)", flush=True)
-    config = ModelConfig(len(data.src_vocab), len(data.tgt_vocab), emb_dim=256, hidden_size=512, dec_hidden=512,
-                         attention="additive", dropout=args.dropout)
-    model = build_model(config)
-    print(f"parameters: {sum(p.numel() for p in model.parameters()):,}", flush=True)
-    optimizer = make_optimizer(model, args.lr)
-    train = data.loader("train", args.batch_size, seed=args.seed)
-    # Evaluation loaders keep dataset order by default: the hypotheses come in the order of the true references.
-    valid = data.loader("valid", args.batch_size)
-    test = data.loader("test", args.batch_size)
-    refs = {split: [tgt for _, tgt in data.tokens[split]] for split in ("valid", "test")}
-    train_tokens = sum(len(t) - 1 for t in data.datasets["train"].tgt)  # tgt[:, 1:] without PAD
     if args.speed:
-        speed(model, optimizer, train, args.speed, args.repeats, train_tokens)
+        run = start_run(config, data)
+        train_tokens = sum(len(t) - 1 for t in data.datasets["train"].tgt)  # tgt[:, 1:] without PAD
+        speed(run.model, run.optimizer, data.loader("train", args.batch_size, seed=args.seed), args.speed,
+              args.repeats, train_tokens)
         return
     folder = Path(args.checkpoint_dir)
     folder.mkdir(parents=True, exist_ok=True)
     if not args.finish_only:
-        train_epochs(args, model, optimizer, train, valid, test, refs, data, train_tokens, folder, started)
-    finish(args, model, valid, test, refs, data, folder, started)
+        rows = train(config, data=data, on_epoch=EpochReport(args, data, folder, started))["history"].epochs
+        print(f"median over {len(rows)} epochs: {statistics.median(r['tokens_per_s'] for r in rows):.0f} tgt tok/s, "
+              f"{statistics.median(r['seconds'] for r in rows):.0f} s/epoch", flush=True)
+    model = build_model(config.model_config(len(data.src_vocab), len(data.tgt_vocab))).to(get_device(args.device))
+    finish(args, model, data, folder, started)
 
 
-def train_epochs(args, model, optimizer, train, valid, test, refs, data, train_tokens, folder, started) -> None:
-    """Train, keeping every epoch's weights; print one line per epoch (the best by valid BLEU is starred)."""
-    best, speeds, times = -1.0, [], []
-    schedule = RunConfig(lr=args.lr, lr_decay_after=args.decay_after, lr_decay=args.decay)
-    for epoch in range(1, args.epochs + 1):
-        if (time.monotonic() - started) / 60 > args.minutes:
-            break
-        lr = schedule.lr_at(epoch)
-        for group in optimizer.param_groups:
-            group["lr"] = lr
-        t0 = time.monotonic()
-        train_loss = train_epoch(model, train, optimizer, clip=1.0, label_smoothing=args.label_smoothing)
-        seconds = time.monotonic() - t0
-        speeds.append(train_tokens / seconds)
-        times.append(seconds)
-        torch.save(model.state_dict(), folder / f"epoch{epoch}.pt")
-        elapsed = (time.monotonic() - started) / 60  # the time to this epoch's weights, evaluation excluded
-        result = evaluate(model, valid, data.tgt_vocab, references=refs["valid"])
-        test_result = evaluate(model, test, data.tgt_vocab, references=refs["test"])
-        star = result["bleu"] > best
-        best = max(best, result["bleu"])
-        print(f"epoch {epoch}: lr {lr:.2e}, {seconds:.0f} s, {speeds[-1]:.0f} tgt tok/s, train {train_loss:.3f}, "
-              f"valid {result['loss']:.3f} (ppl {result['ppl']:.1f}) BLEU {result['bleu']:.2f}, "
-              f"test BLEU greedy {test_result['bleu']:.2f}, weights after {elapsed:.1f} min{'  *' if star else ''}",
-              flush=True)
-    print(f"median over {len(speeds)} epochs: {statistics.median(speeds):.0f} tgt tok/s, "
-          f"{statistics.median(times):.0f} s/epoch", flush=True)
+class EpochReport:
+    """``runner.train``'s ``on_epoch`` hook: keep the epoch's weights, print its greedy test BLEU and the minutes
+    of training to its weights (data preparation plus the epochs' training seconds: evaluation excluded), and
+    stop the run once ``--minutes`` have passed."""
+
+    def __init__(self, args: argparse.Namespace, data, folder: Path, started: float) -> None:
+        self.args, self.data, self.folder, self.started = args, data, folder, started
+        self.seconds = time.monotonic() - started  # data preparation
+        self.test = data.loader("test", args.batch_size, bucket=False)  # dataset order, as the true references
+        self.references = true_references(data, "test")
+
+    def __call__(self, epoch: int, model: torch.nn.Module, row: dict[str, float]) -> bool:
+        self.seconds += row["seconds"]
+        torch.save(model.state_dict(), self.folder / f"epoch{epoch}.pt")
+        test = evaluate(model, self.test, self.data.tgt_vocab, references=self.references)
+        print(f"epoch {epoch}: lr {row['lr']:.2e}, test BLEU greedy {test['bleu']:.2f}, weights after "
+              f"{self.seconds / 60:.1f} min of training", flush=True)
+        return (time.monotonic() - self.started) / 60 > self.args.minutes
 
 
-def finish(args, model, valid, test, refs, data, folder, started) -> None:
+def finish(args, model, data, folder: Path, started: float) -> None:
     """Choose on the validation set only: the weights (one epoch, or the average of the last k), then the
     beam search's length penalty; report that choice's test BLEU, greedy and beam 5."""
+    valid, test = (data.loader(split, args.batch_size, bucket=False) for split in ("valid", "test"))
+    refs = {split: true_references(data, split) for split in ("valid", "test")}
     epochs = sorted(int(p.stem[5:]) for p in folder.glob("epoch*.pt"))
     if not epochs:
         raise SystemExit(f"no epoch checkpoints in {folder}")

@@ -6,6 +6,7 @@ import csv
 import json
 import subprocess
 import sys
+from dataclasses import asdict, fields
 from unittest import mock
 
 import pytest
@@ -15,7 +16,8 @@ from tests.helpers import SOLUTION
 
 sys.path.insert(0, str(SOLUTION))
 from seq2seq import __main__ as cli  # noqa: E402
-from seq2seq import runner  # noqa: E402
+from seq2seq import checkpoint, runner  # noqa: E402
+from seq2seq.model import ModelConfig  # noqa: E402
 
 TINY = dict(synthetic_train=120, synthetic_eval=16, min_freq=1, emb_dim=8, hidden_size=8, dec_hidden=8,
             dropout=0.0, batch_size=32, lr=0.01, lr_decay_after=1, device="cpu", threads=None, progress=False,
@@ -45,7 +47,8 @@ def test_resume_goes_on_from_the_last_epoch(run):
     state = torch.load(out / "last.pt", weights_only=False)
     assert state["epoch"] == 2 and len(resumed["history"].epochs) == 2
     assert len(resumed["history"].steps) == 2 * len(first["history"].steps), "step losses of both epochs kept"
-    assert state["src_vocab"][:4] == ["<pad>", "<sos>", "<eos>", "<unk>"] and state["model_config"]["emb_dim"] == 8
+    assert state["format"] == 2 and state["languages"] == {"src": "en", "tgt": "fr"}
+    assert state["vocab"]["src"][:4] == ["<pad>", "<sos>", "<eos>", "<unk>"] and state["model_config"]["emb_dim"] == 8
 
 
 def test_evaluate_and_translate_from_the_checkpoint(run, tmp_path, capsys):
@@ -76,13 +79,51 @@ def test_learning_rate_decays_after_the_given_epoch_also_when_resumed(run):
 def test_length_penalty_reaches_beam_search(run):
     out, first, _ = run
     sentence = [first["data"].corpus.test[0][0]]
-    with mock.patch.object(runner, "beam_search", wraps=runner.beam_search) as beam:
+    with mock.patch.object(runner, "translate", wraps=runner.translate) as search:
         runner.translate_sentences(out / "best.pt", sentence, beam_size=2, device="cpu", length_penalty=0.3)
         runner.translate_sentences(out / "best.pt", sentence, beam_size=2, device="cpu")
-    assert [c.args[-1] for c in beam.call_args_list] == [0.3, 1.0], "given, then the run config's default"
+    assert [c.args[-1] for c in search.call_args_list] == [0.3, 1.0], "given, then the run config's default"
     with mock.patch.object(runner, "evaluate_checkpoint") as evaluate:
         assert cli.main(["evaluate", str(out / "best.pt"), "--length-penalty", "0.6"]) == 0
     assert evaluate.call_args.kwargs["length_penalty"] == 0.6
+
+
+def test_translate_decodes_sentences_in_batches(run):
+    out, first, _ = run
+    sentences = [src for src, _ in first["data"].corpus.test[:5]]
+    one_by_one = [runner.translate_sentences(out / "best.pt", [s], beam_size=2, device="cpu")[0] for s in sentences]
+    with mock.patch.object(runner, "translate", wraps=runner.translate) as search:
+        batched = runner.translate_sentences(out / "best.pt", sentences, beam_size=2, device="cpu", batch_size=3)
+    assert [c.args[1].size(0) for c in search.call_args_list] == [3, 2], "two batches of at most 3 sentences"
+    assert batched == one_by_one, "padding a sentence into a batch does not change its translation"
+
+
+def test_old_or_foreign_checkpoints_are_refused_with_a_reason(run, tmp_path):
+    out, _, _ = run
+    state = torch.load(out / "last.pt", weights_only=True)
+    del state["format"], state["languages"]  # what checkpoints looked like before format 2
+    torch.save(state, tmp_path / "old.pt")
+    with pytest.raises(ValueError, match="format-1 checkpoint.*did not store the languages"):
+        checkpoint.load_checkpoint(tmp_path / "old.pt")
+    assert cli.main(["translate", str(tmp_path / "old.pt"), "a cat"]) == 2
+    torch.save({"weights": torch.zeros(2)}, tmp_path / "other.pt")
+    with pytest.raises(ValueError, match="not a checkpoint"):
+        checkpoint.load_checkpoint(tmp_path / "other.pt")
+
+
+def test_run_config_takes_the_model_defaults_from_model_config():
+    model_fields = {f.name: f.default for f in fields(ModelConfig) if f.name not in ("src_vocab", "tgt_vocab")}
+    run_config = runner.RunConfig()
+    assert {name: getattr(run_config, name) for name in model_fields} == model_fields
+    assert asdict(run_config.model_config(11, 12)) == {**model_fields, "src_vocab": 11, "tgt_vocab": 12}
+    assert asdict(runner.RunConfig(dropout=0.3, attention="dot").model_config(5, 5))["attention"] == "dot"
+
+
+def test_on_epoch_hook_sees_each_epoch_and_can_stop_the_run(tmp_path):
+    seen = []
+    result = runner.train(runner.RunConfig(**TINY, epochs=3, out_dir=str(tmp_path)),
+                          on_epoch=lambda epoch, model, row: seen.append((epoch, row["epoch"])) or True)
+    assert seen == [(1, 1)] and len(result["history"].epochs) == 1, "True from the hook stops after that epoch"
 
 
 def test_resume_refuses_other_vocabularies(run):

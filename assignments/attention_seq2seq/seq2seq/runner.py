@@ -1,14 +1,15 @@
 """The runnable system: train, evaluate, translate and compare from one plain config (provided code, no question).
 
 ``python -m seq2seq train|evaluate|translate|compare|demo`` (see ``seq2seq.__main__``) calls the functions here;
-the notebook can call them too. Everything a run needs is in :class:`RunConfig`, read from a JSON file and/or
-command-line flags; a run writes into ``config.out_dir``:
+the notebook can call them too. Everything a run needs is in :class:`seq2seq.config.RunConfig`, read from a JSON
+file and/or command-line flags; a run writes into ``config.out_dir``:
 
-* ``last.pt`` after every epoch and ``best.pt`` whenever the validation loss improves: the weights, the optimizer
-  (and AMP scaler) state, both vocabularies, the model config, the run config, the history and the early-stopping
-  state, so that ``--resume`` goes on exactly where the run stopped, and ``evaluate``/``translate`` need nothing
-  but the checkpoint;
-* ``log.csv``, one row per epoch (losses, perplexities, validation BLEU, seconds, target tokens per second);
+* ``last.pt`` after every epoch and ``best.pt`` whenever the validation loss improves (:mod:`seq2seq.checkpoint`:
+  the weights, the optimizer and AMP scaler states, both vocabularies and languages, the model and run configs,
+  the history and the early-stopping state), so that ``--resume`` goes on exactly where the run stopped, and
+  ``evaluate``/``translate`` need nothing but the checkpoint;
+* ``log.csv``, one row per epoch (losses, perplexities, validation BLEU, learning rate, seconds, target tokens
+  per second);
 * ``config.json``, the run config as used.
 
 Devices: ``auto`` picks CUDA when there is one. Mixed precision (``amp``) runs only on CUDA: ``auto`` chooses
@@ -20,104 +21,26 @@ from __future__ import annotations
 
 import json
 import time
-from dataclasses import asdict, dataclass, fields
+from collections.abc import Callable
+from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
 import torch
+from torch import nn
+from torch.nn.utils.rnn import pad_sequence
 
 from seq2seq import ASSIGNMENT_DIR, PAD
-from seq2seq.data import Corpus, Data, Vocab, detokenize, load_multi30k, load_tatoeba, prepare
-from seq2seq.data import synthetic_corpus, tokenize
+from seq2seq.checkpoint import load_checkpoint, save_checkpoint
+from seq2seq.config import RunConfig
+from seq2seq.data import Corpus, Data, detokenize, load_multi30k, load_tatoeba, prepare, tokenize
 from seq2seq.environment import get_device, set_seed
 from seq2seq.evaluation import bleu_signature, compare_models, evaluate
 from seq2seq.model import ModelConfig, build_model
-from seq2seq.search import beam_search, greedy_search
+from seq2seq.search import translate
+from seq2seq.synthetic import synthetic_corpus
 from seq2seq.training import EarlyStopping, History, diverged, make_optimizer, smooth, train_epoch
-from seq2seq.visualisation import alignment_error_rate, hard_alignment
-
-CORPORA = ("synthetic", "tatoeba", "multi30k")
-AMP_CHOICES = ("auto", "off", "bf16", "fp16")
-
-
-@dataclass
-class RunConfig:
-    """Every option of a run. Model fields mirror :class:`seq2seq.model.ModelConfig` (without the vocabulary
-    sizes, which come from the data)."""
-
-    # data
-    corpus: str = "synthetic"          # synthetic | tatoeba | multi30k
-    src: str | None = None             # source language; None: the corpus's default (en for synthetic/tatoeba, de)
-    tgt: str | None = None
-    data_dir: str | None = None        # None: $SEQ2SEQ_DATA_DIR
-    min_freq: int = 2
-    synthetic_train: int = 8000        # sizes of the synthetic corpus
-    synthetic_eval: int = 500
-    # model
-    emb_dim: int = 256
-    hidden_size: int = 512
-    dec_hidden: int = 512
-    n_layers: int = 1
-    bidirectional: bool = True
-    rnn_type: str = "gru"
-    attention: str = "additive"
-    attn_dim: int | None = None
-    dropout: float = 0.5
-    # training
-    epochs: int = 10
-    batch_size: int = 128
-    lr: float = 1e-3
-    lr_decay_after: int = 0            # after this epoch, multiply lr by lr_decay every epoch; 0: constant lr
-    lr_decay: float = 0.5
-    weight_decay: float = 0.0
-    clip: float = 1.0
-    teacher_forcing_ratio: float = 1.0
-    label_smoothing: float = 0.0
-    patience: int = 3                  # early stopping on the validation loss
-    seed: int = 1234
-    # system
-    device: str = "auto"               # auto | cpu | cuda | cuda:N
-    amp: str = "auto"                  # auto | off | bf16 | fp16 (CUDA only)
-    threads: int | None = None         # torch CPU threads; None: torch's default
-    out_dir: str = "runs/default"
-    progress: bool = True
-    beam_size: int = 5                 # for the final test evaluation
-    length_penalty: float = 1.0        # beam search's length penalty alpha (see seq2seq.search)
-    max_len: int | None = None         # decoding limit; None: 2 * source length + 10
-
-    def __post_init__(self) -> None:
-        if self.corpus not in CORPORA:
-            raise ValueError(f"unknown corpus {self.corpus!r}: use one of {', '.join(CORPORA)}")
-        if self.amp not in AMP_CHOICES:
-            raise ValueError(f"unknown amp {self.amp!r}: use one of {', '.join(AMP_CHOICES)}")
-        if not 0.0 <= self.teacher_forcing_ratio <= 1.0:
-            raise ValueError("teacher_forcing_ratio must be in [0, 1]")
-        if self.lr_decay_after < 0 or not 0.0 < self.lr_decay <= 1.0:
-            raise ValueError("lr_decay_after must be >= 0 and lr_decay in (0, 1]")
-        for name in ("epochs", "batch_size", "emb_dim", "hidden_size", "dec_hidden", "n_layers", "beam_size"):
-            if getattr(self, name) < 1:
-                raise ValueError(f"{name} must be at least 1, got {getattr(self, name)}")
-
-    @classmethod
-    def from_json(cls, path: str | Path, **overrides: Any) -> RunConfig:
-        """A config from a JSON object of field values (unknown keys are an error), then ``overrides``."""
-        values = json.loads(Path(path).read_text(encoding="utf-8"))
-        unknown = set(values) - {f.name for f in fields(cls)}
-        if unknown:
-            raise ValueError(f"{path}: unknown config keys {sorted(unknown)}")
-        return cls(**{**values, **overrides})
-
-    def lr_at(self, epoch: int) -> float:
-        """The learning rate of 1-based ``epoch``: ``lr`` up to ``lr_decay_after``, then ``lr_decay`` times the
-        previous epoch's (Luong et al., 2015 halve it every epoch after the fifth). A function of the epoch, not
-        of the optimizer's state, so that a resumed run gets the same rates."""
-        if not self.lr_decay_after:
-            return self.lr
-        return self.lr * self.lr_decay ** max(0, epoch - self.lr_decay_after)
-
-    def model_config(self, src_vocab: int, tgt_vocab: int) -> ModelConfig:
-        names = {f.name for f in fields(ModelConfig)} - {"src_vocab", "tgt_vocab"}
-        return ModelConfig(src_vocab, tgt_vocab, **{name: getattr(self, name) for name in names})
+from seq2seq.visualisation import alignment_report
 
 
 # ================================================================================================== devices
@@ -168,126 +91,148 @@ def true_references(data: Data, split: str) -> list[list[str]]:
     return [tgt for _, tgt in data.tokens[split]]
 
 
-# ================================================================================================== checkpoints
-def save_checkpoint(path: Path, model, optimizer, scaler, data_vocabs: tuple[Vocab, Vocab], config: RunConfig,
-                    model_config: ModelConfig, history: History, stopper: EarlyStopping, epoch: int) -> None:
-    state = {"model": model.state_dict(), "optimizer": optimizer.state_dict(),
-             "scaler": scaler.state_dict() if scaler is not None else None,
-             "src_vocab": data_vocabs[0].itos, "tgt_vocab": data_vocabs[1].itos,
-             "model_config": asdict(model_config), "run_config": asdict(config),
-             "history": {"steps": history.steps, "epochs": history.epochs}, "stopper": asdict(stopper),
-             "epoch": epoch, "torch_rng": torch.get_rng_state()}
-    tmp = path.with_suffix(".tmp")
-    torch.save(state, tmp)
-    tmp.replace(path)  # atomic: an interrupted save never leaves a broken checkpoint
-
-
-def load_checkpoint(path: str | Path, device: str | torch.device = "cpu") -> tuple[Any, Vocab, Vocab, RunConfig, dict]:
-    """``(model in eval mode, src_vocab, tgt_vocab, run_config, raw state)`` from a checkpoint file."""
-    path = Path(path)
-    if not path.is_file():
-        raise FileNotFoundError(f"no checkpoint at {path} (train first: python -m seq2seq train ...)")
-    state = torch.load(path, map_location=device, weights_only=False)
-    model = build_model(ModelConfig(**state["model_config"])).to(device)
-    model.load_state_dict(state["model"])
-    model.eval()
-    return model, Vocab(state["src_vocab"]), Vocab(state["tgt_vocab"]), RunConfig(**state["run_config"]), state
-
-
 # ================================================================================================== train
 def _say(message: str) -> None:
     print(message, flush=True)
 
 
-def train(config: RunConfig, *, resume: bool = False, data: Data | None = None) -> dict[str, Any]:
-    """Train as the config says; return ``{"best": path, "last": path, "history": History, "data": Data}``."""
-    out = Path(config.out_dir)
-    out.mkdir(parents=True, exist_ok=True)
+@dataclass
+class TrainingRun:
+    """What a training run carries from epoch to epoch; ``epoch`` is the last one done (0 before the first)."""
+
+    config: RunConfig
+    data: Data
+    device: torch.device
+    model: nn.Module
+    optimizer: torch.optim.Optimizer
+    amp_dtype: torch.dtype | None
+    scaler: torch.amp.GradScaler | None
+    history: History = field(default_factory=History)
+    stopper: EarlyStopping = field(default_factory=EarlyStopping)
+    epoch: int = 0
+
+
+def start_run(config: RunConfig, data: Data | None = None, *, resume: bool = False) -> TrainingRun:
+    """Seed, prepare the data (unless given), build the model and its optimizer; with ``resume``, load the state
+    of ``out_dir/last.pt`` into them (the data options must give the checkpoint's vocabularies)."""
     if config.threads:
         torch.set_num_threads(config.threads)
     device = get_device(config.device)
     amp_dtype = resolve_amp(config.amp, device)
     set_seed(config.seed)
     data = data or prepare_data(config)
-    model_config = config.model_config(len(data.src_vocab), len(data.tgt_vocab))
-    model = build_model(model_config).to(device)
-    optimizer = make_optimizer(model, config.lr, config.weight_decay)
-    scaler = make_scaler(amp_dtype)
-    history, stopper, start = History(), EarlyStopping(config.patience), 1
-    last, best = out / "last.pt", out / "best.pt"
+    model = build_model(config.model_config(len(data.src_vocab), len(data.tgt_vocab))).to(device)
+    run = TrainingRun(config, data, device, model, make_optimizer(model, config.lr, config.weight_decay), amp_dtype,
+                      make_scaler(amp_dtype), stopper=EarlyStopping(config.patience))
     if resume:
-        _, src_vocab, tgt_vocab, _, state = load_checkpoint(last, device)
-        if src_vocab != data.src_vocab or tgt_vocab != data.tgt_vocab:
+        last = Path(config.out_dir) / "last.pt"
+        checkpoint = load_checkpoint(last, device)
+        if checkpoint.src_vocab != data.src_vocab or checkpoint.tgt_vocab != data.tgt_vocab:
             raise ValueError(f"{last} was trained on other vocabularies: resume with the same data options")
+        state = checkpoint.state
         model.load_state_dict(state["model"])
-        optimizer.load_state_dict(state["optimizer"])
-        if scaler is not None and state["scaler"] is not None:
-            scaler.load_state_dict(state["scaler"])
-        history = History(state["history"]["steps"], state["history"]["epochs"])
-        stopper = EarlyStopping(**state["stopper"])
+        run.optimizer.load_state_dict(state["optimizer"])
+        if run.scaler is not None and state["scaler"] is not None:
+            run.scaler.load_state_dict(state["scaler"])
+        run.history = History(state["history"]["steps"], state["history"]["epochs"])
+        run.stopper = EarlyStopping(**state["stopper"])
         torch.set_rng_state(state["torch_rng"])
-        start = state["epoch"] + 1
-        _say(f"resumed from {last} after epoch {state['epoch']}")
+        run.epoch = state["epoch"]
+        _say(f"resumed from {last} after epoch {run.epoch}")
+    return run
+
+
+def train_one_epoch(run: TrainingRun, loader: Any) -> tuple[float, float]:
+    """Epoch ``run.epoch + 1``: set its learning rate (:meth:`RunConfig.lr_at`) and train on ``loader`` with
+    Q23's ``train_epoch``; return ``(mean training loss per target token, seconds)``."""
+    lr = run.config.lr_at(run.epoch + 1)
+    for group in run.optimizer.param_groups:
+        group["lr"] = lr
+    started = time.perf_counter()
+    loss = train_epoch(run.model, loader, run.optimizer, clip=run.config.clip,
+                       teacher_forcing_ratio=run.config.teacher_forcing_ratio, device=run.device, history=run.history,
+                       progress=run.config.progress, label_smoothing=run.config.label_smoothing,
+                       amp_dtype=run.amp_dtype, scaler=run.scaler)
+    run.epoch += 1
+    return loss, time.perf_counter() - started
+
+
+EpochHook = Callable[[int, nn.Module, dict[str, float]], bool | None]
+
+
+def train(config: RunConfig, *, resume: bool = False, data: Data | None = None,
+          on_epoch: EpochHook | None = None) -> dict[str, Any]:
+    """Train as the config says; return ``{"best": path, "last": path, "history": History, "data": Data}``.
+
+    Every epoch: train (:func:`train_one_epoch`), evaluate on the validation split (loss, greedy BLEU), append a
+    row to ``log.csv``, save ``last.pt`` (and ``best.pt`` when the validation loss improved), print one line;
+    stop early on ``patience`` epochs without improvement or on divergence. ``on_epoch(epoch, model, row)``, when
+    given, is called after that with the epoch's ``log.csv`` row; returning True stops the run (the benchmark's
+    time budget)."""
+    run = start_run(config, data, resume=resume)
+    data, out = run.data, Path(config.out_dir)
+    out.mkdir(parents=True, exist_ok=True)
     (out / "config.json").write_text(json.dumps(asdict(config), indent=2) + "\n", encoding="utf-8")
-    n_params = sum(p.numel() for p in model.parameters())
+    n_params = sum(p.numel() for p in run.model.parameters())
     _say(f"{data.corpus!r}; vocab {len(data.src_vocab)}/{len(data.tgt_vocab)}; model {n_params:,} parameters; "
-         f"device {device}{', autocast ' + str(amp_dtype).split('.')[-1] if amp_dtype else ''}")
-    train_loader = data.loader("train", config.batch_size, seed=config.seed, device=device)
-    train_loader.batch_sampler.set_epoch(start - 1)  # a resumed run sees the batches it would have seen
-    valid_loader = data.loader("valid", config.batch_size, device=device, bucket=False)
+         f"device {run.device}{', autocast ' + str(run.amp_dtype).split('.')[-1] if run.amp_dtype else ''}")
+    train_loader = data.loader("train", config.batch_size, seed=config.seed, device=run.device)
+    train_loader.batch_sampler.set_epoch(run.epoch)  # a resumed run sees the batches it would have seen
+    valid_loader = data.loader("valid", config.batch_size, device=run.device)
     valid_refs = true_references(data, "valid")
     tokens_per_epoch = sum(len(t) - 1 for t in data.datasets["train"].tgt)
-    for epoch in range(start, config.epochs + 1):
-        if stopper.bad_epochs >= stopper.patience:
-            break
-        lr = config.lr_at(epoch)
-        for group in optimizer.param_groups:
-            group["lr"] = lr
-        started = time.perf_counter()
-        train_loss = train_epoch(model, train_loader, optimizer, clip=config.clip,
-                                 teacher_forcing_ratio=config.teacher_forcing_ratio, device=device, history=history,
-                                 progress=config.progress, label_smoothing=config.label_smoothing,
-                                 amp_dtype=amp_dtype, scaler=scaler)
-        seconds = time.perf_counter() - started
-        valid = evaluate(model, valid_loader, data.tgt_vocab, device=device, max_len=config.max_len,
+    last, best = out / "last.pt", out / "best.pt"
+    while run.epoch < config.epochs and run.stopper.bad_epochs < run.stopper.patience:
+        train_loss, seconds = train_one_epoch(run, train_loader)
+        valid = evaluate(run.model, valid_loader, data.tgt_vocab, device=run.device, max_len=config.max_len,
                          references=valid_refs)
-        history.log_epoch(train_loss, valid["loss"], valid_bleu=valid["bleu"], lr=lr, seconds=seconds,
-                          tokens_per_s=tokens_per_epoch / seconds)
-        history.to_csv(out / "log.csv")
-        stop = stopper.step(valid["loss"])
-        save_checkpoint(last, model, optimizer, scaler, (data.src_vocab, data.tgt_vocab), config, model_config,
-                        history, stopper, epoch)
-        if stopper.improved:
+        run.history.log_epoch(train_loss, valid["loss"], valid_bleu=valid["bleu"], lr=config.lr_at(run.epoch),
+                              seconds=seconds, tokens_per_s=tokens_per_epoch / seconds)
+        run.history.to_csv(out / "log.csv")
+        stop = run.stopper.step(valid["loss"])
+        save_checkpoint(last, model=run.model, optimizer=run.optimizer, scaler=run.scaler, data=data, config=config,
+                        history=run.history, stopper=run.stopper, epoch=run.epoch)
+        if run.stopper.improved:
             best.write_bytes(last.read_bytes())
-        _say(f"epoch {epoch:>3}  train {train_loss:.3f}  valid {valid['loss']:.3f} (ppl {valid['ppl']:.2f})  "
+        _say(f"epoch {run.epoch:>3}  train {train_loss:.3f}  valid {valid['loss']:.3f} (ppl {valid['ppl']:.2f})  "
              f"valid BLEU {valid['bleu']:.2f}  {seconds:.1f}s  {tokens_per_epoch / seconds:,.0f} tgt tok/s"
-             f"{'  *' if stopper.improved else ''}")
-        if diverged([row["train_loss"] for row in history.epochs]):
+             f"{'  *' if run.stopper.improved else ''}")
+        if diverged([row["train_loss"] for row in run.history.epochs]):
             _say("training diverged (the epoch loss rose far above its best): stopping; lower lr or clip harder")
             break
         if stop:
-            _say(f"early stop: no improvement for {stopper.patience} epochs (best epoch {stopper.best_epoch})")
+            _say(f"early stop: no improvement for {run.stopper.patience} epochs (best epoch {run.stopper.best_epoch})")
             break
-    return {"best": best, "last": last, "history": history, "data": data}
+        if on_epoch is not None and on_epoch(run.epoch, run.model, run.history.epochs[-1]):
+            break
+    return {"best": best, "last": last, "history": run.history, "data": data}
 
 
 # ================================================================================================== evaluate
 def evaluate_checkpoint(path: str | Path, *, split: str = "test", beams: tuple[int, ...] = (1, 5),
-                        device: str = "auto", data: Data | None = None, batch_size: int | None = None,
+                        device: str = "auto", data: Data | None = None, data_dir: str | None = None,
+                        batch_size: int | None = None,
                         length_penalty: float | None = None) -> dict[int, dict[str, Any]]:
-    """BLEU (sacrebleu, signature printed) of a checkpoint on a split, greedy and with each beam size
-    (``length_penalty``: None takes the run config's)."""
+    """BLEU (sacrebleu, signature printed) of a checkpoint on a split, greedy and with each beam size; on the
+    synthetic corpus also the attention's alignment error rate against the gold alignments.
+
+    ``data`` (None: prepared as the run config says, from ``data_dir`` when given), ``batch_size`` and
+    ``length_penalty``: None takes the run config's."""
     dev = get_device(device)
-    model, src_vocab, tgt_vocab, config, _ = load_checkpoint(path, dev)
+    checkpoint = load_checkpoint(path, dev)
+    model, config = checkpoint.model, checkpoint.config
     alpha = config.length_penalty if length_penalty is None else length_penalty
+    if data_dir is not None:
+        config.data_dir = data_dir
     data = data or prepare_data(config)
-    if data.src_vocab != src_vocab or data.tgt_vocab != tgt_vocab:
+    if data.src_vocab != checkpoint.src_vocab or data.tgt_vocab != checkpoint.tgt_vocab:
         raise ValueError(f"{path}: the data's vocabularies differ from the checkpoint's")
-    loader = data.loader(split, batch_size or config.batch_size, bucket=False, device=dev)
+    # Dataset order on any split, "train" included (it is shuffled by default): hypotheses meet their references.
+    loader = data.loader(split, batch_size or config.batch_size, shuffle=False, bucket=False, device=dev)
     results = {}
     for beam in beams:
         started = time.perf_counter()
-        results[beam] = evaluate(model, loader, tgt_vocab, device=dev, beam_size=beam, max_len=config.max_len,
+        results[beam] = evaluate(model, loader, data.tgt_vocab, device=dev, beam_size=beam, max_len=config.max_len,
                                  length_penalty=alpha, references=true_references(data, split))
         _say(f"{split} BLEU {'greedy' if beam == 1 else f'beam {beam} (length penalty {alpha})'}: "
              f"{results[beam]['bleu']:.2f}  "
@@ -305,74 +250,47 @@ def evaluate_checkpoint(path: str | Path, *, split: str = "test", beams: tuple[i
     return results
 
 
-@torch.no_grad()
-def alignment_report(model, data: Data, split: str = "test", *, device: torch.device | str = "cpu",
-                     batch_size: int = 64, seed: int = 0) -> dict[str, float]:
-    """Mean alignment error rate (Q29) of the model's attention against the synthetic corpus's gold alignments.
-
-    Each reference target word is linked to the source word it attends to most (teacher forcing, so that the
-    rows are the reference's words, as the gold links are); ``<sos>``/``<eos>`` are left out on both sides.
-    ``chance`` links every target word to a uniformly random source word instead (seeded): what an attention
-    that learned nothing would score.
-    """
-    gold = data.corpus.alignments[split]
-    generator = torch.Generator().manual_seed(seed)
-    was_training, ours, chance, k = model.training, [], [], 0
-    model.eval()
-    try:
-        for batch in data.loader(split, batch_size, bucket=False):  # dataset order, as the gold links
-            batch = batch.to(device)
-            _, attention = model(batch.src, batch.src_lengths, batch.tgt, 1.0)
-            for j in range(batch.src.size(0)):
-                m, n = int(batch.src_lengths[j]) - 2, int((batch.tgt[j] != PAD).sum()) - 2  # words only
-                rows = attention[j, 1:n + 1, 1:m + 1].float().cpu()
-                ours.append(alignment_error_rate(hard_alignment(rows), gold[k]))
-                guess = torch.randint(m, (n,), generator=generator).tolist()
-                chance.append(alignment_error_rate([(i, t) for t, i in enumerate(guess)], gold[k]))
-                k += 1
-    finally:
-        model.train(was_training)
-    return {"aer": sum(ours) / len(ours), "chance": sum(chance) / len(chance), "sentences": k}
-
-
 # ================================================================================================== translate
 def translate_sentences(path: str | Path, sentences: list[str], *, beam_size: int = 1, device: str = "auto",
-                        heatmaps: str | Path | None = None, length_penalty: float | None = None) -> list[str]:
-    """Translate raw sentences with a checkpoint; with ``heatmaps``, one attention PNG per sentence there
+                        heatmaps: str | Path | None = None, length_penalty: float | None = None,
+                        batch_size: int | None = None) -> list[str]:
+    """Translate raw sentences with a checkpoint, ``batch_size`` (None: the run config's) at a time through
+    :func:`seq2seq.search.translate`; with ``heatmaps``, one attention PNG per sentence there
     (``length_penalty``: None takes the run config's)."""
     dev = get_device(device)
-    model, src_vocab, tgt_vocab, config, _ = load_checkpoint(path, dev)
+    checkpoint = load_checkpoint(path, dev)
+    config, src_vocab, tgt_vocab = checkpoint.config, checkpoint.src_vocab, checkpoint.tgt_vocab
     alpha = config.length_penalty if length_penalty is None else length_penalty
-    src_lang, tgt_lang = corpus_languages(config)
     tokenizer = tokenizer_for(config.corpus)
+    words = [tokenizer(sentence, checkpoint.src_lang) for sentence in sentences]
+    size = batch_size or config.batch_size
     outputs = []
-    for i, sentence in enumerate(sentences):
-        words = tokenizer(sentence, src_lang)
-        ids = torch.tensor([src_vocab.encode(words)], device=dev)
-        lengths = torch.tensor([ids.size(1)])
-        limit = config.max_len or 2 * ids.size(1) + 10
-        search = greedy_search(model, ids, lengths, limit) if beam_size == 1 else \
-            beam_search(model, ids, lengths, beam_size, limit, alpha)
-        tokens, attention = search[0][0].tolist(), search[1][0]
-        n = sum(t != PAD for t in tokens)  # steps decoded, <eos> included when produced
-        out_words = tgt_vocab.decode(tokens[:n])
-        outputs.append(detokenize(out_words, tgt_lang))
-        _say(f"{sentence}\n  -> {outputs[-1]}")
-        if heatmaps is not None:
-            from seq2seq.visualisation import plot_attention, save
-
-            labels = [tgt_vocab.id_to_token(t) for t in tokens[:n]]  # <eos> included: its row shows where it looked
-            src_labels = ["<sos>"] + [w if w in src_vocab else f"{w}(unk)" for w in words] + ["<eos>"]
-            figure = plot_attention(attention[:n, :ids.size(1)].cpu(), src_labels, labels, title=sentence[:60])
-            _say(f"  heatmap: {save(figure, Path(heatmaps) / f'attention_{i + 1}.png')}")
+    for start in range(0, len(words), size):
+        ids = [torch.tensor(src_vocab.encode(w)) for w in words[start:start + size]]  # <sos> ... <eos>
+        src = pad_sequence(ids, batch_first=True, padding_value=PAD).to(dev)
+        lengths = torch.tensor([len(i) for i in ids])
+        limit = config.max_len or 2 * lengths + 10
+        for i, result in enumerate(translate(checkpoint.model, src, lengths, beam_size, limit, alpha), start=start):
+            out_words = tgt_vocab.decode(result.tokens)
+            outputs.append(detokenize(out_words, checkpoint.tgt_lang))
+            _say(f"{sentences[i]}\n  -> {outputs[-1]}")
+            if heatmaps is not None:
+                _heatmap(result.attention, words[i], out_words, src_vocab, sentences[i],
+                         Path(heatmaps) / f"attention_{i + 1}.png")
     return outputs
 
 
-def corpus_languages(config: RunConfig) -> tuple[str, str]:
-    """(source, target) languages of the configured corpus."""
-    if config.corpus == "multi30k":
-        return config.src or "de", config.tgt or "en"
-    return ("fr", "en") if config.src == "fr" else ("en", "fr")
+def _heatmap(attention: torch.Tensor, src_words: list[str], out_words: list[str], src_vocab: Any, title: str,
+             path: Path) -> None:
+    """One sentence's attention ``(len(out_words), source length)`` as a PNG; source words outside the
+    vocabulary marked ``(unk)``."""
+    from seq2seq.visualisation import plot_attention, save
+
+    if not out_words:
+        _say("  heatmap: none (the translation is empty)")
+        return
+    src_labels = ["<sos>"] + [w if w in src_vocab else f"{w}(unk)" for w in src_words] + ["<eos>"]
+    _say(f"  heatmap: {save(plot_attention(attention, src_labels, out_words, title=title), path)}")
 
 
 # ================================================================================================== compare

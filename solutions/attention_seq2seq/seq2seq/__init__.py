@@ -22,6 +22,8 @@ module                    questions  what it holds
 ``visualisation``         Q28–Q30    heatmaps, alignments read from attention, step-wise weights; loss curves
 ``experiments``           Q31–Q34    hyperparameter studies: learning rate (divergence reported), hidden size,
                                      teacher-forcing ratio, score function; tables, plots, ``summary.md``
+``config``                           the system's run options, ``RunConfig`` (model fields from ``ModelConfig``)
+``checkpoint``                       the system's checkpoint files: what they hold, saving and loading them
 ``runner``                           the system: train / evaluate / translate / compare / demo (not a question)
 ========================  =========  ==========================================================
 

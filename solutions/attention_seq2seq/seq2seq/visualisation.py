@@ -1,5 +1,6 @@
 """Section 10, visualising attention weights: Q28 (the heatmap), Q29 (reading alignments out of the weights) and
-Q30 (collecting the weights step by step, and how they move), plus the loss curves of training.
+Q30 (collecting the weights step by step, and how they move), plus the loss curves of training and
+:func:`alignment_report`, a trained model's alignment error rate against the gold alignments.
 
 Alignments are lists of ``(source position, target position)`` links, the format of the synthetic corpus's gold
 alignments (``data.synthetic_corpus(...).alignments``). Positions index the rows and columns of the weight
@@ -10,11 +11,17 @@ from __future__ import annotations
 import textwrap
 from collections.abc import Sequence
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import matplotlib.pyplot as plt  # headless machines fall back to the Agg backend by themselves
 import torch
 from matplotlib.figure import Figure
 from matplotlib.ticker import MaxNLocator
+
+from seq2seq import PAD
+
+if TYPE_CHECKING:
+    from seq2seq.data import Data
 
 
 def plot_attention(weights: torch.Tensor, src_tokens: Sequence[str], tgt_tokens: Sequence[str],
@@ -122,6 +129,40 @@ def monotonicity(alignment: Sequence[tuple[int, int]]) -> float:
         return 1.0
     forward = sum(b[0] >= a[0] for a, b in zip(links, links[1:]))
     return forward / (len(links) - 1)
+
+
+@torch.no_grad()
+def alignment_report(model: torch.nn.Module, data: Data, split: str = "test", *, device: torch.device | str = "cpu",
+                     batch_size: int = 64, seed: int = 0) -> dict[str, float]:
+    """Mean alignment error rate (Q29) of a model's attention against the synthetic corpus's gold alignments
+    (provided, not a question; ``python -m seq2seq evaluate`` prints it).
+
+    Each reference target word is linked to the source word it attends to most (teacher forcing, so that the
+    rows are the reference's words, as the gold links are); ``<sos>``/``<eos>`` are left out on both sides.
+    ``chance`` links every target word to a uniformly random source word instead (seeded): what an attention
+    that learned nothing would score.
+
+    Returns:
+        ``{"aer": mean AER, "chance": mean AER of the random links, "sentences": how many}``.
+    """
+    gold = data.corpus.alignments[split]
+    generator = torch.Generator().manual_seed(seed)
+    was_training, ours, chance, k = model.training, [], [], 0
+    model.eval()
+    try:
+        for batch in data.loader(split, batch_size, shuffle=False, bucket=False):  # dataset order, as the gold links
+            batch = batch.to(device)
+            _, attention = model(batch.src, batch.src_lengths, batch.tgt, 1.0)
+            for j in range(batch.src.size(0)):
+                m, n = int(batch.src_lengths[j]) - 2, int((batch.tgt[j] != PAD).sum()) - 2  # words only
+                rows = attention[j, 1:n + 1, 1:m + 1].float().cpu()
+                ours.append(alignment_error_rate(hard_alignment(rows), gold[k]))
+                guess = torch.randint(m, (n,), generator=generator).tolist()
+                chance.append(alignment_error_rate([(i, t) for t, i in enumerate(guess)], gold[k]))
+                k += 1
+    finally:
+        model.train(was_training)
+    return {"aer": sum(ours) / len(ours), "chance": sum(chance) / len(chance), "sentences": k}
 
 
 def stepwise_attention(model: torch.nn.Module, src: torch.Tensor, src_lengths: torch.Tensor,

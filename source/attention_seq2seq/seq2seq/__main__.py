@@ -25,19 +25,21 @@ import argparse
 import sys
 import types
 import typing
+from collections.abc import Callable
 from dataclasses import MISSING, fields
 
 
 def _config_flags(parser: argparse.ArgumentParser) -> None:
     """One ``--flag`` per RunConfig field (``out_dir`` -> ``--out-dir``); booleans get ``--no-...`` too.
     Defaults are None, so that only the flags given override the JSON file and the dataclass defaults."""
-    from seq2seq.runner import RunConfig
+    from seq2seq.config import RunConfig
 
     hints = typing.get_type_hints(RunConfig)
-    group = parser.add_argument_group("run config (see seq2seq.runner.RunConfig)")
+    group = parser.add_argument_group("run config (see seq2seq.config.RunConfig)")
     for field in fields(RunConfig):
         hint = hints[field.name]
-        kinds = [t for t in typing.get_args(hint) if t is not type(None)] if isinstance(hint, types.UnionType) else [hint]
+        union = isinstance(hint, types.UnionType)
+        kinds = [t for t in typing.get_args(hint) if t is not type(None)] if union else [hint]
         flag = "--" + field.name.replace("_", "-")
         default = field.default if field.default is not MISSING else None
         if kinds[0] is bool:
@@ -50,13 +52,31 @@ def _config_flags(parser: argparse.ArgumentParser) -> None:
 
 
 def _run_config(args: argparse.Namespace):
-    from seq2seq.runner import RunConfig
+    from seq2seq.config import RunConfig
 
     given = {f.name: getattr(args, f.name) for f in fields(RunConfig) if getattr(args, f.name) is not None}
     return RunConfig.from_json(args.config, **given) if args.config else RunConfig(**given)
 
 
-def main(argv: list[str] | None = None) -> int:
+def _positive(text: str) -> int:
+    value = int(text)
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"must be at least 1, got {value}")
+    return value
+
+
+def _decoding_flags(parser: argparse.ArgumentParser, beam: int) -> None:
+    parser.add_argument("checkpoint")
+    parser.add_argument("--beam", type=_positive, default=beam,
+                        help=f"beam size (1: greedy; default {beam})" if beam == 1 else
+                        f"beam size besides greedy (1: greedy only; default {beam})")
+    parser.add_argument("--length-penalty", type=float, default=None,
+                        help="beam search's length penalty alpha (default: the checkpoint's run config)")
+    parser.add_argument("--device", default="auto", help="auto | cpu | cuda | cuda:N (default: auto)")
+
+
+def build_parser() -> argparse.ArgumentParser:
+    """The command line: one subcommand per entry of :data:`COMMANDS`."""
     parser = argparse.ArgumentParser(prog="python -m seq2seq", description=__doc__.split("\n\n")[0],
                                      epilog="run 'python -m seq2seq COMMAND --help' for a command's options")
     commands = parser.add_subparsers(dest="command", required=True)
@@ -65,26 +85,17 @@ def main(argv: list[str] | None = None) -> int:
     demo = commands.add_parser("demo", help="train, evaluate and translate on the synthetic corpus")
     demo.add_argument("--device", default="cpu", help="auto | cpu | cuda | cuda:N (default: cpu)")
     demo.add_argument("--out-dir", default=None, help="default: runs/demo (the repository's runs/ inside it)")
-    train = commands.add_parser("train", help="train a model")
+    train = commands.add_parser("train", help="train a model (under torchrun: on several processes)")
     _config_flags(train)
     train.add_argument("--resume", action="store_true", help="go on from OUT_DIR/last.pt")
-    compare = commands.add_parser("compare", help="attention vs. vanilla, BLEU by source length")
-    _config_flags(compare)
+    _config_flags(commands.add_parser("compare", help="attention vs. vanilla, BLEU by source length"))
     evaluate = commands.add_parser("evaluate", help="test BLEU of a checkpoint")
-    evaluate.add_argument("checkpoint")
+    _decoding_flags(evaluate, beam=5)
     evaluate.add_argument("--split", default="test", choices=("train", "valid", "test"))
-    evaluate.add_argument("--beam", type=int, default=5, help="beam size besides greedy (1: greedy only)")
-    evaluate.add_argument("--length-penalty", type=float, default=None,
-                          help="beam search's length penalty alpha (default: the checkpoint's run config)")
-    evaluate.add_argument("--device", default="auto")
-    evaluate.add_argument("--data-dir", default=None)
+    evaluate.add_argument("--data-dir", default=None, help="default: the checkpoint's run config's")
     translate = commands.add_parser("translate", help="translate sentences with a checkpoint")
-    translate.add_argument("checkpoint")
+    _decoding_flags(translate, beam=1)
     translate.add_argument("sentences", nargs="*", help="sentences to translate; none: read lines from stdin")
-    translate.add_argument("--beam", type=int, default=1)
-    translate.add_argument("--length-penalty", type=float, default=None,
-                           help="beam search's length penalty alpha (default: the checkpoint's run config)")
-    translate.add_argument("--device", default="auto")
     translate.add_argument("--heatmaps", default=None, help="folder for one attention heatmap PNG per sentence")
     experiments = commands.add_parser("experiments", help="hyperparameter studies (Q31-Q34): CSV, PNG, summary.md")
     experiments.add_argument("--size", default="quick", choices=("quick", "real"),
@@ -99,58 +110,91 @@ def main(argv: list[str] | None = None) -> int:
                                   "and lose much on a busy machine; torch's default for real)")
     check = commands.add_parser("check", help="run a question's visible sanity checks")
     check.add_argument("question", help="e.g. Q4, or 'all'")
-    args = parser.parse_args(argv)
+    return parser
 
-    if args.command == "check":
-        from seq2seq.check import check as run_check
 
-        return 0 if run_check(args.question) else 1
-    if args.command == "env":
-        from seq2seq.environment import environment_report
+# ================================================================================================== commands
+def _env(args: argparse.Namespace) -> int:
+    from seq2seq.environment import environment_report
 
-        print(environment_report(args.device))
-        return 0
-    from seq2seq import runner
+    print(environment_report(args.device))
+    return 0
 
+
+def _check(args: argparse.Namespace) -> int:
+    from seq2seq.check import check
+
+    return 0 if check(args.question) else 1
+
+
+def _demo(args: argparse.Namespace) -> int:
+    from seq2seq.runner import demo
+
+    demo(args.device, args.out_dir)
+    return 0
+
+
+def _train(args: argparse.Namespace) -> int:
+    from seq2seq.runner import train
+
+    train(_run_config(args), resume=args.resume)
+    return 0
+
+
+def _compare(args: argparse.Namespace) -> int:
+    from seq2seq.runner import compare
+
+    compare(_run_config(args))
+    return 0
+
+
+def _evaluate(args: argparse.Namespace) -> int:
+    from seq2seq.runner import evaluate_checkpoint
+
+    evaluate_checkpoint(args.checkpoint, split=args.split, beams=tuple(sorted({1, args.beam})), device=args.device,
+                        data_dir=args.data_dir, length_penalty=args.length_penalty)
+    return 0
+
+
+def _translate(args: argparse.Namespace) -> int:
+    from seq2seq.runner import translate_sentences
+
+    sentences = args.sentences or [line.strip() for line in sys.stdin if line.strip()]
+    if not sentences:
+        raise ValueError("no sentences: give them as arguments or on stdin")
+    translate_sentences(args.checkpoint, sentences, beam_size=args.beam, device=args.device, heatmaps=args.heatmaps,
+                        length_penalty=args.length_penalty)
+    return 0
+
+
+def _experiments(args: argparse.Namespace) -> int:
+    import torch
+
+    from seq2seq.environment import get_device
+    from seq2seq.experiments import STUDIES, default_results_dir, run_studies
+
+    threads = args.threads or (1 if args.size == "quick" else None)
+    if threads:
+        torch.set_num_threads(threads)
+    studies = tuple(STUDIES) if args.study == "all" else (args.study,)
+    run_studies(args.size, args.out or default_results_dir(), studies=studies, data_dir=args.data_dir,
+                device=get_device(args.device))
+    return 0
+
+
+COMMANDS: dict[str, Callable[[argparse.Namespace], int]] = {
+    "env": _env, "check": _check, "demo": _demo, "train": _train, "compare": _compare, "evaluate": _evaluate,
+    "translate": _translate, "experiments": _experiments}
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Parse ``argv`` and run the command; errors a user can fix print one line and return 2."""
+    args = build_parser().parse_args(argv)
     try:
-        if args.command == "demo":
-            runner.demo(args.device, args.out_dir)
-        elif args.command == "train":
-            runner.train(_run_config(args), resume=args.resume)
-        elif args.command == "compare":
-            runner.compare(_run_config(args))
-        elif args.command == "experiments":
-            from seq2seq.environment import get_device
-            from seq2seq.experiments import STUDIES, default_results_dir, run_studies
-
-            threads = args.threads or (1 if args.size == "quick" else None)
-            if threads:
-                import torch
-
-                torch.set_num_threads(threads)
-            studies = tuple(STUDIES) if args.study == "all" else (args.study,)
-            run_studies(args.size, args.out or default_results_dir(), studies=studies, data_dir=args.data_dir,
-                        device=get_device(args.device))
-        elif args.command == "evaluate":
-            if args.beam < 1:
-                parser.error("--beam must be at least 1")
-            data = None
-            if args.data_dir:
-                _, _, _, config, _ = runner.load_checkpoint(args.checkpoint)
-                config.data_dir = args.data_dir
-                data = runner.prepare_data(config)
-            runner.evaluate_checkpoint(args.checkpoint, split=args.split, beams=tuple(sorted({1, args.beam})),
-                                       device=args.device, data=data, length_penalty=args.length_penalty)
-        elif args.command == "translate":
-            sentences = args.sentences or [line.strip() for line in sys.stdin if line.strip()]
-            if not sentences:
-                parser.error("no sentences: give them as arguments or on stdin")
-            runner.translate_sentences(args.checkpoint, sentences, beam_size=args.beam, device=args.device,
-                                       heatmaps=args.heatmaps, length_penalty=args.length_penalty)
+        return COMMANDS[args.command](args)
     except (ValueError, FileNotFoundError, RuntimeError) as error:
         print(f"error: {error}", file=sys.stderr)
         return 2
-    return 0
 
 
 if __name__ == "__main__":

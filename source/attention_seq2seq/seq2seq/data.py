@@ -30,7 +30,6 @@ from __future__ import annotations
 
 import argparse
 import functools
-import json
 import math
 import os
 import random
@@ -479,21 +478,6 @@ class Vocab:
             tokens.append(self.id_to_token(index))
         return tokens
         ### END SOLUTION
-
-    def save(self, path: str | Path) -> None:
-        """Write the vocabulary as JSON (the index → token list), to rebuild the same indices at inference."""
-        Path(path).write_text(json.dumps({"format": 1, "itos": self.itos}, ensure_ascii=False) + "\n",
-                              encoding="utf-8")
-
-    @classmethod
-    def load(cls, path: str | Path) -> Vocab:
-        """Read a vocabulary written by :meth:`save`."""
-        try:
-            content = json.loads(Path(path).read_text(encoding="utf-8"))
-            tokens = content["itos"]
-        except (json.JSONDecodeError, KeyError, TypeError) as error:
-            raise DataError(f"{path}: not a vocabulary file written by Vocab.save ({error})") from None
-        return cls(tokens)
 
 
 # ================================================================================================== batches
