@@ -19,7 +19,7 @@ from tests.helpers import SOLUTION
 
 if str(SOLUTION) not in sys.path:
     sys.path.insert(0, str(SOLUTION))
-from seq2seq import EOS, PAD, SOS, SPECIALS, UNK, data  # noqa: E402
+from seq2seq import EOS, PAD, SOS, SPECIALS, UNK, corpora, data  # noqa: E402
 from seq2seq import synthetic as synth  # noqa: E402
 
 assert Path(data.__file__).resolve().is_relative_to(SOLUTION.resolve()), data.__file__
@@ -55,13 +55,11 @@ def test_synthetic_is_byte_identical_for_a_seed(synthetic):
     assert done.stdout.strip() == _digest(synthetic)
 
 
-def test_synthetic_corpus_is_also_data_synthetic_corpus():
-    """Deliberate: the notebook and the runner take the offline corpus from seq2seq.data, beside the real ones."""
-    from seq2seq.data import synthetic_corpus
-
-    assert synthetic_corpus is data.synthetic_corpus is SYNTHETIC
-    with pytest.raises(AttributeError, match="no attribute 'synthetic_corpora'"):
-        data.synthetic_corpora  # noqa: B018 -- a misspelt name still fails as usual
+def test_every_corpus_is_loaded_from_seq2seq_corpora():
+    """The notebook and the runner take all three corpora from one module; data.py keeps Q5-Q8 and their types."""
+    assert corpora.synthetic_corpus is SYNTHETIC
+    for name in ("load_tatoeba", "load_multi30k", "synthetic_corpus", "main"):
+        assert not hasattr(data, name), f"seq2seq.data.{name} should live in seq2seq.corpora only"
 
 
 def test_synthetic_sizes_lengths_and_vocabulary(synthetic):
@@ -148,24 +146,24 @@ def test_synthetic_impossible_request_fails():
 # ------------------------------------------------------------------------------------------ real corpora
 @needs_real
 def test_tatoeba_whole_corpus_and_direction():
-    corpus = data.load_tatoeba()
+    corpus = corpora.load_tatoeba()
     assert corpus.sizes() == {"train": 108674, "valid": 13584, "test": 13584}
     assert corpus.skipped == 0 and (corpus.src_lang, corpus.tgt_lang) == ("en", "fr")
     assert ("Go.", "Va !") in corpus.train + corpus.valid + corpus.test
-    flipped = data.load_tatoeba(reverse=True)
+    flipped = corpora.load_tatoeba(reverse=True)
     assert (flipped.src_lang, flipped.tgt_lang) == ("fr", "en")
     assert flipped.sizes() == corpus.sizes()
-    assert data.load_tatoeba().test == corpus.test, "a fixed seed gives a fixed split"
+    assert corpora.load_tatoeba().test == corpus.test, "a fixed seed gives a fixed split"
 
 
 @needs_real
 def test_tatoeba_tutorial_subset():
-    corpus = data.load_tatoeba(subset="tutorial")
+    corpus = corpora.load_tatoeba(subset="tutorial")
     pairs = corpus.train + corpus.valid + corpus.test
     assert len(pairs) == 11355, len(pairs)  # the tutorial's own normalisation keeps 11,445 (see load_tatoeba)
     for en, fr in pairs[:500]:
         en_tokens = data.tokenize(en, "en")
-        assert tuple(en_tokens[:2]) in data.TUTORIAL_PREFIXES and len(en_tokens) <= 10
+        assert tuple(en_tokens[:2]) in corpora.TUTORIAL_PREFIXES and len(en_tokens) <= 10
         assert len(data.tokenize(fr, "fr")) <= 10
 
 
@@ -173,7 +171,7 @@ def test_tatoeba_tutorial_subset():
 def test_tatoeba_full_pipeline_is_fast():
     # CPU time of this (single-threaded) process: the wall time also counts whatever else shares the cores.
     start, wall = time.process_time(), time.perf_counter()
-    prepared = data.prepare(data.load_tatoeba(), min_freq=2)
+    prepared = data.prepare(corpora.load_tatoeba(), min_freq=2)
     seconds, wall = time.process_time() - start, time.perf_counter() - wall
     assert seconds < 30, f"loading, tokenising and building vocabularies took {seconds:.1f} s of CPU"
     assert 7000 < len(prepared.src_vocab) < 10000 and 11000 < len(prepared.tgt_vocab) < 15000
@@ -184,7 +182,7 @@ def test_tatoeba_full_pipeline_is_fast():
 @needs_real
 @pytest.mark.parametrize(("src", "tgt"), [("de", "en"), ("en", "fr"), ("fr", "de")])
 def test_multi30k_official_splits(src, tgt):
-    corpus = data.load_multi30k(src=src, tgt=tgt)
+    corpus = corpora.load_multi30k(src=src, tgt=tgt)
     assert corpus.sizes() == {"train": 29000, "valid": 1014, "test": 1000}
     first = {"de": "Zwei junge weiße Männer sind im Freien in der Nähe vieler Büsche.",
              "en": "Two young, White males are outside near many bushes.",
@@ -194,7 +192,7 @@ def test_multi30k_official_splits(src, tgt):
 
 def test_multi30k_rejects_one_language_twice(tmp_path):
     with pytest.raises(ValueError, match="two different languages"):
-        data.load_multi30k(tmp_path, src="en", tgt="en")
+        corpora.load_multi30k(tmp_path, src="en", tgt="en")
 
 
 # ------------------------------------------------------------------------------------------ bad input
@@ -212,7 +210,7 @@ def test_missing_and_empty_files(tmp_path):
     with pytest.raises(FileNotFoundError, match=data.DATA_ENV):
         data.read_lines(tmp_path / "eng-fra.txt")
     with pytest.raises(FileNotFoundError):
-        data.load_tatoeba(tmp_path)
+        corpora.load_tatoeba(tmp_path)
     for content in (b"", b"\n\n  \n"):
         (tmp_path / "empty.txt").write_bytes(content)
         with pytest.raises(data.DataError, match=r"empty\.txt: the file is empty"):
@@ -238,16 +236,16 @@ def test_line_endings_and_malformed_lines(tmp_path):
 def test_tatoeba_skips_are_counted_and_reported(tmp_path):
     (tmp_path / "eng-fra.txt").write_text("Go.\tVa !\nbroken\nHi.\tSalut !\nRun!\tCours !\n", encoding="utf-8")
     with pytest.warns(UserWarning, match="skipped 1 malformed lines"):
-        corpus = data.load_tatoeba(tmp_path, strict=False, fractions=(1.0, 0.0, 0.0))
+        corpus = corpora.load_tatoeba(tmp_path, strict=False, fractions=(1.0, 0.0, 0.0))
     assert corpus.skipped == 1 and len(corpus.train) == 3
     with pytest.raises(data.DataError, match=r"eng-fra\.txt:2"):
-        data.load_tatoeba(tmp_path)
+        corpora.load_tatoeba(tmp_path)
 
 
 def _multi30k(root: Path, lines: dict[str, list[str]]) -> None:
     folder = root / "multi30k"
     folder.mkdir()
-    for stem in data.MULTI30K_SPLITS.values():
+    for stem in corpora.MULTI30K_SPLITS.values():
         for lang in ("de", "en"):
             content = lines.get(f"{stem}.{lang}", [f"{lang} a", f"{lang} b"])
             (folder / f"{stem}.{lang}").write_text("".join(f"{line}\n" for line in content))
@@ -256,18 +254,18 @@ def _multi30k(root: Path, lines: dict[str, list[str]]) -> None:
 def test_multi30k_misaligned_files(tmp_path):
     _multi30k(tmp_path, {"val.en": ["one", "two", "three"]})
     with pytest.raises(data.DataError, match=r"val\.de has 2 lines but .*val\.en has 3"):
-        data.load_multi30k(tmp_path)
+        corpora.load_multi30k(tmp_path)
 
 
 def test_multi30k_empty_line(tmp_path):
     _multi30k(tmp_path, {"train.en": ["fine", "  "]})
     with pytest.raises(data.DataError, match=r"train\.en:2: empty line"):
-        data.load_multi30k(tmp_path)
+        corpora.load_multi30k(tmp_path)
 
 
 def test_multi30k_fixture_loads(tmp_path):
     _multi30k(tmp_path, {})
-    corpus = data.load_multi30k(tmp_path, src="en", tgt="de")
+    corpus = corpora.load_multi30k(tmp_path, src="en", tgt="de")
     assert corpus.train == [("en a", "de a"), ("en b", "de b")] and corpus.sizes()["test"] == 2
 
 
@@ -372,7 +370,7 @@ def test_reordering_loaders_are_recognised(prepared):
 
 def test_stats_command_runs_offline(monkeypatch, capsys):
     monkeypatch.delenv(data.DATA_ENV, raising=False)
-    monkeypatch.setattr(synth, "synthetic_corpus", functools.partial(SYNTHETIC, n_train=100, n_valid=10, n_test=10))
-    assert data.main(["stats", "--batch-size", "16"]) == 0
+    monkeypatch.setattr(corpora, "synthetic_corpus", functools.partial(SYNTHETIC, n_train=100, n_valid=10, n_test=10))
+    assert corpora.main(["stats", "--batch-size", "16"]) == 0
     out = capsys.readouterr().out
     assert "real corpora skipped" in out and "train 100, valid 10, test 10" in out and "bucketed" in out

@@ -21,7 +21,7 @@ from tests.helpers import SOLUTION
 
 if str(SOLUTION) not in sys.path:
     sys.path.insert(0, str(SOLUTION))
-from seq2seq import data, download  # noqa: E402
+from seq2seq import corpora, data, download  # noqa: E402
 
 SHARED = Path(os.environ.get(data.DATA_ENV, "/nonexistent"))
 
@@ -137,7 +137,7 @@ def test_download_needs_a_data_directory_and_creates_it(monkeypatch, tmp_path):
 
 def test_command_line_reports_errors(server, tmp_path, capsys):
     base, _ = server  # serves nothing: the first file gives a 404
-    assert data.main(["download", "--data-dir", str(tmp_path / "data"), "--mirror", base]) == 1
+    assert corpora.main(["download", "--data-dir", str(tmp_path / "data"), "--mirror", base]) == 1
     assert "error:" in capsys.readouterr().err
 
 
@@ -151,4 +151,4 @@ def test_official_checksums_match_the_real_files(server, tmp_path):
     paths = download.download(tmp_path / "data", mirror=base)
     assert len(paths) == 10 and all(
         download.sha256_of(p) == download.sha256_of(SHARED / p.relative_to(tmp_path / "data")) for p in paths)
-    assert data.load_multi30k(tmp_path / "data", "fr", "en").sizes()["valid"] == 1014
+    assert corpora.load_multi30k(tmp_path / "data", "fr", "en").sizes()["valid"] == 1014

@@ -96,8 +96,8 @@ def q5_load(s):
     _write(folder, "eng-fra.txt", lines[:30] + ["a line without a tab"] + lines[30:])
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
-        corpus = s.data.load_tatoeba(folder, strict=False, fractions=(0.6, 0.2, 0.2), seed=1)
-        flipped = s.data.load_tatoeba(folder, strict=False, fractions=(0.6, 0.2, 0.2), seed=1, reverse=True)
+        corpus = s.corpora.load_tatoeba(folder, strict=False, fractions=(0.6, 0.2, 0.2), seed=1)
+        flipped = s.corpora.load_tatoeba(folder, strict=False, fractions=(0.6, 0.2, 0.2), seed=1, reverse=True)
     return {"splits": [[list(pair) for pair in corpus[split]] for split in ("train", "valid", "test")],
             "flipped": [[list(pair) for pair in flipped[split]] for split in ("train", "valid", "test")],
             "skipped": corpus.skipped}

@@ -7,7 +7,8 @@ section:
 module                    questions  what it holds
 ========================  =========  ==========================================================
 ``environment``           Q1–Q4      packages, imports, device choice, seeding
-``data``                  Q5–Q8      corpora, spaCy tokens, ``Vocab``, padded batches
+``data``                  Q5–Q8      reading and splitting pairs, spaCy tokens, ``Vocab``, padded batches
+``corpora``                          the three corpora and ``python -m seq2seq.corpora`` (not a question)
 ``synthetic``                        the offline toy corpus (English → French-like, gold alignments; not a question)
 ``download``                         fetching the real corpora, sha256 checked (not a question)
 ``encoder``               Q9–Q11     embedding + (bi)GRU/LSTM over packed sequences, parameter counts

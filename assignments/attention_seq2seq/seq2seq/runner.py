@@ -33,12 +33,12 @@ from torch.nn.utils.rnn import pad_sequence
 from seq2seq import ASSIGNMENT_DIR, PAD
 from seq2seq.checkpoint import load_checkpoint, save_checkpoint
 from seq2seq.config import RunConfig
-from seq2seq.data import Corpus, Data, detokenize, load_multi30k, load_tatoeba, prepare, tokenize
+from seq2seq.corpora import load_multi30k, load_tatoeba, synthetic_corpus
+from seq2seq.data import Corpus, Data, detokenize, prepare, tokenize
 from seq2seq.environment import get_device, set_seed
 from seq2seq.evaluation import bleu_signature, compare_models, evaluate
 from seq2seq.model import ModelConfig, build_model
 from seq2seq.search import translate
-from seq2seq.synthetic import synthetic_corpus
 from seq2seq.training import EarlyStopping, History, diverged, make_optimizer, smooth, train_epoch
 from seq2seq.visualisation import alignment_report
 

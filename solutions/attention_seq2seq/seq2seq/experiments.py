@@ -415,7 +415,8 @@ SIZES: dict[str, dict[str, Any]] = {
 
 def prepare_study_data(size: str, data_dir: str | Path | None = None) -> Data:
     """The corpus of a study size, tokenised and numericalised (Tatoeba: the tutorial subset)."""
-    from seq2seq.data import load_tatoeba, prepare
+    from seq2seq.corpora import load_tatoeba
+    from seq2seq.data import prepare
     from seq2seq.runner import RunConfig, prepare_data
 
     spec = SIZES[size]["corpus"]

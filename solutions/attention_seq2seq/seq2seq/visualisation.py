@@ -3,7 +3,7 @@ Q30 (collecting the weights step by step, and how they move), plus the loss curv
 :func:`alignment_report`, a trained model's alignment error rate against the gold alignments.
 
 Alignments are lists of ``(source position, target position)`` links, the format of the synthetic corpus's gold
-alignments (``data.synthetic_corpus(...).alignments``). Positions index the rows and columns of the weight
+alignments (``corpora.synthetic_corpus(...).alignments``). Positions index the rows and columns of the weight
 matrix given; when the model's source starts with ``<sos>``, shift gold source positions by one to compare.
 """
 from __future__ import annotations

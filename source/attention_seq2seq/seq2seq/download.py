@@ -1,11 +1,11 @@
 """Fetching the real corpora (Tatoeba ``eng-fra.txt`` and Multi30k) from their official sources, sha256 checked.
 
-Command line (in :func:`seq2seq.data.main`)::
+Command line (in :func:`seq2seq.corpora.main`)::
 
-    python -m seq2seq.data download --data-dir DIR    # fetch eng-fra.txt and multi30k/ (sha256 checked)
+    python -m seq2seq.corpora download --data-dir DIR    # fetch eng-fra.txt and multi30k/ (sha256 checked)
 
 Every file's sha256 is fixed in :data:`SOURCES` (the data folder's ``SOURCES.md`` records them), so a corrupted
-or changed download is refused. :func:`seq2seq.data.load_tatoeba` and :func:`seq2seq.data.load_multi30k` read the
+or changed download is refused. :func:`seq2seq.corpora.load_tatoeba` and :func:`seq2seq.corpora.load_multi30k` read the
 files from the same data directory (:func:`seq2seq.data.resolve_data_dir`).
 """
 from __future__ import annotations
