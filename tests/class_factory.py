@@ -8,7 +8,7 @@ replaced by the stub's), and empty folders (no submission: flagged).
 
 ``MIXED`` is a class of 44 whose mistakes all fall in ``MIXED_QUESTIONS``, six quick questions (about 0.5 s per
 student together once the reference is computed), and whose most frequent mistake is planted in Q13:
-``missing_sqrt`` (dot-product scores divided by d, not sqrt(d)), 10 students.
+``Q13 missing_sqrt`` (dot-product scores divided by d, not sqrt(d)), 10 students.
 """
 from __future__ import annotations
 
@@ -16,10 +16,9 @@ import random
 import shutil
 import tempfile
 from dataclasses import dataclass
-from functools import cache
 from pathlib import Path
 
-from tests.helpers import SOLUTION, STUB, mutant
+from tests.helpers import SOLUTION, STUB, catalogue
 
 IGNORE = shutil.ignore_patterns("__pycache__", "*.pyc", "*.ipynb")
 
@@ -29,33 +28,12 @@ class Member:
     """One student of a generated class."""
 
     kind: str                      # "solution", "stub", "mutant", "partial" or "empty"
-    mutant: str = ""               # kind "mutant": its name in catalogue()
+    mutant: str = ""               # kind "mutant": its name in tests.helpers.catalogue(), e.g. "Q13 missing_sqrt"
     modules: tuple[str, ...] = ()  # kind "partial": the files taken from the stub, e.g. ("seq2seq/attention.py",)
 
-    @property
-    def question(self) -> str:
-        """The question a mutant's mistake costs ("" for the other kinds)."""
-        return catalogue()[self.mutant][0] if self.kind == "mutant" else ""
-
     def __str__(self) -> str:
-        detail = {"mutant": f" {self.question} {self.mutant}", "partial": f" (stub's {', '.join(self.modules)})"}
+        detail = {"mutant": f" {self.mutant}", "partial": f" (stub's {', '.join(self.modules)})"}
         return self.kind + detail.get(self.kind, "")
-
-
-@cache
-def catalogue() -> dict[str, tuple[str, str, list[tuple[str, str]]]]:
-    """Every catalogued mutant: ``{name: (question, file, [(old, new), ...])}``, from the graders' tests
-    (tests/test_graders_{environment,data,model,training_evaluation}.py). Data mistakes are named "Q7 <name>"."""
-    from tests import test_graders_data as data
-    from tests import test_graders_environment as environment
-    from tests import test_graders_model as model
-    from tests import test_graders_training_evaluation as training
-
-    found = {name: (qid, environment.ENV, edits) for name, (qid, edits) in environment.MUTANTS.items()}
-    found |= {f"{qid} {name}": (qid, data.DATA, edits) for qid, named in data.MUTANTS.items()
-              for name, edits in named.items()}
-    found |= {**model.MUTANTS, **model.MORE_MUTANTS, **training.MUTANTS}
-    return found
 
 
 def solution() -> Member:
@@ -93,9 +71,8 @@ def _write(member: Member, target: Path) -> None:
         for module in member.modules:
             shutil.copyfile(STUB / module, target / module)
     elif member.kind == "mutant":
-        _, path, edits = catalogue()[member.mutant]
         with tempfile.TemporaryDirectory() as tmp:
-            shutil.copytree(mutant(Path(tmp), {path: edits}), target, ignore=IGNORE)
+            shutil.copytree(catalogue()[member.mutant].build(Path(tmp)), target, ignore=IGNORE)
     else:
         raise ValueError(f"unknown kind of student: {member.kind!r}")
 
@@ -115,9 +92,9 @@ _ATT, _DEC, _DATA, _ENV = "seq2seq/attention.py", "seq2seq/decoder.py", "seq2seq
 MIXED: list[Member] = [
     *[solution()] * 6, *[stub()] * 4,
     partial(_ATT), partial(_ENV), partial(_DEC), partial(_DATA), partial(_ENV, _ATT), partial(_DATA, _DEC),
-    *[bug("missing_sqrt")] * 10, *[bug("additive_without_tanh")] * 3, *[bug("additive_with_bias")] * 2,  # Q13
-    *[bug("mask_after_softmax")] * 3, *[bug("softmax_wrong_axis")] * 2,                                  # Q12
-    *[bug("context_from_keys")] * 2, *[bug("projection_order_swapped")] * 2,                             # Q14, Q17
+    *[bug("Q13 missing_sqrt")] * 10, *[bug("Q13 additive_without_tanh")] * 3, *[bug("Q13 additive_with_bias")] * 2,
+    *[bug("Q12 mask_after_softmax")] * 3, *[bug("Q12 softmax_wrong_axis")] * 2,
+    *[bug("Q14 context_from_keys")] * 2, *[bug("Q17 projection_order_swapped")] * 2,
     *[bug("Q4 python unseeded")] * 2, bug("Q7 specials after the tokens"), empty(),
 ]
 random.Random(15).shuffle(MIXED)  # students of every kind throughout the id range, the same order every time

@@ -1,14 +1,27 @@
 """Helpers for testing the graders: build mutated submissions and grade them in this process.
 
-A *mutant* is the generated solution with a few exact text replacements, each a realistic student mistake.
-``mutant()`` refuses a replacement whose old text is not found exactly once, so a mutant can never silently
-turn into the unmodified solution when the source changes.
+A *mutant* is the generated solution with a few exact text replacements, each a realistic student mistake. The
+mistakes are catalogued in one format: a table ``MUTANTS: dict[str, Mutant]`` in each ``tests/test_graders_*.py``,
+keyed by "<question> <mistake>" (``"Q13 missing_sqrt"``); ``catalogue()`` merges them, for the tests that need
+mistakes from every section (tests/test_one_bug_per_question.py, tests/class_factory.py).
+
+Mutants quote the generated solution's text exactly (``solutions/``, generated from ``source/``): the old text of
+each replacement is a verbatim piece of the solution, whitespace and comments included. So a cosmetic change to
+``source/`` (rewording a comment, renaming a local variable, reformatting the solution code) must update the
+mutants that quote the text it changed. ``mutant()`` refuses a replacement whose old text is not found exactly
+once, which is what makes such a change fail loudly (an AssertionError naming the file and the text) rather than
+silently test the unmodified solution, which would keep full marks and prove nothing about the graders.
+tests/test_mutants.py applies every catalogued mutant without grading, so such a change fails there in seconds.
 """
 from __future__ import annotations
 
+import importlib
+import re
 import shutil
 import subprocess
 import sys
+from dataclasses import dataclass
+from functools import cache
 from pathlib import Path
 
 from autograder.harness import grade
@@ -41,6 +54,51 @@ def mutant(tmp: Path, edits: dict[str, list[tuple[str, str]]], *, base: Path = S
             text = text.replace(old, new)
         path.write_text(text, encoding="utf-8")
     return target
+
+
+@dataclass(frozen=True)
+class Mutant:
+    """One realistic mistake: the generated solution with exact text replacements (see the module docstring). The
+    same format holds other correct answers (tests/test_graders_model.py's ALTERNATIVES), which keep full marks.
+
+    ``qid``: the question it must cost, e.g. ``"Q13"``. ``edits``: ``{file relative to the submission folder:
+    [(exact old text, new text), ...]}``, e.g. ``{"seq2seq/attention.py": [(old, new)]}``. ``hint``: what the
+    feedback on ``qid`` must contain (lower-case): the likely cause, in the student's terms; None where the table's
+    tests check no feedback."""
+
+    qid: str
+    edits: dict[str, list[tuple[str, str]]]
+    hint: str | None = None
+
+    def __post_init__(self) -> None:
+        if not re.fullmatch(r"Q[1-9][0-9]*", self.qid):
+            raise ValueError(f"a mutant's question must look like 'Q13', not {self.qid!r}")
+        if not self.edits or not all(self.edits.values()):
+            raise ValueError(f"a mutant of {self.qid} needs at least one replacement in every file it names")
+        unchanged = [old for replacements in self.edits.values() for old, new in replacements if old == new]
+        if unchanged:
+            raise ValueError(f"a mutant of {self.qid} replaces text by itself: {unchanged}")
+        if self.hint is not None and (not self.hint or self.hint != self.hint.lower()):
+            raise ValueError(f"a mutant's hint must be non-empty lower-case text, not {self.hint!r}")
+
+    def build(self, tmp: Path) -> Path:
+        """The mutated submission, written to ``tmp/submission`` (see ``mutant()``)."""
+        return mutant(tmp, self.edits)
+
+
+@cache
+def catalogue() -> dict[str, Mutant]:
+    """Every catalogued mutant by name: the ``MUTANTS`` tables of all ``tests/test_graders_*.py`` merged (each
+    shows its mutants cost their question). Names are unique across the tables and start with the question."""
+    found: dict[str, Mutant] = {}
+    for path in sorted(Path(__file__).parent.glob("test_graders_*.py")):
+        table: dict[str, Mutant] = importlib.import_module(f"tests.{path.stem}").MUTANTS
+        clash = sorted(found.keys() & table.keys())
+        assert not clash, f"{path.name} reuses mutant names of another table: {clash}"
+        wrong = [name for name, m in table.items() if name.split()[0] != m.qid]
+        assert not wrong, f"{path.name}: these mutant names do not start with their question: {wrong}"
+        found |= table
+    return found
 
 
 def graded(submission: Path, questions: list[str] | None = None, *,

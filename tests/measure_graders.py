@@ -19,7 +19,7 @@ import time
 from pathlib import Path
 
 from autograder.harness import grade, question_maxima
-from tests.helpers import SOLUTION, STUB, mutant
+from tests.helpers import SOLUTION, STUB, catalogue
 from tests.nonanswers import KINDS, build
 
 TIMEOUT = 20.0
@@ -56,11 +56,12 @@ def measure_bugs(tmp: Path) -> list[dict]:
 
     maximum = question_maxima()
     rows = []
-    for name, (qid, rel, edits) in BUGS.items():
+    for name in BUGS:
+        qid = catalogue()[name].qid
         folder = tmp / name.replace(" ", "_")
         folder.mkdir()
         started = time.monotonic()
-        results = grade(mutant(folder, {rel: edits}))
+        results = grade(catalogue()[name].build(folder))
         got = {t["name"].split()[0]: t["score"] for t in results["tests"]}
         rows.append({"bug": name, "question": qid, "seconds": time.monotonic() - started,
                      "own_loss": round(maximum[qid] - got[qid], 4),

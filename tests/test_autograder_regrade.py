@@ -9,7 +9,7 @@ import pytest
 
 from autograder import regrade
 from autograder.cli import main
-from tests.helpers import SOLUTION, mutant
+from tests.helpers import SOLUTION, catalogue
 from tests.test_autograder_lms import write_run
 
 OLD = {
@@ -89,7 +89,7 @@ def test_grade_all_refuses_to_compare_with_its_own_out_before_grading(runs, tmp_
     assert "holds no grades.csv" in capsys.readouterr().err and not (tmp_path / "o").exists(), "refused before grading"
 
 
-MISSING_SQRT = {"seq2seq/attention.py": [("scores / math.sqrt(query.size(-1))", "scores / query.size(-1)")]}
+MISSING_SQRT = "Q13 missing_sqrt"  # a catalogued mistake (tests.helpers.catalogue)
 
 
 @pytest.mark.slow
@@ -97,8 +97,8 @@ def test_grade_all_compare_end_to_end(tmp_path, capsys):
     """Run 1: alice right, bob with a Q13 bug. Run 2 (another --out): alice with the bug, bob fixed, carol new."""
     first, second = tmp_path / "class1", tmp_path / "class2"
     shutil.copytree(SOLUTION, first / "alice", ignore=shutil.ignore_patterns("__pycache__"))
-    shutil.copytree(mutant(tmp_path / "m1", MISSING_SQRT), first / "bob")
-    shutil.copytree(mutant(tmp_path / "m2", MISSING_SQRT), second / "alice")
+    shutil.copytree(catalogue()[MISSING_SQRT].build(tmp_path / "m1"), first / "bob")
+    shutil.copytree(catalogue()[MISSING_SQRT].build(tmp_path / "m2"), second / "alice")
     shutil.copytree(SOLUTION, second / "bob", ignore=shutil.ignore_patterns("__pycache__"))
     shutil.copytree(SOLUTION, second / "carol", ignore=shutil.ignore_patterns("__pycache__"))
     common = ["--questions", "Q5,Q13", "--timeout", "30"]

@@ -12,7 +12,9 @@ import pytest
 
 from autograder import isolation, landlock
 from autograder.harness import GraderError
-from tests.helpers import REPO, SOLUTION, STUB, assert_costs_only, assert_hint, full_marks, graded, inject, mutant, scores
+from tests.helpers import (
+    REPO, SOLUTION, STUB, Mutant, assert_costs_only, assert_hint, full_marks, graded, inject, mutant, scores,
+)
 
 QUESTIONS = ["Q1", "Q2", "Q3", "Q4"]
 ENV = "seq2seq/environment.py"
@@ -44,65 +46,74 @@ def test_stub_scores_zero_with_readable_feedback(tmp_path):
         assert set(test) >= {"name", "score", "max_score", "status", "output"}
 
 
-# Each mutant is a realistic mistake; it must cost points on its own question and nothing elsewhere.
-MUTANTS = {
-    "Q1 versions by import": ("Q1", [("versions[name] = importlib.metadata.version(name)",
-                                      "versions[name] = importlib.import_module(name).__version__")]),
-    "Q1 missing raises": ("Q1", [("        except importlib.metadata.PackageNotFoundError:\n"
-                                  "            versions[name] = None\n",
-                                  "        except ImportError:\n            raise\n")]),
-    "Q1 exact version compare": ("Q1", [("elif have.split(\"+\", 1)[0] == wanted:", "elif have == wanted:")]),
-    "Q2 F is nn": ("Q2", [('"F": "torch.nn.functional"', '"F": "torch.nn"')]),
-    "Q2 tqdm missing": ("Q2", [(', "tqdm": "tqdm.auto"}', "}")]),
-    "Q3 auto always cpu": ("Q3", [('return torch.device("cuda" if torch.cuda.is_available() else "cpu")',
-                                   'return torch.device("cpu")')]),
-    "Q3 silent fallback": ("Q3", [("            raise RuntimeError(f\"device {preference!r} was requested",
-                                   "            return torch.device('cpu')\n            raise RuntimeError(f\"device {preference!r} was requested")]),
-    "Q3 returns strings": ("Q3", [("        return torch.device(choice)\n", "        return choice\n"),
-                                  ('        return torch.device("cpu")\n    if choice == "cuda"',
-                                   '        return "cpu"\n    if choice == "cuda"')]),
-    "Q3 named tuples rebuilt wrongly": ("Q3", [("        return type(obj)(*(move_to(item, device) for item in obj))",
-                                                "        return tuple(move_to(item, device) for item in obj)")]),
-    "Q3 no recursion": ("Q3", [("        return type(obj)(move_to(item, device) for item in obj)",
-                                "        return obj")]),
-    "Q4 numpy unseeded": ("Q4", [("    np.random.seed(seed)\n", "    np.random.default_rng(seed)\n")]),
-    "Q4 python unseeded": ("Q4", [("    random.seed(seed)\n", "")]),
-    "Q4 flags ignored": ("Q4", [("    if deterministic:\n        torch.use_deterministic_algorithms(True, warn_only=True)",
-                                 "    if False:\n        torch.use_deterministic_algorithms(True, warn_only=True)")]),
-    "Q4 flags always on": ("Q4", [("    if deterministic:\n", "    if True:\n")]),
-}
-
-
-# What the feedback says about each mutant (lower-case; issue #7, point 6): the likely cause, in the student's terms.
-HINTS = {
-    "Q1 versions by import": "use importlib.metadata.version",
-    "Q1 missing raises": "catch importlib.metadata.packagenotfounderror",
-    "Q1 exact version compare": "compare only the part before '+'",
-    "Q2 F is nn": "'f' maps to the module 'torch.nn'",
-    "Q2 tqdm missing": "the entry 'tqdm' is missing",
-    "Q3 auto always cpu": "with cuda available, get_device('auto') gave cpu",
-    "Q3 silent fallback": "a silent fallback",
-    "Q3 returns strings": "must return a torch.device, not a str",
-    "Q3 named tuples rebuilt wrongly": "must come back as the same named tuple type",
-    "Q3 no recursion": "call move_to on every item (recursion)",
-    "Q4 numpy unseeded": "a new default_rng is not the global one",
-    "Q4 python unseeded": "seed python's random module",
-    "Q4 flags ignored": "deterministic=true must call torch.use_deterministic_algorithms",
-    "Q4 flags always on": "without deterministic=true must not change torch's determinism",
+# Each mutant is a realistic mistake; it must cost points on its own question and nothing elsewhere, and the feedback
+# must say its hint (lower-case; issue #7, point 6): the likely cause, in the student's terms.
+MUTANTS: dict[str, Mutant] = {
+    "Q1 versions by import": Mutant("Q1", {ENV: [
+        ("versions[name] = importlib.metadata.version(name)",
+         "versions[name] = importlib.import_module(name).__version__"),
+    ]}, hint="use importlib.metadata.version"),
+    "Q1 missing raises": Mutant("Q1", {ENV: [
+        ("        except importlib.metadata.PackageNotFoundError:\n"
+         "            versions[name] = None\n",
+         "        except ImportError:\n            raise\n"),
+    ]}, hint="catch importlib.metadata.packagenotfounderror"),
+    "Q1 exact version compare": Mutant("Q1", {ENV: [
+        ("elif have.split(\"+\", 1)[0] == wanted:", "elif have == wanted:"),
+    ]}, hint="compare only the part before '+'"),
+    "Q2 F is nn": Mutant("Q2", {ENV: [
+        ('"F": "torch.nn.functional"', '"F": "torch.nn"'),
+    ]}, hint="'f' maps to the module 'torch.nn'"),
+    "Q2 tqdm missing": Mutant("Q2", {ENV: [
+        (', "tqdm": "tqdm.auto"}', "}"),
+    ]}, hint="the entry 'tqdm' is missing"),
+    "Q3 auto always cpu": Mutant("Q3", {ENV: [
+        ('return torch.device("cuda" if torch.cuda.is_available() else "cpu")', 'return torch.device("cpu")'),
+    ]}, hint="with cuda available, get_device('auto') gave cpu"),
+    "Q3 silent fallback": Mutant("Q3", {ENV: [
+        ("            raise RuntimeError(f\"device {preference!r} was requested",
+         "            return torch.device('cpu')\n"
+         "            raise RuntimeError(f\"device {preference!r} was requested"),
+    ]}, hint="a silent fallback"),
+    "Q3 returns strings": Mutant("Q3", {ENV: [
+        ("        return torch.device(choice)\n", "        return choice\n"),
+        ('        return torch.device("cpu")\n    if choice == "cuda"',
+         '        return "cpu"\n    if choice == "cuda"'),
+    ]}, hint="must return a torch.device, not a str"),
+    "Q3 named tuples rebuilt wrongly": Mutant("Q3", {ENV: [
+        ("        return type(obj)(*(move_to(item, device) for item in obj))",
+         "        return tuple(move_to(item, device) for item in obj)"),
+    ]}, hint="must come back as the same named tuple type"),
+    "Q3 no recursion": Mutant("Q3", {ENV: [
+        ("        return type(obj)(move_to(item, device) for item in obj)", "        return obj"),
+    ]}, hint="call move_to on every item (recursion)"),
+    "Q4 numpy unseeded": Mutant("Q4", {ENV: [
+        ("    np.random.seed(seed)\n", "    np.random.default_rng(seed)\n"),
+    ]}, hint="a new default_rng is not the global one"),
+    "Q4 python unseeded": Mutant("Q4", {ENV: [
+        ("    random.seed(seed)\n", ""),
+    ]}, hint="seed python's random module"),
+    "Q4 flags ignored": Mutant("Q4", {ENV: [
+        ("    if deterministic:\n        torch.use_deterministic_algorithms(True, warn_only=True)",
+         "    if False:\n        torch.use_deterministic_algorithms(True, warn_only=True)"),
+    ]}, hint="deterministic=true must call torch.use_deterministic_algorithms"),
+    "Q4 flags always on": Mutant("Q4", {ENV: [
+        ("    if deterministic:\n", "    if True:\n"),
+    ]}, hint="without deterministic=true must not change torch's determinism"),
 }
 
 
 def test_every_mutant_has_a_hint():
-    assert sorted(HINTS) == sorted(MUTANTS)
+    assert [name for name, m in MUTANTS.items() if not m.hint or m.qid not in QUESTIONS] == []
 
 
 @pytest.mark.parametrize("name", MUTANTS)
 def test_mutant_loses_points_on_its_question_only(name, tmp_path, maximum):
-    """... and its feedback names the likely cause (HINTS)."""
-    broken, edits = MUTANTS[name]
-    got, feedback = graded(mutant(tmp_path, {ENV: edits}), QUESTIONS)
-    assert_costs_only(got, broken, maximum, name)
-    assert_hint(feedback, broken, HINTS[name], name)
+    """... and its feedback names the likely cause (the mutant's hint)."""
+    m = MUTANTS[name]
+    got, feedback = graded(m.build(tmp_path), QUESTIONS)
+    assert_costs_only(got, m.qid, maximum, name)
+    assert_hint(feedback, m.qid, m.hint, name)
 
 
 ALTERNATIVE = '''
@@ -239,8 +250,8 @@ def test_tampering_is_reported_not_scored_without_landlock(tmp_path, monkeypatch
 def test_grading_is_repeatable(tmp_path, maximum):
     """The same submission graded 5 times gets the same scores: a mutant with partial credit, on questions that
     train and decode (Q23, Q25) as well as cheap ones, so that any non-determinism would show."""
-    name, (_, edits) = "Q3 auto always cpu", MUTANTS["Q3 auto always cpu"]
-    sub = mutant(tmp_path, {ENV: edits})
+    name = "Q3 auto always cpu"
+    sub = MUTANTS[name].build(tmp_path)
     runs = [scores(sub, ["Q3", "Q4", "Q13", "Q23", "Q25"]) for _ in range(5)]
     assert all(run == runs[0] for run in runs), runs
     assert 0 < runs[0]["Q3"] < maximum["Q3"], name

@@ -11,7 +11,7 @@ import csv
 
 import pytest
 
-from tests.helpers import SOLUTION, STUB, assert_costs_only, full_marks, mutant, run_seq2seq, scores
+from tests.helpers import SOLUTION, STUB, Mutant, assert_costs_only, full_marks, mutant, run_seq2seq, scores
 
 QUESTIONS = ["Q31", "Q32", "Q33", "Q34"]
 EXP = "seq2seq/experiments.py"
@@ -32,65 +32,91 @@ RUN_LOOP = '''    for _ in range(budget.epochs):
         try:
             train_loss.append(float(train_epoch(model, loader, optimizer, clip=budget.clip,'''
 
-MUTANTS = {
+MUTANTS: dict[str, Mutant] = {
     # Q31: run_setting and the learning-rate study
-    "Q31 lr not passed to the optimizer": ("Q31", [("    optimizer = make_optimizer(model, budget.lr)\n",
-                                                     "    optimizer = make_optimizer(model)\n")]),
-    "Q31 divergence raises": ("Q31", [("        except FloatingPointError:\n            train_loss.append(math.nan)",
-                                       "        except ZeroDivisionError:\n            train_loss.append(math.nan)")]),
-    "Q31 seed set after building": ("Q31", [("    set_seed(budget.seed)\n    model = build_model(config).to(device)\n",
-                                             "    model = build_model(config).to(device)\n    set_seed(budget.seed)\n")]),
-    "Q31 no uniform baseline": ("Q31", [("if diverged([uniform, *train_loss]):", "if diverged(train_loss):")]),
-    "Q31 new loader every epoch": ("Q31", [
+    "Q31 lr not passed to the optimizer": Mutant("Q31", {EXP: [
+        ("    optimizer = make_optimizer(model, budget.lr)\n", "    optimizer = make_optimizer(model)\n"),
+    ]}),
+    "Q31 divergence raises": Mutant("Q31", {EXP: [
+        ("        except FloatingPointError:\n            train_loss.append(math.nan)",
+         "        except ZeroDivisionError:\n            train_loss.append(math.nan)"),
+    ]}),
+    "Q31 seed set after building": Mutant("Q31", {EXP: [
+        ("    set_seed(budget.seed)\n    model = build_model(config).to(device)\n",
+         "    model = build_model(config).to(device)\n    set_seed(budget.seed)\n"),
+    ]}),
+    "Q31 no uniform baseline": Mutant("Q31", {EXP: [
+        ("if diverged([uniform, *train_loss]):", "if diverged(train_loss):"),
+    ]}),
+    "Q31 new loader every epoch": Mutant("Q31", {EXP: [
         ('    loader = data.loader("train", budget.batch_size, seed=budget.seed)\n', ""),
         ("train_loss.append(float(train_epoch(model, loader, optimizer,",
          'train_loss.append(float(train_epoch(model, data.loader("train", budget.batch_size, seed=budget.seed), '
-         "optimizer,")]),
-    "Q31 ratio not passed to train_epoch": ("Q31", [
-        ("                                                teacher_forcing_ratio=budget.teacher_forcing_ratio, device=device,",
-         "                                                device=device,")]),
-    "Q31 evaluated on test": ("Q31", [('result = evaluate(model, data.loader("valid", budget.batch_size)',
-                                       'result = evaluate(model, data.loader("test", budget.batch_size)')]),
-    "Q31 study lr ignored": ("Q31", [('return [{"lr": lr, **run_setting(data, config, replace(budget, lr=lr), device=device)}',
-                                      'return [{"lr": lr, **run_setting(data, config, budget, device=device)}')]),
+         "optimizer,"),
+    ]}),
+    "Q31 ratio not passed to train_epoch": Mutant("Q31", {EXP: [
+        (" " * 48 + "teacher_forcing_ratio=budget.teacher_forcing_ratio, device=device,", " " * 48 + "device=device,"),
+    ]}),
+    "Q31 evaluated on test": Mutant("Q31", {EXP: [
+        ('result = evaluate(model, data.loader("valid", budget.batch_size)',
+         'result = evaluate(model, data.loader("test", budget.batch_size)'),
+    ]}),
+    "Q31 study lr ignored": Mutant("Q31", {EXP: [
+        ('return [{"lr": lr, **run_setting(data, config, replace(budget, lr=lr), device=device)}',
+         'return [{"lr": lr, **run_setting(data, config, budget, device=device)}'),
+    ]}),
     # Q32
-    "Q32 only the encoder's size": ("Q32", [("run_setting(data, replace(config, hidden_size=h, dec_hidden=h), budget,",
-                                             "run_setting(data, replace(config, hidden_size=h), budget,")]),
-    "Q32 sizes ignored": ("Q32", [("run_setting(data, replace(config, hidden_size=h, dec_hidden=h), budget,",
-                                   "run_setting(data, config, budget,")]),
-    "Q32 config changed in place": ("Q32", [(
-        '    return [{"hidden_size": h, **run_setting(data, replace(config, hidden_size=h, dec_hidden=h), budget,\n'
-        "                                             device=device)} for h in sizes]",
-        "    records = []\n    for h in sizes:\n        config.hidden_size = config.dec_hidden = h\n"
-        '        records.append({"hidden_size": h, **run_setting(data, config, budget, device=device)})\n'
-        "    return records")]),
+    "Q32 only the encoder's size": Mutant("Q32", {EXP: [
+        ("run_setting(data, replace(config, hidden_size=h, dec_hidden=h), budget,",
+         "run_setting(data, replace(config, hidden_size=h), budget,"),
+    ]}),
+    "Q32 sizes ignored": Mutant("Q32", {EXP: [
+        ("run_setting(data, replace(config, hidden_size=h, dec_hidden=h), budget,",
+         "run_setting(data, config, budget,"),
+    ]}),
+    "Q32 config changed in place": Mutant("Q32", {EXP: [
+        ('    return [{"hidden_size": h, **run_setting(data, replace(config, hidden_size=h, dec_hidden=h), budget,\n'
+         "                                             device=device)} for h in sizes]",
+         "    records = []\n    for h in sizes:\n        config.hidden_size = config.dec_hidden = h\n"
+         '        records.append({"hidden_size": h, **run_setting(data, config, budget, device=device)})\n'
+         "    return records"),
+    ]}),
     # Q33
-    "Q33 ratio ignored": ("Q33", [("**run_setting(data, config, replace(budget, teacher_forcing_ratio=ratio), device=device)",
-                                   "**run_setting(data, config, budget, device=device)")]),
-    "Q33 ratio inverted": ("Q33", [("run_setting(data, config, replace(budget, teacher_forcing_ratio=ratio),",
-                                    "run_setting(data, config, replace(budget, teacher_forcing_ratio=1 - ratio),")]),
+    "Q33 ratio ignored": Mutant("Q33", {EXP: [
+        ("**run_setting(data, config, replace(budget, teacher_forcing_ratio=ratio), device=device)",
+         "**run_setting(data, config, budget, device=device)"),
+    ]}),
+    "Q33 ratio inverted": Mutant("Q33", {EXP: [
+        ("run_setting(data, config, replace(budget, teacher_forcing_ratio=ratio),",
+         "run_setting(data, config, replace(budget, teacher_forcing_ratio=1 - ratio),"),
+    ]}),
     # Q34
-    "Q34 method ignored": ("Q34", [("run_setting(data, replace(config, attention=method), budget",
-                                    'run_setting(data, replace(config, attention="additive"), budget')]),
-    "Q34 config changed in place": ("Q34", [(
-        '    return [{"attention": method, **run_setting(data, replace(config, attention=method), budget, device=device)}\n'
-        "            for method in methods]",
-        "    records = []\n    for method in methods:\n        config.attention = method\n"
-        '        records.append({"attention": method, **run_setting(data, config, budget, device=device)})\n'
-        "    return records")]),
+    "Q34 method ignored": Mutant("Q34", {EXP: [
+        ("run_setting(data, replace(config, attention=method), budget",
+         'run_setting(data, replace(config, attention="additive"), budget'),
+    ]}),
+    "Q34 config changed in place": Mutant("Q34", {EXP: [
+        ('    return [{"attention": method, **run_setting(data, replace(config, attention=method), budget, '
+         'device=device)}\n'
+         "            for method in methods]",
+         "    records = []\n    for method in methods:\n        config.attention = method\n"
+         '        records.append({"attention": method, **run_setting(data, config, budget, device=device)})\n'
+         "    return records"),
+    ]}),
 }
 
 
 def test_every_question_has_two_mutants():
     for qid in QUESTIONS:
-        assert sum(target == qid for target, _ in MUTANTS.values()) >= 2, qid
+        assert sum(m.qid == qid for m in MUTANTS.values()) >= 2, qid
+    assert {m.qid for m in MUTANTS.values()} <= set(QUESTIONS)
 
 
 @pytest.mark.slow
 @pytest.mark.parametrize("name", list(MUTANTS))
 def test_mutant_loses_points_on_its_question_only(name, tmp_path, maximum):
-    broken, edits = MUTANTS[name]
-    assert_costs_only(scores(mutant(tmp_path, {EXP: edits}), QUESTIONS), broken, maximum, name)
+    m = MUTANTS[name]
+    assert_costs_only(scores(m.build(tmp_path), QUESTIONS), m.qid, maximum, name)
 
 
 ALTERNATIVE = '''

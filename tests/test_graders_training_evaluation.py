@@ -9,7 +9,7 @@ from __future__ import annotations
 import pytest
 
 from autograder.harness import grade
-from tests.helpers import SOLUTION, STUB, assert_costs_only, assert_hint, full_marks, graded, mutant, scores
+from tests.helpers import SOLUTION, STUB, Mutant, assert_costs_only, assert_hint, full_marks, graded, mutant, scores
 
 QUESTIONS = ["Q21", "Q22", "Q23", "Q24", "Q25", "Q26", "Q27"]
 CHEAP = ["Q21", "Q22", "Q24", "Q25", "Q26"]
@@ -26,134 +26,149 @@ def test_solution_full_marks_and_stub_zero(maximum):
     assert scores(STUB, QUESTIONS) == {q: 0 for q in QUESTIONS}
 
 
-MUTANTS = {
-    "Q22 decoder only": ("Q22", TRAIN, [("trainable = [p for p in model.parameters() if p.requires_grad]",
-                                         "trainable = [p for p in model.decoder.parameters() if p.requires_grad]")]),
-    "Q22 parameters twice": ("Q22", TRAIN, [("trainable = [p for p in model.parameters() if p.requires_grad]",
-                                             "trainable = list(model.encoder.parameters()) + list(model.parameters())")]),
-    "Q22 lr ignored": ("Q22", TRAIN, [("torch.optim.Adam(trainable, lr=lr, weight_decay=weight_decay)",
-                                       "torch.optim.Adam(trainable, weight_decay=weight_decay)")]),
-    "Q22 SGD": ("Q22", TRAIN, [("return torch.optim.Adam(trainable, lr=lr",
-                                "return torch.optim.SGD(trainable, lr=lr")]),
-    "Q22 frozen included": ("Q22", TRAIN, [("[p for p in model.parameters() if p.requires_grad]",
-                                            "list(model.parameters())")]),
-    "Q24 perplexity base 2": ("Q24", TRAIN, [("        return math.exp(loss)\n", "        return 2.0 ** loss\n")]),
-    "Q24 perplexity overflow raises": ("Q24", TRAIN, [("    except OverflowError:\n        return math.inf",
-                                                       "    except ZeroDivisionError:\n        return math.inf")]),
-    "Q24 no bias correction": ("Q24", TRAIN, [("out.append(m / (1 - beta ** t))", "out.append(m)")]),
-    "Q24 divergence vs first loss": ("Q24", TRAIN, [("last > factor * min(earlier)", "last > factor * earlier[0]")]),
-    "Q24 equal counts as better": ("Q24", TRAIN, [("valid_loss < self.best - self.min_delta",
-                                                   "valid_loss <= self.best - self.min_delta")]),
-    "Q24 patience off by one": ("Q24", TRAIN, [("return self.bad_epochs >= self.patience",
-                                                "return self.bad_epochs > self.patience")]),
-    "Q26 no clipping": ("Q26", EVAL, [("sum(min(count, ref_counts[gram]) for gram, count in hyp_counts.items())",
-                                       "sum(count for gram, count in hyp_counts.items() if gram in ref_counts)")]),
-    "Q26 brevity reversed": ("Q26", EVAL, [("math.exp(1 - ref_len / hyp_len)", "math.exp(1 - hyp_len / ref_len)")]),
-    "Q26 arithmetic mean": ("Q26", EVAL, [("log_precision = sum(math.log(m / t) for m, t in zip(matches, totals)) / max_n",
-                                           "log_precision = math.log(sum(m / t for m, t in zip(matches, totals)) / max_n)")]),
-    "Q26 scale 0-1": ("Q26", EVAL, [("return 100 * brevity * math.exp(log_precision)",
-                                     "return brevity * math.exp(log_precision)")]),
-    "Q26 no brevity penalty": ("Q26", EVAL, [("brevity = 1.0 if hyp_len > ref_len else", "brevity = 1.0 if True else")]),
-}
-
-
-MUTANTS.update({
-    "Q21 not shifted": ("Q21", TRAIN, [("logits[:, 1:].reshape(-1, vocab).float(), tgt[:, 1:].reshape(-1)",
-                                        "logits.reshape(-1, vocab).float(), tgt.reshape(-1)")]),
-    "Q21 shifted the wrong way": ("Q21", TRAIN, [("logits[:, 1:].reshape(-1, vocab).float()",
-                                                  "logits[:, :-1].reshape(-1, vocab).float()")]),
-    "Q21 PAD counted": ("Q21", TRAIN, [("ignore_index=PAD, label_smoothing=label_smoothing)",
-                                        "label_smoothing=label_smoothing)")]),
-    "Q21 mean over sentences": ("Q21", TRAIN, [("ignore_index=PAD, label_smoothing=label_smoothing)",
-                                                "ignore_index=PAD, label_smoothing=label_smoothing, "
-                                                "reduction='sum') / logits.size(0)")]),
-    "Q21 smoothing ignored": ("Q21", TRAIN, [("ignore_index=PAD, label_smoothing=label_smoothing)",
-                                              "ignore_index=PAD)")]),
-    "Q23 no optimizer.step": ("Q23", TRAIN, [("        else:\n            optimizer.step()",
-                                              "        else:\n            pass")]),
-    "Q23 no zero_grad": ("Q23", TRAIN, [("optimizer.zero_grad(set_to_none=True)", "pass")]),
-    "Q23 no clipping": ("Q23", TRAIN, [("            nn.utils.clip_grad_norm_(model.parameters(), clip)",
-                                        "            pass")]),
-    "Q23 ratio not passed": ("Q23", TRAIN, [
+# Each mutant must cost points on its own question and nothing elsewhere, and the feedback must say its hint
+# (lower-case; issue #7, point 6): the likely cause, in the student's terms.
+MUTANTS: dict[str, Mutant] = {
+    "Q21 not shifted": Mutant("Q21", {TRAIN: [
+        ("logits[:, 1:].reshape(-1, vocab).float(), tgt[:, 1:].reshape(-1)",
+         "logits.reshape(-1, vocab).float(), tgt.reshape(-1)"),
+    ]}, hint="it looks not shifted"),
+    "Q21 shifted the wrong way": Mutant("Q21", {TRAIN: [
+        ("logits[:, 1:].reshape(-1, vocab).float()", "logits[:, :-1].reshape(-1, vocab).float()"),
+    ]}, hint="it looks shifted the wrong way"),
+    "Q21 PAD counted": Mutant("Q21", {TRAIN: [
+        ("ignore_index=PAD, label_smoothing=label_smoothing)", "label_smoothing=label_smoothing)"),
+    ]}, hint="pad counted as a target (use ignore_index=pad)"),
+    "Q21 mean over sentences": Mutant("Q21", {TRAIN: [
+        ("ignore_index=PAD, label_smoothing=label_smoothing)",
+         "ignore_index=PAD, label_smoothing=label_smoothing, "
+         "reduction='sum') / logits.size(0)"),
+    ]}, hint="averaged per sentence instead of per target token"),
+    "Q21 smoothing ignored": Mutant("Q21", {TRAIN: [
+        ("ignore_index=PAD, label_smoothing=label_smoothing)", "ignore_index=PAD)"),
+    ]}, hint="computed without label smoothing"),
+    "Q22 decoder only": Mutant("Q22", {TRAIN: [
+        ("trainable = [p for p in model.parameters() if p.requires_grad]",
+         "trainable = [p for p in model.decoder.parameters() if p.requires_grad]"),
+    ]}, hint="not the decoder's only"),
+    "Q22 parameters twice": Mutant("Q22", {TRAIN: [
+        ("trainable = [p for p in model.parameters() if p.requires_grad]",
+         "trainable = list(model.encoder.parameters()) + list(model.parameters())"),
+    ]}, hint="some parameters are given to adam twice"),
+    "Q22 lr ignored": Mutant("Q22", {TRAIN: [
+        ("torch.optim.Adam(trainable, lr=lr, weight_decay=weight_decay)",
+         "torch.optim.Adam(trainable, weight_decay=weight_decay)"),
+    ]}, hint="use the learning rate passed as lr"),
+    "Q22 SGD": Mutant("Q22", {TRAIN: [
+        ("return torch.optim.Adam(trainable, lr=lr", "return torch.optim.SGD(trainable, lr=lr"),
+    ]}, hint="returned sgd, not torch.optim.adam"),
+    "Q22 frozen included": Mutant("Q22", {TRAIN: [
+        ("[p for p in model.parameters() if p.requires_grad]", "list(model.parameters())"),
+    ]}, hint="a frozen parameter (requires_grad=false) was given to the optimizer"),
+    "Q23 no optimizer.step": Mutant("Q23", {TRAIN: [
+        ("        else:\n            optimizer.step()", "        else:\n            pass"),
+    ]}, hint="optimizer.step() ran 0 times"),
+    "Q23 no zero_grad": Mutant("Q23", {TRAIN: [
+        ("optimizer.zero_grad(set_to_none=True)", "pass"),
+    ]}, hint="call optimizer.zero_grad() before backward()"),
+    "Q23 no clipping": Mutant("Q23", {TRAIN: [
+        ("            nn.utils.clip_grad_norm_(model.parameters(), clip)", "            pass"),
+    ]}, hint="call nn.utils.clip_grad_norm_"),
+    "Q23 ratio not passed": Mutant("Q23", {TRAIN: [
         ("            logits, _ = model(batch.src, batch.src_lengths, batch.tgt, teacher_forcing_ratio)",
-         "            logits, _ = model(batch.src, batch.src_lengths, batch.tgt)")]),
-    "Q23 mean of batch losses": ("Q23", TRAIN, [("total, tokens = total + value * n, tokens + n",
-                                                 "total, tokens = total + value, tokens + 1")]),
-    "Q23 inline loss shifted the wrong way": ("Q23", TRAIN, [(
-        "            loss = sequence_loss(logits, batch.tgt, label_smoothing)",
-        "            loss = F.cross_entropy(logits[:, :-1].reshape(-1, logits.size(-1)), batch.tgt[:, 1:].reshape(-1), "
-        "ignore_index=PAD)")]),
-    "Q23 no model.train()": ("Q23", TRAIN, [("    model.train()\n    total, tokens, steps",
-                                             "    total, tokens, steps")]),
-    "Q23 NaN not detected": ("Q23", TRAIN, [("if not math.isfinite(value):", "if False:")]),
-    "Q25 no model.eval()": ("Q25", EVAL, [("    model.eval()\n    total, tokens = 0.0, 0", "    total, tokens = 0.0, 0")]),
-    "Q25 gradients recorded": ("Q25", EVAL, [("        with torch.no_grad():\n            for batch in loader:",
-                                              "        with torch.enable_grad():\n            for batch in loader:")]),
-    "Q25 mean of batch losses": ("Q25", EVAL, [("sequence_loss(logits, batch.tgt).item() * n, tokens + n",
-                                                "sequence_loss(logits, batch.tgt).item(), tokens + 1")]),
-    "Q25 training mode not restored": ("Q25", EVAL, [("    finally:\n        model.train(was_training)",
-                                                      "    finally:\n        pass")]),
-    "Q25 beam size ignored": ("Q25", EVAL, [(
-        "translate(model, batch.src, batch.src_lengths, beam_size, limit, length_penalty)",
-        "translate(model, batch.src, batch.src_lengths, 1, limit, length_penalty)")]),
-    "Q25 references from source": ("Q25", EVAL, [("refs.extend(tgt_vocab.decode(row) for row in batch.tgt.tolist())",
-                                                  "refs.extend(tgt_vocab.decode(row) for row in batch.src.tolist())")]),
-    "Q27 lengths counted with <sos>/<eos>": ("Q27", EVAL, [("if low <= n <= high]", "if low <= n + 2 <= high]")]),
-    "Q27 one config for both": ("Q27", EVAL, [("model = build_model(config).to(device)",
-                                               "model = build_model(next(iter(configs.values()))).to(device)")]),
-    "Q27 unequal budget": ("Q27", EVAL, [("        for _ in range(epochs):\n            train_epoch(",
-                                          "        for _ in range(epochs if not results else 1):\n            train_epoch(")]),
-    "Q27 batches differ": ("Q27", EVAL, [('train = data.loader("train", batch_size, seed=seed)',
-                                         'train = data.loader("train", batch_size, seed=len(results))')]),
-})
-
-
-# What the feedback says about each mutant (lower-case; issue #7, point 6): the likely cause, in the student's terms.
-HINTS = {
-    "Q22 decoder only": "not the decoder's only",
-    "Q22 parameters twice": "some parameters are given to adam twice",
-    "Q22 lr ignored": "use the learning rate passed as lr",
-    "Q22 SGD": "returned sgd, not torch.optim.adam",
-    "Q22 frozen included": "a frozen parameter (requires_grad=false) was given to the optimizer",
-    "Q24 perplexity base 2": "yours is 2 ** loss",
-    "Q24 perplexity overflow raises": "catch overflowerror and return math.inf",
-    "Q24 no bias correction": "they must not be pulled towards 0",
-    "Q24 divergence vs first loss": "the smallest loss before it",
-    "Q24 equal counts as better": "equal is not better",
-    "Q24 patience off by one": "stop after exactly `patience` epochs",
-    "Q26 no clipping": "unclipped n-gram matches",
-    "Q26 brevity reversed": "a reversed brevity penalty",
-    "Q26 arithmetic mean": "the arithmetic mean of the n-gram precisions",
-    "Q26 scale 0-1": "on the 0-1 scale: multiply by 100",
-    "Q26 no brevity penalty": "bleu without the brevity penalty",
-    "Q21 not shifted": "it looks not shifted",
-    "Q21 shifted the wrong way": "it looks shifted the wrong way",
-    "Q21 PAD counted": "pad counted as a target (use ignore_index=pad)",
-    "Q21 mean over sentences": "averaged per sentence instead of per target token",
-    "Q21 smoothing ignored": "computed without label smoothing",
-    "Q23 no optimizer.step": "optimizer.step() ran 0 times",
-    "Q23 no zero_grad": "call optimizer.zero_grad() before backward()",
-    "Q23 no clipping": "call nn.utils.clip_grad_norm_",
-    "Q23 ratio not passed": "pass teacher_forcing_ratio to the model",
-    "Q23 mean of batch losses": "it is the mean of the batch losses",
-    "Q23 inline loss shifted the wrong way": "your losses are not sequence_loss(logits, batch.tgt)",
-    "Q23 no model.train()": "call model.train() before the first batch",
-    "Q23 NaN not detected": "a nan loss must raise floatingpointerror",
-    "Q25 no model.eval()": "call model.eval() before evaluating",
-    "Q25 gradients recorded": "wrap evaluation in torch.no_grad()",
-    "Q25 mean of batch losses": "it is the mean of the batch losses",
-    "Q25 training mode not restored": "model.train(was_training)",
-    "Q25 beam size ignored": "your hypotheses are the greedy ones",
-    "Q25 references from source": "your references are the source sentences",
-    "Q27 lengths counted with <sos>/<eos>": "(without <sos>/<eos>)",
-    "Q27 one config for both": "build each from its own config",
-    "Q27 unequal budget": "each model must train for `epochs` epochs",
-    "Q27 batches differ": "did not see the same batches",
+         "            logits, _ = model(batch.src, batch.src_lengths, batch.tgt)"),
+    ]}, hint="pass teacher_forcing_ratio to the model"),
+    "Q23 mean of batch losses": Mutant("Q23", {TRAIN: [
+        ("total, tokens = total + value * n, tokens + n", "total, tokens = total + value, tokens + 1"),
+    ]}, hint="it is the mean of the batch losses"),
+    "Q23 inline loss shifted the wrong way": Mutant("Q23", {TRAIN: [
+        ("            loss = sequence_loss(logits, batch.tgt, label_smoothing)",
+         "            loss = F.cross_entropy(logits[:, :-1].reshape(-1, logits.size(-1)), "
+         "batch.tgt[:, 1:].reshape(-1), ignore_index=PAD)"),
+    ]}, hint="your losses are not sequence_loss(logits, batch.tgt)"),
+    "Q23 no model.train()": Mutant("Q23", {TRAIN: [
+        ("    model.train()\n    total, tokens, steps", "    total, tokens, steps"),
+    ]}, hint="call model.train() before the first batch"),
+    "Q23 NaN not detected": Mutant("Q23", {TRAIN: [
+        ("if not math.isfinite(value):", "if False:"),
+    ]}, hint="a nan loss must raise floatingpointerror"),
+    "Q24 perplexity base 2": Mutant("Q24", {TRAIN: [
+        ("        return math.exp(loss)\n", "        return 2.0 ** loss\n"),
+    ]}, hint="yours is 2 ** loss"),
+    "Q24 perplexity overflow raises": Mutant("Q24", {TRAIN: [
+        ("    except OverflowError:\n        return math.inf",
+         "    except ZeroDivisionError:\n        return math.inf"),
+    ]}, hint="catch overflowerror and return math.inf"),
+    "Q24 no bias correction": Mutant("Q24", {TRAIN: [
+        ("out.append(m / (1 - beta ** t))", "out.append(m)"),
+    ]}, hint="they must not be pulled towards 0"),
+    "Q24 divergence vs first loss": Mutant("Q24", {TRAIN: [
+        ("last > factor * min(earlier)", "last > factor * earlier[0]"),
+    ]}, hint="the smallest loss before it"),
+    "Q24 equal counts as better": Mutant("Q24", {TRAIN: [
+        ("valid_loss < self.best - self.min_delta", "valid_loss <= self.best - self.min_delta"),
+    ]}, hint="equal is not better"),
+    "Q24 patience off by one": Mutant("Q24", {TRAIN: [
+        ("return self.bad_epochs >= self.patience", "return self.bad_epochs > self.patience"),
+    ]}, hint="stop after exactly `patience` epochs"),
+    "Q25 no model.eval()": Mutant("Q25", {EVAL: [
+        ("    model.eval()\n    total, tokens = 0.0, 0", "    total, tokens = 0.0, 0"),
+    ]}, hint="call model.eval() before evaluating"),
+    "Q25 gradients recorded": Mutant("Q25", {EVAL: [
+        ("        with torch.no_grad():\n            for batch in loader:",
+         "        with torch.enable_grad():\n            for batch in loader:"),
+    ]}, hint="wrap evaluation in torch.no_grad()"),
+    "Q25 mean of batch losses": Mutant("Q25", {EVAL: [
+        ("sequence_loss(logits, batch.tgt).item() * n, tokens + n",
+         "sequence_loss(logits, batch.tgt).item(), tokens + 1"),
+    ]}, hint="it is the mean of the batch losses"),
+    "Q25 training mode not restored": Mutant("Q25", {EVAL: [
+        ("    finally:\n        model.train(was_training)", "    finally:\n        pass"),
+    ]}, hint="model.train(was_training)"),
+    "Q25 beam size ignored": Mutant("Q25", {EVAL: [
+        ("translate(model, batch.src, batch.src_lengths, beam_size, limit, length_penalty)",
+         "translate(model, batch.src, batch.src_lengths, 1, limit, length_penalty)"),
+    ]}, hint="your hypotheses are the greedy ones"),
+    "Q25 references from source": Mutant("Q25", {EVAL: [
+        ("refs.extend(tgt_vocab.decode(row) for row in batch.tgt.tolist())",
+         "refs.extend(tgt_vocab.decode(row) for row in batch.src.tolist())"),
+    ]}, hint="your references are the source sentences"),
+    "Q26 no clipping": Mutant("Q26", {EVAL: [
+        ("sum(min(count, ref_counts[gram]) for gram, count in hyp_counts.items())",
+         "sum(count for gram, count in hyp_counts.items() if gram in ref_counts)"),
+    ]}, hint="unclipped n-gram matches"),
+    "Q26 brevity reversed": Mutant("Q26", {EVAL: [
+        ("math.exp(1 - ref_len / hyp_len)", "math.exp(1 - hyp_len / ref_len)"),
+    ]}, hint="a reversed brevity penalty"),
+    "Q26 arithmetic mean": Mutant("Q26", {EVAL: [
+        ("log_precision = sum(math.log(m / t) for m, t in zip(matches, totals)) / max_n",
+         "log_precision = math.log(sum(m / t for m, t in zip(matches, totals)) / max_n)"),
+    ]}, hint="the arithmetic mean of the n-gram precisions"),
+    "Q26 scale 0-1": Mutant("Q26", {EVAL: [
+        ("return 100 * brevity * math.exp(log_precision)", "return brevity * math.exp(log_precision)"),
+    ]}, hint="on the 0-1 scale: multiply by 100"),
+    "Q26 no brevity penalty": Mutant("Q26", {EVAL: [
+        ("brevity = 1.0 if hyp_len > ref_len else", "brevity = 1.0 if True else"),
+    ]}, hint="bleu without the brevity penalty"),
+    "Q27 lengths counted with <sos>/<eos>": Mutant("Q27", {EVAL: [
+        ("if low <= n <= high]", "if low <= n + 2 <= high]"),
+    ]}, hint="(without <sos>/<eos>)"),
+    "Q27 one config for both": Mutant("Q27", {EVAL: [
+        ("model = build_model(config).to(device)", "model = build_model(next(iter(configs.values()))).to(device)"),
+    ]}, hint="build each from its own config"),
+    "Q27 unequal budget": Mutant("Q27", {EVAL: [
+        ("        for _ in range(epochs):\n            train_epoch(",
+         "        for _ in range(epochs if not results else 1):\n            train_epoch("),
+    ]}, hint="each model must train for `epochs` epochs"),
+    "Q27 batches differ": Mutant("Q27", {EVAL: [
+        ('train = data.loader("train", batch_size, seed=seed)',
+         'train = data.loader("train", batch_size, seed=len(results))'),
+    ]}, hint="did not see the same batches"),
 }
 
 
 def test_every_mutant_has_a_hint():
-    assert sorted(HINTS) == sorted(MUTANTS)
+    assert [name for name, m in MUTANTS.items() if not m.hint or m.qid not in QUESTIONS] == []
 
 
 def graded_with(broken: str) -> list[str]:
@@ -162,17 +177,16 @@ def graded_with(broken: str) -> list[str]:
 
 @pytest.mark.parametrize("name", MUTANTS)
 def test_mutant_loses_points_on_its_question_only(name, tmp_path, maximum):
-    broken, path, edits = MUTANTS[name]
-    questions = graded_with(broken)
-    got, feedback = graded(mutant(tmp_path, {path: edits}), questions)
-    assert_costs_only(got, broken, maximum, name)
-    assert_hint(feedback, broken, HINTS[name], name)
+    m = MUTANTS[name]
+    got, feedback = graded(m.build(tmp_path), graded_with(m.qid))
+    assert_costs_only(got, m.qid, maximum, name)
+    assert_hint(feedback, m.qid, m.hint, name)
 
 
 def test_bugs_elsewhere_keep_training_questions(tmp_path, maximum):
     """Q23 and Q27 inject the grader's loss, loop and evaluation: bugs in Q21, Q25 and Q22 cost them nothing."""
-    edits = {TRAIN: MUTANTS["Q21 not shifted"][2] + MUTANTS["Q22 lr ignored"][2],
-             EVAL: MUTANTS["Q25 mean of batch losses"][2]}
+    edits = {TRAIN: MUTANTS["Q21 not shifted"].edits[TRAIN] + MUTANTS["Q22 lr ignored"].edits[TRAIN],
+             EVAL: MUTANTS["Q25 mean of batch losses"].edits[EVAL]}
     got = scores(mutant(tmp_path, edits), ["Q21", "Q23", "Q25", "Q27"])
     assert got["Q23"] == maximum["Q23"] and got["Q27"] == maximum["Q27"], got
     assert got["Q21"] < maximum["Q21"] and got["Q25"] < maximum["Q25"], got
@@ -181,8 +195,7 @@ def test_bugs_elsewhere_keep_training_questions(tmp_path, maximum):
 @pytest.mark.parametrize("name", ["Q23 no optimizer.step", "Q23 inline loss shifted the wrong way", "Q23 no zero_grad"])
 def test_broken_loops_miss_the_bleu_threshold(name, tmp_path):
     """The BLEU-threshold check itself (not only the mechanics checks) fails for loops that cannot learn."""
-    _, path, edits = MUTANTS[name]
-    results = grade(mutant(tmp_path, {path: edits}), questions=["Q23"])
+    results = grade(MUTANTS[name].build(tmp_path), questions=["Q23"])
     feedback = " ".join(test.get("output", "") for test in results["tests"])
     assert "the test BLEU is" in feedback, f"{name}: the BLEU threshold was reached: {feedback}"
 

@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import pytest
 
-from tests.helpers import SOLUTION, STUB, assert_costs_only, assert_hint, full_marks, graded, mutant, scores
+from tests.helpers import SOLUTION, STUB, Mutant, assert_costs_only, assert_hint, full_marks, graded, mutant, scores
 
 VIS = "seq2seq/visualisation.py"
 
@@ -17,55 +17,104 @@ def test_solution_full_marks_and_stub_zero(maximum):
     assert scores(SOLUTION, ["Q28"]) == maximum and scores(STUB, ["Q28"]) == {"Q28": 0}
 
 
-MUTANTS = {
-    "transposed": [("image = ax.imshow(weights.numpy(),", "image = ax.imshow(weights.T.numpy(),")],
-    "labels swapped": [("labels=list(src_tokens), rotation=60", "labels=list(tgt_tokens), rotation=60"),
-                       ("ax.set_yticks(range(len(tgt_tokens)), labels=list(tgt_tokens))",
-                        "ax.set_yticks(range(len(src_tokens)), labels=list(src_tokens))")],
-    "labels without ticks": [("ax.set_xticks(range(len(src_tokens)), labels=list(src_tokens), rotation=60, ha=\"right\")",
-                              "ax.set_xticklabels([''] + list(src_tokens), rotation=60)")],
-    "labels off by one": [("ax.set_yticks(range(len(tgt_tokens)), labels=list(tgt_tokens))",
-                           "ax.set_yticks(range(len(tgt_tokens)), labels=['<sos>'] + list(tgt_tokens)[:-1])")],
-    "flipped rows": [('vmin=0.0, vmax=1.0, aspect="auto")', 'vmin=0.0, vmax=1.0, aspect="auto", origin="lower")')],
-    "no colour bar": [("    fig.colorbar(image, ax=ax, fraction=0.046, pad=0.04, label=\"attention weight\")\n", "")],
-    "new figure despite ax": [("    if ax is None:\n        fig, ax = plt.subplots(",
-                               "    if True:\n        fig, ax = plt.subplots(")],
-}
-
-
-# What the feedback says about each mutant (lower-case; issue #7, point 6): the likely cause, in the student's terms.
-HINTS = {
-    "transposed": "your image is the weights transposed",
-    "labels swapped": "the x axis holds the source tokens, the y axis the target tokens",
-    "labels without ticks": "set the tick positions, not only the labels",
-    "labels off by one": "yours are shifted by one (they start with <sos>)",
-    "flipped rows": "keep imshow's default origin='upper'",
-    "no colour bar": "add a colour bar",
-    "new figure despite ax": "return the figure that holds the given axes",
+# Each mutant must cost points on its question, and the feedback must say its hint (lower-case; issue #7, point 6): the
+# likely cause, in the student's terms. Q29's are graded with Q28 and Q30's with Q29: they must cost those nothing.
+MUTANTS: dict[str, Mutant] = {
+    # Q28 (test_mutant_loses_points)
+    "Q28 transposed": Mutant("Q28", {VIS: [
+        ("image = ax.imshow(weights.numpy(),", "image = ax.imshow(weights.T.numpy(),"),
+    ]}, hint="your image is the weights transposed"),
+    "Q28 labels swapped": Mutant("Q28", {VIS: [
+        ("labels=list(src_tokens), rotation=60", "labels=list(tgt_tokens), rotation=60"),
+        ("ax.set_yticks(range(len(tgt_tokens)), labels=list(tgt_tokens))",
+         "ax.set_yticks(range(len(src_tokens)), labels=list(src_tokens))"),
+    ]}, hint="the x axis holds the source tokens, the y axis the target tokens"),
+    "Q28 labels without ticks": Mutant("Q28", {VIS: [
+        ("ax.set_xticks(range(len(src_tokens)), labels=list(src_tokens), rotation=60, ha=\"right\")",
+         "ax.set_xticklabels([''] + list(src_tokens), rotation=60)"),
+    ]}, hint="set the tick positions, not only the labels"),
+    "Q28 labels off by one": Mutant("Q28", {VIS: [
+        ("ax.set_yticks(range(len(tgt_tokens)), labels=list(tgt_tokens))",
+         "ax.set_yticks(range(len(tgt_tokens)), labels=['<sos>'] + list(tgt_tokens)[:-1])"),
+    ]}, hint="yours are shifted by one (they start with <sos>)"),
+    "Q28 flipped rows": Mutant("Q28", {VIS: [
+        ('vmin=0.0, vmax=1.0, aspect="auto")', 'vmin=0.0, vmax=1.0, aspect="auto", origin="lower")'),
+    ]}, hint="keep imshow's default origin='upper'"),
+    "Q28 no colour bar": Mutant("Q28", {VIS: [
+        ("    fig.colorbar(image, ax=ax, fraction=0.046, pad=0.04, label=\"attention weight\")\n", ""),
+    ]}, hint="add a colour bar"),
+    "Q28 new figure despite ax": Mutant("Q28", {VIS: [
+        ("    if ax is None:\n        fig, ax = plt.subplots(", "    if True:\n        fig, ax = plt.subplots("),
+    ]}, hint="return the figure that holds the given axes"),
     # Q29 (test_q29_mutant_loses_points)
-    "argmax over targets": "yours take the argmax over the target rows (dim=0)",
-    "links as (target, source)": "your links are (target, source)",
-    "AER over lists": "use sets of links (duplicates count once)",
-    "AER with the union": "yours is 1 - |a∩g| / |a∪g| (the union)",
-    "entropy NaN at zeros": "zero weights must contribute 0 (0 log 0 = 0), not nan",
-    "entropy in bits": "yours are in bits (log2)",
-    "strictly increasing": "stays or moves right (>=)",
-    "unsorted links": "sort by target position",
+    "Q29 argmax over targets": Mutant("Q29", {VIS: [
+        ("enumerate(torch.as_tensor(weights).argmax(dim=1).tolist())",
+         "enumerate(torch.as_tensor(weights).argmax(dim=0).tolist())"),
+    ]}, hint="yours take the argmax over the target rows (dim=0)"),
+    "Q29 links as (target, source)": Mutant("Q29", {VIS: [
+        ("return [(int(source), target) for target, source in", "return [(target, int(source)) for target, source in"),
+    ]}, hint="your links are (target, source)"),
+    "Q29 AER over lists": Mutant("Q29", {VIS: [
+        ("a, g = set(map(tuple, predicted)), set(map(tuple, gold))",
+         "a, g = list(map(tuple, predicted)), list(map(tuple, gold))"),
+        ("len(a & g)", "len([x for x in a if x in g])"),
+    ]}, hint="use sets of links (duplicates count once)"),
+    "Q29 AER with the union": Mutant("Q29", {VIS: [
+        ("1.0 - 2.0 * len(a & g) / (len(a) + len(g))", "1.0 - len(a & g) / len(a | g)"),
+    ]}, hint="yours is 1 - |a∩g| / |a∪g| (the union)"),
+    "Q29 entropy NaN at zeros": Mutant("Q29", {VIS: [
+        ("    return -torch.where(weights > 0, weights * weights.clamp_min(1e-30).log(), "
+         "torch.zeros_like(weights)).sum(dim=1)",
+         "    return -(weights * weights.log()).sum(dim=1)"),
+    ]}, hint="zero weights must contribute 0 (0 log 0 = 0), not nan"),
+    "Q29 entropy in bits": Mutant("Q29", {VIS: [
+        ("weights * weights.clamp_min(1e-30).log()", "weights * weights.clamp_min(1e-30).log2()"),
+    ]}, hint="yours are in bits (log2)"),
+    "Q29 strictly increasing": Mutant("Q29", {VIS: [
+        ("forward = sum(b[0] >= a[0] for", "forward = sum(b[0] > a[0] for"),
+    ]}, hint="stays or moves right (>=)"),
+    "Q29 unsorted links": Mutant("Q29", {VIS: [
+        ("    links = sorted(alignment, key=lambda link: (link[1], link[0]))", "    links = list(alignment)"),
+    ]}, hint="sort by target position"),
     # Q30 (test_q30_mutant_loses_points)
-    "dropout left on": "switch dropout off (model.eval())",
-    "own predictions fed": "feed the gold previous token tgt[:, t - 1] at step t",
-    "includes the <sos> row": "position 0, the <sos>, is never predicted",
-    "mode not restored": "put the model back in the mode it was in",
-    "movement without the half": "keep the factor 0.5",
-    "movement over the wrong axis": "subtract consecutive rows (dim 0), sum over the source positions (dim 1)",
+    "Q30 dropout left on": Mutant("Q30", {VIS: [
+        ("    model.eval()\n    try:\n        with torch.no_grad():", "    try:\n        with torch.no_grad():"),
+    ]}, hint="switch dropout off (model.eval())"),
+    "Q30 own predictions fed": Mutant("Q30", {VIS: [
+        ("                _, hidden, weights = model.decoder.forward_step(tgt[:, t - 1], hidden,",
+         "                logits, hidden, weights = model.decoder.forward_step(prev if t > 1 else tgt[:, 0], hidden,"),
+        ("                rows.append(weights)\n",
+         "                rows.append(weights)\n                prev = logits.argmax(-1)\n"),
+    ]}, hint="feed the gold previous token tgt[:, t - 1] at step t"),
+    "Q30 includes the <sos> row": Mutant("Q30", {VIS: [
+        ("            for t in range(1, tgt.size(1)):\n                _, hidden, weights",
+         "            rows.append(torch.zeros_like(mask, dtype=torch.float))\n"
+         "            for t in range(1, tgt.size(1)):\n                _, hidden, weights"),
+    ]}, hint="position 0, the <sos>, is never predicted"),
+    "Q30 mode not restored": Mutant("Q30", {VIS: [
+        ("        model.train(was_training)\n", "        pass\n"),
+    ]}, hint="put the model back in the mode it was in"),
+    "Q30 movement without the half": Mutant("Q30", {VIS: [
+        ("    return 0.5 * (weights[1:] - weights[:-1]).abs().sum(dim=1)",
+         "    return (weights[1:] - weights[:-1]).abs().sum(dim=1)"),
+    ]}, hint="keep the factor 0.5"),
+    "Q30 movement over the wrong axis": Mutant("Q30", {VIS: [
+        ("    return 0.5 * (weights[1:] - weights[:-1]).abs().sum(dim=1)",
+         "    return 0.5 * (weights[:, 1:] - weights[:, :-1]).abs().sum(dim=0)"),
+    ]}, hint="subtract consecutive rows (dim 0), sum over the source positions (dim 1)"),
 }
 
 
-@pytest.mark.parametrize("name", MUTANTS)
+def _of(qid: str) -> list[str]:
+    return [name for name, m in MUTANTS.items() if m.qid == qid]
+
+
+@pytest.mark.parametrize("name", _of("Q28"))
 def test_mutant_loses_points(name, tmp_path, maximum):
-    got, feedback = graded(mutant(tmp_path, {VIS: MUTANTS[name]}), ["Q28"])
+    m = MUTANTS[name]
+    got, feedback = graded(m.build(tmp_path), ["Q28"])
     assert got["Q28"] < maximum["Q28"], f"{name} was not noticed"
-    assert_hint(feedback, "Q28", HINTS[name], name)
+    assert_hint(feedback, "Q28", m.hint, name)
 
 
 ALTERNATIVE = '''
@@ -93,29 +142,12 @@ def test_matshow_implementation_scores_full_marks(tmp_path, maximum):
     assert scores(sub, ["Q28"]) == maximum
 
 
-Q29_MUTANTS = {
-    "argmax over targets": [("enumerate(torch.as_tensor(weights).argmax(dim=1).tolist())",
-                             "enumerate(torch.as_tensor(weights).argmax(dim=0).tolist())")],
-    "links as (target, source)": [("return [(int(source), target) for target, source in",
-                                   "return [(target, int(source)) for target, source in")],
-    "AER over lists": [("a, g = set(map(tuple, predicted)), set(map(tuple, gold))",
-                        "a, g = list(map(tuple, predicted)), list(map(tuple, gold))"),
-                       ("len(a & g)", "len([x for x in a if x in g])")],
-    "AER with the union": [("1.0 - 2.0 * len(a & g) / (len(a) + len(g))", "1.0 - len(a & g) / len(a | g)")],
-    "entropy NaN at zeros": [("    return -torch.where(weights > 0, weights * weights.clamp_min(1e-30).log(), torch.zeros_like(weights)).sum(dim=1)",
-                              "    return -(weights * weights.log()).sum(dim=1)")],
-    "entropy in bits": [("weights * weights.clamp_min(1e-30).log()", "weights * weights.clamp_min(1e-30).log2()")],
-    "strictly increasing": [("forward = sum(b[0] >= a[0] for", "forward = sum(b[0] > a[0] for")],
-    "unsorted links": [("    links = sorted(alignment, key=lambda link: (link[1], link[0]))", "    links = list(alignment)")],
-}
-
-
-@pytest.mark.parametrize("name", Q29_MUTANTS)
+@pytest.mark.parametrize("name", _of("Q29"))
 def test_q29_mutant_loses_points(name, tmp_path):
     best = full_marks(["Q28", "Q29"])
-    got, feedback = graded(mutant(tmp_path, {VIS: Q29_MUTANTS[name]}), ["Q28", "Q29"])
+    got, feedback = graded(MUTANTS[name].build(tmp_path), ["Q28", "Q29"])
     assert_costs_only(got, "Q29", best, name)
-    assert_hint(feedback, "Q29", HINTS[name], name)
+    assert_hint(feedback, "Q29", MUTANTS[name].hint, name)
 
 
 def test_q29_partial_credit_for_finished_functions(tmp_path):
@@ -129,28 +161,12 @@ def test_q29_partial_credit_for_finished_functions(tmp_path):
     assert scores(sub, ["Q29"])["Q29"] == pytest.approx(full_marks(["Q29"])["Q29"] - 0.9, abs=1e-3)
 
 
-Q30_MUTANTS = {
-    "dropout left on": [("    model.eval()\n    try:\n        with torch.no_grad():", "    try:\n        with torch.no_grad():")],
-    "own predictions fed": [("                _, hidden, weights = model.decoder.forward_step(tgt[:, t - 1], hidden,",
-                             "                logits, hidden, weights = model.decoder.forward_step(prev if t > 1 else tgt[:, 0], hidden,"),
-                            ("                rows.append(weights)\n", "                rows.append(weights)\n                prev = logits.argmax(-1)\n")],
-    "includes the <sos> row": [("            for t in range(1, tgt.size(1)):\n                _, hidden, weights",
-                                "            rows.append(torch.zeros_like(mask, dtype=torch.float))\n"
-                                "            for t in range(1, tgt.size(1)):\n                _, hidden, weights")],
-    "mode not restored": [("        model.train(was_training)\n", "        pass\n")],
-    "movement without the half": [("    return 0.5 * (weights[1:] - weights[:-1]).abs().sum(dim=1)",
-                                   "    return (weights[1:] - weights[:-1]).abs().sum(dim=1)")],
-    "movement over the wrong axis": [("    return 0.5 * (weights[1:] - weights[:-1]).abs().sum(dim=1)",
-                                      "    return 0.5 * (weights[:, 1:] - weights[:, :-1]).abs().sum(dim=0)")],
-}
-
-
-@pytest.mark.parametrize("name", Q30_MUTANTS)
+@pytest.mark.parametrize("name", _of("Q30"))
 def test_q30_mutant_loses_points(name, tmp_path):
     best = full_marks(["Q29", "Q30"])
-    got, feedback = graded(mutant(tmp_path, {VIS: Q30_MUTANTS[name]}), ["Q29", "Q30"])
+    got, feedback = graded(MUTANTS[name].build(tmp_path), ["Q29", "Q30"])
     assert_costs_only(got, "Q30", best, name)
-    assert_hint(feedback, "Q30", HINTS[name], name)
+    assert_hint(feedback, "Q30", MUTANTS[name].hint, name)
 
 
 Q30_ALTERNATIVE = '''
@@ -169,8 +185,8 @@ def stepwise_attention(model, src, src_lengths, tgt):  # preallocated rows, infe
 
 
 def test_every_mutant_has_a_hint():
-    assert sorted(HINTS) == sorted({**MUTANTS, **Q29_MUTANTS, **Q30_MUTANTS})
-    assert len(HINTS) == len(MUTANTS) + len(Q29_MUTANTS) + len(Q30_MUTANTS)
+    assert [name for name, m in MUTANTS.items() if not m.hint or m.qid not in ("Q28", "Q29", "Q30")] == []
+    assert all(len(_of(qid)) >= 2 for qid in ("Q28", "Q29", "Q30"))
 
 
 def test_q30_alternative_scores_full_marks(tmp_path):

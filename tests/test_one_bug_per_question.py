@@ -1,12 +1,13 @@
 """A mistake costs its own question (issue #14, point 4): one realistic bug per question Q5–Q34 must lose points
 in its own question and nowhere else, on every question that could depend on it.
 
-Each bug is one mutant of the generated solution (``tests.helpers.mutant``: exact text replacements, each found
-exactly once), taken by name from the MUTANTS tables of ``tests/test_graders_*.py``, where it is shown to cost
-its own question. Those files grade a mutant on its own section (or question) only; here it is graded on every
-question it could reach, because a probe that runs the student's own code for another question counts the bug
-twice. Where a question has several realistic bugs, the one picked is the one that reaches furthest (a bug that
-stops the model from learning rather than one it can learn around), so the table below shows what is wrong.
+Each bug is one mutant of the generated solution (``tests.helpers.Mutant``: exact text replacements, each found
+exactly once), taken by name from the MUTANTS tables of ``tests/test_graders_*.py`` (``tests.helpers.catalogue``),
+where it is shown to cost its own question. Those files grade a mutant on its own section (or question) only;
+here it is graded on every question it could reach, because a probe that runs the student's own code for another
+question counts the bug twice. Where a question has several realistic bugs, the one picked is the one that
+reaches furthest (a bug that stops the model from learning rather than one it can learn around), so the list
+below shows what is wrong.
 
 Which questions a bug is graded on (``questions_for``): all 34 for a bug in ``data.py``, the model files,
 ``training.py`` or ``evaluation.py`` (Q23's and Q27's probes train the student's model with the student's data
@@ -24,81 +25,37 @@ stand-in models on tasks of the grader's own (``autograder/probes/standins.py``)
 from __future__ import annotations
 
 import re
+from collections.abc import Iterable
 from pathlib import Path
 
 import pytest
 
 from autograder.harness import question_maxima
-from tests import test_graders_data as _data_tests
-from tests import test_graders_experiments as _experiments_tests
-from tests import test_graders_model as _model_tests
-from tests import test_graders_training_evaluation as _training_tests
-from tests import test_graders_visualisation as _visualisation_tests
-from tests.helpers import REPO, mutant, scores
+from tests.helpers import REPO, catalogue, scores
 
 # bug -> (the other questions it costs, why). Empty: every bug costs its own question alone. A bug found costing
 # more goes here (its case becomes xfail(strict=True)) until the graders isolate those questions.
 COLLATERAL: dict[str, tuple[list[str], str]] = {}
 
-_MODEL = {**_model_tests.MUTANTS, **_model_tests.MORE_MUTANTS}
-_TRAIN_EVAL = _training_tests.MUTANTS
-_VIS = _visualisation_tests.VIS
-
-
-def _model(name: str) -> tuple[str, str, list[tuple[str, str]]]:
-    return _MODEL[name]
-
-
-def _data(qid: str, name: str) -> tuple[str, str, list[tuple[str, str]]]:
-    return qid, _data_tests.DATA, _data_tests.MUTANTS[qid][name]
-
-
-def _experiments(name: str) -> tuple[str, str, list[tuple[str, str]]]:
-    qid, edits = _experiments_tests.MUTANTS[name]
-    return qid, _experiments_tests.EXP, edits
-
-
-# One bug per question: "<question> <the mutant's name in its table>" -> (question, file, [(old, new), ...]).
-BUGS: dict[str, tuple[str, str, list[tuple[str, str]]]] = {
-    "Q5 unseeded shuffle": _data("Q5", "unseeded shuffle"),
-    "Q6 forgets <eos>": _data("Q6", "forgets <eos>"),
-    "Q7 specials after the tokens": _data("Q7", "specials after the tokens"),
-    "Q8 pads with -1": _data("Q8", "pads with -1"),
-    "Q9 bridge_ignores_directions": _model("bridge_ignores_directions"),
-    "Q10 directions_not_concatenated": _model("directions_not_concatenated"),
-    "Q11 one_bias_per_gate": _model("one_bias_per_gate"),
-    "Q12 softmax_wrong_axis": _model("softmax_wrong_axis"),
-    "Q13 additive_without_tanh": _model("additive_without_tanh"),
-    "Q14 context_from_keys": _model("context_from_keys"),
-    "Q15 out_reads_state_only": _model("out_reads_state_only"),
-    "Q16 state_not_updated": _model("state_not_updated"),
-    "Q17 projection_order_swapped": _model("projection_order_swapped"),
-    "Q18 mask_inverted": _model("mask_inverted"),
-    "Q19 ratio_inverted": _model("ratio_inverted"),
-    "Q20 forward_state_not_carried": _model("forward_state_not_carried"),
-    "Q21 PAD counted": _TRAIN_EVAL["Q21 PAD counted"],
-    "Q22 decoder only": _TRAIN_EVAL["Q22 decoder only"],
-    "Q23 no zero_grad": _TRAIN_EVAL["Q23 no zero_grad"],
-    "Q24 no bias correction": _TRAIN_EVAL["Q24 no bias correction"],
-    "Q25 no model.eval()": _TRAIN_EVAL["Q25 no model.eval()"],
-    "Q26 brevity reversed": _TRAIN_EVAL["Q26 brevity reversed"],
-    "Q27 batches differ": _TRAIN_EVAL["Q27 batches differ"],
-    "Q28 transposed": ("Q28", _VIS, _visualisation_tests.MUTANTS["transposed"]),
-    "Q29 argmax over targets": ("Q29", _VIS, _visualisation_tests.Q29_MUTANTS["argmax over targets"]),
-    "Q30 own predictions fed": ("Q30", _VIS, _visualisation_tests.Q30_MUTANTS["own predictions fed"]),
-    "Q31 no uniform baseline": _experiments("Q31 no uniform baseline"),
-    "Q32 only the encoder's size": _experiments("Q32 only the encoder's size"),
-    "Q33 ratio inverted": _experiments("Q33 ratio inverted"),
-    "Q34 method ignored": _experiments("Q34 method ignored"),
-}
+# One bug per question, by its name in the catalogue (tests.helpers.catalogue: every MUTANTS table merged).
+BUGS = [
+    "Q5 unseeded shuffle", "Q6 forgets <eos>", "Q7 specials after the tokens", "Q8 pads with -1",
+    "Q9 bridge_ignores_directions", "Q10 directions_not_concatenated", "Q11 one_bias_per_gate",
+    "Q12 softmax_wrong_axis", "Q13 additive_without_tanh", "Q14 context_from_keys", "Q15 out_reads_state_only",
+    "Q16 state_not_updated", "Q17 projection_order_swapped", "Q18 mask_inverted", "Q19 ratio_inverted",
+    "Q20 forward_state_not_carried", "Q21 PAD counted", "Q22 decoder only", "Q23 no zero_grad",
+    "Q24 no bias correction", "Q25 no model.eval()", "Q26 brevity reversed", "Q27 batches differ",
+    "Q28 transposed", "Q29 argmax over targets", "Q30 own predictions fed", "Q31 no uniform baseline",
+    "Q32 only the encoder's size", "Q33 ratio inverted", "Q34 method ignored",
+]
 
 MAXIMUM = question_maxima()
 LATE_MODULES = ("seq2seq/visualisation.py", "seq2seq/experiments.py")
 
 
-def questions_for(path: str) -> list[str]:
-    """The questions a bug in ``path`` is graded on (see the module docstring)."""
-    first = 28 if path in LATE_MODULES else 1
+def questions_for(files: Iterable[str]) -> list[str]:
+    """The questions a bug in ``files`` (relative paths) is graded on (see the module docstring)."""
+    first = 28 if all(path in LATE_MODULES for path in files) else 1
     return [qid for qid in MAXIMUM if int(qid[1:]) >= first]
 
 
@@ -111,11 +68,11 @@ def _case(name: str):
 
 
 def test_one_bug_for_every_question():
-    assert sorted((qid for qid, _, _ in BUGS.values()), key=lambda q: int(q[1:])) == [f"Q{n}" for n in range(5, 35)]
-    assert all(name.split()[0] == qid for name, (qid, _, _) in BUGS.items())
+    assert set(BUGS) <= set(catalogue()), sorted(set(BUGS) - set(catalogue()))
+    assert [catalogue()[name].qid for name in BUGS] == [f"Q{n}" for n in range(5, 35)]
     assert set(COLLATERAL) <= set(BUGS), sorted(set(COLLATERAL) - set(BUGS))
     for name, (others, why) in COLLATERAL.items():
-        assert others and why and set(others) <= set(questions_for(BUGS[name][1])), name
+        assert others and why and set(others) <= set(questions_for(catalogue()[name].edits)), name
 
 
 def test_no_earlier_probe_imports_the_late_modules():
@@ -133,9 +90,9 @@ def test_no_earlier_probe_imports_the_late_modules():
 @pytest.mark.slow
 @pytest.mark.parametrize("name", [_case(name) for name in BUGS])
 def test_a_bug_costs_its_own_question_only(tmp_path, name):
-    qid, path, edits = BUGS[name]
-    questions = questions_for(path)
-    got = scores(mutant(tmp_path, {path: edits}), questions)
+    bug = catalogue()[name]
+    qid, questions = bug.qid, questions_for(bug.edits)
+    got = scores(bug.build(tmp_path), questions)
     if got[qid] >= MAXIMUM[qid]:
         pytest.fail(f"{name}: the {qid} graders did not notice the bug")
     lost = [q for q in questions if q != qid and got[q] != MAXIMUM[q]]

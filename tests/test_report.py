@@ -17,8 +17,8 @@ import pytest
 from autograder.bulk import grade_all
 from autograder.cli import main
 from autograder.report import ReportError, build_report
-from tests import test_graders_model
 from tests.class_factory import MIXED, MIXED_QUESTIONS, build_class
+from tests.helpers import catalogue
 
 NAN = re.compile(r"\bnan\b", re.IGNORECASE)
 
@@ -236,7 +236,7 @@ def test_report_of_a_generated_class(tmp_path):
                                      "discrimination": statistics.correlation(item, rest)}, abs=1e-5), qid
 
     # The most frequent cause of the mutant-heavy question is the planted mutant's diagnosis
-    planted = sum(m.mutant == "missing_sqrt" for m in members.values())
+    planted = sum(m.mutant == "Q13 missing_sqrt" for m in members.values())
     told: Counter[str] = Counter()
     for student in members:
         tests = json.loads((grades / student / "results.json").read_text())["tests"]
@@ -244,7 +244,7 @@ def test_report_of_a_generated_class(tmp_path):
             if test["name"].startswith("Q13 "):  # the empty folder's (flagged) tests have no checks
                 told.update({c["message"] for c in test.get("extra_data", {}).get("checks", []) if not c["passed"]})
     cause, count = told.most_common(1)[0]
-    assert test_graders_model.HINTS["missing_sqrt"] in cause.lower() and count == planted >= 10
+    assert catalogue()["Q13 missing_sqrt"].hint in cause.lower() and count == planted >= 10
     first = next(row for row in _rows(report / "failures.csv") if row["question"] == "Q13")
     assert (first["cause"], int(first["students"])) == (cause, count)
 
