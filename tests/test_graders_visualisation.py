@@ -92,7 +92,8 @@ MUTANTS: dict[str, Mutant] = {
          "            for t in range(1, tgt.size(1)):\n                _, hidden, weights"),
     ]}, hint="position 0, the <sos>, is never predicted"),
     "Q30 mode not restored": Mutant("Q30", {VIS: [
-        ("        model.train(was_training)\n", "        pass\n"),
+        ("        return torch.stack(rows, dim=1)\n    finally:\n        model.train(was_training)\n",
+         "        return torch.stack(rows, dim=1)\n    finally:\n        pass\n"),
     ]}, hint="put the model back in the mode it was in"),
     "Q30 movement without the half": Mutant("Q30", {VIS: [
         ("    return 0.5 * (weights[1:] - weights[:-1]).abs().sum(dim=1)",
