@@ -5,11 +5,12 @@ PY     := $(VENV)/bin/python
 STAMP  := $(VENV)/.installed
 export SEQ2SEQ_DATA_DIR ?= $(abspath ../shared/data)
 
-.PHONY: help venv demo test generate grade lock clean
+.PHONY: help venv demo test lint generate grade lock clean
 
 help:
 	@echo "make demo      train the solution on the embedded corpus: test BLEU, translations, heatmap, loss curves"
 	@echo "make test      run the test suite (generation, autograder validity, public checks)"
+	@echo "make lint      ruff over everything but the generated trees (configured in pyproject.toml; CI runs it)"
 	@echo "make generate  rebuild assignments/ and solutions/ from source/"
 	@echo "make grade SUBMISSION=dir [OUT=results.json]   grade one submission folder"
 
@@ -27,6 +28,9 @@ demo: $(STAMP)
 
 test: $(STAMP)
 	$(PY) -m pytest
+
+lint: $(STAMP)
+	$(VENV)/bin/ruff check .
 
 generate: $(STAMP)
 	$(PY) tools/generate.py
