@@ -66,7 +66,7 @@ def _serve_zip(www: Path, rel: str, member: str, content: bytes) -> None:
     path.write_bytes(buffer.getvalue())
 
 
-PAIRS = "Go.\tVa !\nHi.\tSalut !\n".encode()
+PAIRS = b"Go.\tVa !\nHi.\tSalut !\n"
 LINES = "Zwei Männer.\nEin Hund.\n".encode()
 FAKE = (download.Source("eng-fra.txt", "http://unused.invalid", "tutorial/data.zip", _sha(PAIRS),
                     member="data/eng-fra.txt"),

@@ -50,7 +50,7 @@ class Batch(tuple):
     src_lengths = property(lambda self: self[1])
     tgt = property(lambda self: self[2])
 
-    def to(self, device, non_blocking: bool = False) -> "Batch":
+    def to(self, device, non_blocking: bool = False) -> Batch:
         return Batch((self[0].to(device), self[1], self[2].to(device)))
 
 

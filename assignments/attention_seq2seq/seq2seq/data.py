@@ -203,7 +203,7 @@ def normalize_text(text: str, *, lower: bool = True) -> str:
     raise NotImplementedError()
 
 
-@functools.lru_cache(maxsize=None)
+@functools.cache
 def get_tokenizer(lang: str) -> Any:
     """spaCy's rule-based tokenizer for ``lang`` ("en", "fr", "de", ...), built once and cached (it takes a
     second): ``get_tokenizer("fr")("l'école")`` is a spaCy ``Doc`` whose tokens have a ``.text``."""
