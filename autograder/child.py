@@ -1,7 +1,7 @@
 """The child process: import a submission's code and run one question's probes on it.
 
-``entry`` runs in a process forked from the zygote (zygote.py, started by sandbox.py). It writes ``outputs.pt`` (``torch.save``)
-in its folder, holding ``{probe name: {"ok": plain value} | {"error": message}}``. The
+``entry`` runs in a process forked from the zygote (zygote.py, started by sandbox.py). It writes ``outputs.pt``
+(``torch.save``) in its folder, holding ``{probe name: {"ok": plain value} | {"error": message}}``. The
 deciding process reads it with ``torch.load(weights_only=True)``, which builds tensors and plain containers only,
 and checks every value itself; this process is never trusted with a verdict.
 """

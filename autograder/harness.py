@@ -210,7 +210,7 @@ def reference_outputs(reference: Path, questions: list[str], workers: int = 2) -
         staged = _STAGED_REFERENCE[key]
         missing = [q for q in sorted(questions, key=lambda q: -QUESTIONS[q].timeout) if (key, q) not in _REFERENCE]
         with ThreadPoolExecutor(max_workers=max(1, workers)) as pool:
-            for attempt in (1, 2):
+            for _attempt in (1, 2):
                 runs = {qid: pool.submit(sandbox.run_question, staged, qid, QUESTIONS[qid].timeout,
                                          isolation.owner_uid(key, reference=True)) for qid in missing}
                 failed = {}

@@ -89,7 +89,7 @@ def _readable_by_others(path: str) -> bool:
 
 
 def _network_namespace_works() -> bool:
-    code = "import ctypes, sys; sys.exit(ctypes.CDLL(None, use_errno=True).unshare(%d) != 0)" % CLONE_NEWNET
+    code = f"import ctypes, sys; sys.exit(ctypes.CDLL(None, use_errno=True).unshare({CLONE_NEWNET:d}) != 0)"
     return subprocess.run([sys.executable, "-c", code], capture_output=True).returncode == 0
 
 

@@ -39,8 +39,9 @@ ROOT = Path(__file__).resolve().parent.parent
 if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))
 
-from autograder.similarity.extract import RELEASE, SOURCE, question_map
-from tests.similarity_variants import VARIANTS
+# E402: this file also runs as a script, so the repository root goes on sys.path before these imports.
+from autograder.similarity.extract import RELEASE, SOURCE, question_map  # noqa: E402
+from tests.similarity_variants import VARIANTS  # noqa: E402
 
 DISGUISES = ("rename", "reformat", "reorder", "comments", "rename+reformat", "reorder+comments",
              "rename+reorder+comments", "all")

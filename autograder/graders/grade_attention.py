@@ -113,7 +113,8 @@ def _check_scores(out, case: str, expected: Tensor | None = None, ref=None) -> N
     method, enc, dec, _ = SCORE_CASES[case]
     got = out[f"q13_{case}"]
     where = f"Attention({method!r}, enc_hidden={enc}, dec_hidden={dec})"
-    assert shape(got["scores"]) == [3, 5], f"{where}: score() must return (batch, src_len) = [3, 5], not {shape(got['scores'])}"
+    assert shape(got["scores"]) == [3, 5], (
+        f"{where}: score() must return (batch, src_len) = [3, 5], not {shape(got['scores'])}")
     if expected is None:
         expected = ref[f"q13_{case}"]["scores"]
     assert close(got["scores"], expected.float()), (
@@ -153,11 +154,12 @@ def test_q13_additive(out, ref):
 @pytest.mark.grade("Q13", points=1)
 def test_q13_precompute_and_method(out, ref):
     """precompute returns the projected keys once per batch; the method is kept; unknown methods raise ValueError."""
-    for case, (method, enc, dec, attn) in SCORE_CASES.items():
+    for case, (method, enc, dec, _) in SCORE_CASES.items():
         got = out[f"q13_{case}"]
         assert got["method"] == method, "keep the method name in self.method"
         assert close(got["keys"], ref[f"q13_{case}"]["keys"]), (
-            f"Attention({method!r}, enc_hidden={enc}, dec_hidden={dec}).precompute must return key_layer(encoder_outputs), "
+            f"Attention({method!r}, enc_hidden={enc}, dec_hidden={dec}).precompute must return "
+            "key_layer(encoder_outputs), "
             "or the encoder outputs themselves when there is no key_layer")
     assert out["q13_unknown"] == "ValueError", "an unknown method must raise ValueError"
 
@@ -171,7 +173,8 @@ def expected_weights(method: str, query: Tensor, encoder_outputs: Tensor, mask: 
         return grader_masked_softmax(torch.bmm(keys, query.unsqueeze(-1)).squeeze(-1), mask)
 
 
-@pytest.mark.grade("Q14", points=1, requires="test_q14_weights_masked_softmax_of_scores")  # zero weights and context pass
+# zero weights and context pass
+@pytest.mark.grade("Q14", points=1, requires="test_q14_weights_masked_softmax_of_scores")
 def test_q14_context_is_weighted_sum(out):
     """The context is (batch, enc_hidden), the sum of the encoder states weighted by the attention weights."""
     for key, got in out["q14_context"].items():
@@ -222,4 +225,5 @@ def test_q14_padding_cannot_leak(out):
     grad = got["grad"]
     assert isinstance(grad, Tensor), "no gradient reached the encoder outputs through the context"
     assert torch.count_nonzero(grad[~mask]) == 0, "padded encoder states must get no gradient"
-    assert bool((grad[mask].abs().sum(-1) > 0).all()), "every real encoder state must get a gradient through the context"
+    assert bool((grad[mask].abs().sum(-1) > 0).all()), (
+        "every real encoder state must get a gradient through the context")

@@ -19,7 +19,8 @@ def test_q15_parameter_names_and_shapes(out):
     """The decoder's own parameters are embedding, rnn and out, with the shapes the docstring gives."""
     got = out["q15_layers"]["params"]
     want = {k: list(v) for k, v in DECODER_SHAPES.items()}
-    assert sorted(got) == sorted(want), f"the decoder's parameters (besides attention.*) are {sorted(got)}; expected {sorted(want)}"
+    assert sorted(got) == sorted(want), (
+        f"the decoder's parameters (besides attention.*) are {sorted(got)}; expected {sorted(want)}")
     for key in want:
         assert got[key] == want[key], (
             f"{key} has shape {got[key]}, expected {want[key]}: the GRU reads [embedding; context], "
@@ -78,7 +79,8 @@ def test_q16_gradient_reaches_encoder(out):
     mask = mask_of(STEP_CASES["mixed"])
     assert isinstance(grad, Tensor), ("no gradient reached the encoder outputs: the context must feed "
                                                "the GRU (do not detach it)")
-    assert bool((grad[mask].abs().sum(-1) > 0).all()), "every real encoder state must get a gradient through the context"
+    assert bool((grad[mask].abs().sum(-1) > 0).all()), (
+        "every real encoder state must get a gradient through the context")
     assert torch.count_nonzero(grad[~mask]) == 0, "padded encoder states must get no gradient"
 
 

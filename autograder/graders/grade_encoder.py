@@ -37,7 +37,8 @@ def test_q9_layer_settings(out):
     for name, (layers, bi, rnn_type, p) in ENCODER_CONFIGS.items():
         got = out["q9_layers"][name]
         kind, batch_first, bidirectional, num_layers, between = got["rnn"]
-        assert kind == {"gru": "GRU", "lstm": "LSTM"}[rnn_type], f"rnn_type={rnn_type!r} must give an nn.{rnn_type.upper()}, not {kind}"
+        assert kind == {"gru": "GRU", "lstm": "LSTM"}[rnn_type], (
+            f"rnn_type={rnn_type!r} must give an nn.{rnn_type.upper()}, not {kind}")
         assert batch_first is True, "build the RNN with batch_first=True: batches are (batch, src_len)"
         assert bidirectional == bi and num_layers == layers, "pass bidirectional and n_layers to the RNN"
         assert math.isclose(between or 0.0, p if layers > 1 else 0.0), (
@@ -49,7 +50,8 @@ def test_q9_layer_settings(out):
 @pytest.mark.grade("Q9", points=1)
 def test_q9_unknown_rnn_type(out):
     """An unknown rnn_type raises ValueError."""
-    assert out["q9_unknown_rnn"] == "ValueError", f"rnn_type='transformer' must raise ValueError ({out['q9_unknown_rnn']})"
+    assert out["q9_unknown_rnn"] == "ValueError", (
+        f"rnn_type='transformer' must raise ValueError ({out['q9_unknown_rnn']})")
 
 
 @pytest.mark.grade("Q10", points=1, requires="test_q10_outputs_match")  # zeros of the right shape pass

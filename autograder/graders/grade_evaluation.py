@@ -133,7 +133,8 @@ def test_q25_loss_and_perplexity(out):
     assert _number(loss), f"'loss' must be a float, got {loss!r}"
     hint = ("; it is the mean of the batch losses: weight each batch by its non-PAD target tokens"
             if abs(loss - got["batch_mean_loss"]) <= 1e-5 else "")
-    assert abs(loss - want) <= 1e-5 * max(1.0, want), f"the loss {loss:.5f} is not the per-token mean with dropout off{hint}"
+    assert abs(loss - want) <= 1e-5 * max(1.0, want), (
+        f"the loss {loss:.5f} is not the per-token mean with dropout off{hint}")
     assert _number(got["first"]["ppl"]) and abs(got["first"]["ppl"] - math.exp(want)) <= 1e-4 * math.exp(want), (
         "'ppl' must be exp(loss)")
 

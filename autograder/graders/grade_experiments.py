@@ -109,7 +109,7 @@ def test_q31_record_keys(out):
 
 @pytest.mark.grade("Q31", points=1)
 def test_q31_budget_honoured(out):
-    """The budget is honoured: seed before building, lr, one loader, every epoch with clip and ratio, greedy evaluation on valid."""
+    """The budget is honoured: seed before building, lr, one loader, every epoch with clip and ratio, greedy evaluation on valid."""  # noqa: E501 - a check's name is one line
     got = out["q31_run"]
     _run(out)
     events = [e for e in got["events"] if e["event"] != "forward"]
@@ -140,8 +140,8 @@ def test_q31_budget_honoured(out):
     evals = [e for e in events if e["event"] == "evaluate"]
     assert evals and evals[-1]["split"] == "valid" and evals[-1]["beam_size"] == 1, (
         "evaluate the trained model with greedy decoding on data.loader(\"valid\", ...)")
-    assert max(i for i, k in enumerate(kinds) if k == "evaluate") > max(i for i, k in enumerate(kinds) if k == "train"), (
-        "evaluate after the last epoch")
+    assert (max(i for i, k in enumerate(kinds) if k == "evaluate")
+            > max(i for i, k in enumerate(kinds) if k == "train")), "evaluate after the last epoch"
 
 
 @pytest.mark.grade("Q31", points=1)
@@ -192,7 +192,7 @@ def test_q31_nan_reported_not_raised(out):
 
 @pytest.mark.grade("Q31", points=0.5)
 def test_q31_loss_explosion_reported(out):
-    """A finite loss far above a uniform guess from the first epoch on counts as diverged (against log(vocabulary size))."""
+    """A finite loss far above a uniform guess from the first epoch on counts as diverged (against log(vocabulary size))."""  # noqa: E501 - a check's name is one line
     got = _diverged_case(out, "spike")
     record = got["record"]
     trains = [e for e in got["events"] if e["event"] == "train"]
@@ -208,7 +208,7 @@ def test_q31_loss_explosion_reported(out):
 
 @pytest.mark.grade("Q31", points=1)
 def test_q31_learning_rate_study_runs(out):
-    """learning_rate_study trains one model per learning rate, in order; 30.0 is reported as diverged, the others not."""
+    """learning_rate_study trains one model per learning rate, in order; 30.0 is reported as diverged, the others not."""  # noqa: E501 - a check's name is one line
     got = out["q31_study"]
     assert got["raised"] is None, f"learning_rate_study raised {got['raised']} (a diverging lr must not crash it)"
     check_shape(got["records"], "lr", LRS)
@@ -244,7 +244,7 @@ def test_q32_records(out):
 
 @pytest.mark.grade("Q32", points=1.5)
 def test_q32_both_hidden_sizes_set(out):
-    """Each setting's config has hidden_size = dec_hidden = h and nothing else changed; the budget is passed as given."""
+    """Each setting's config has hidden_size = dec_hidden = h and nothing else changed; the budget is passed as given."""  # noqa: E501 - a check's name is one line
     got = out["q32_fake"]
     runs = calls(got, "run_setting")
     assert len(runs) == len(SIZES), f"run_setting must be called once per size, it was called {len(runs)} times"
@@ -270,7 +270,8 @@ def test_q32_models_grow(out):
     got = out["q32_trained"]
     check_shape(got["records"], "hidden_size", SIZES)
     builds = calls(got, "build")
-    assert [(b["config"].get("hidden_size"), b["config"].get("dec_hidden")) for b in builds] == [(h, h) for h in SIZES], (
+    built = [(b["config"].get("hidden_size"), b["config"].get("dec_hidden")) for b in builds]
+    assert built == [(h, h) for h in SIZES], (
         "the models built must have hidden_size = dec_hidden = each size in turn")
     params = {r["hidden_size"]: r["parameters"] for r in got["records"]}
     assert params[4] < params[8] < params[12], f"the parameter counts {params} do not grow with the hidden size"

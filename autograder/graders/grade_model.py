@@ -69,7 +69,8 @@ def _kinds(choices: list, gold: Tensor, logits: Tensor) -> list[str]:
             if isinstance(c, Tensor) and c.shape == gold.shape else "other" for c in choices]
 
 
-@pytest.mark.grade("Q19", points=1, requires="test_q19_ratio_zero_is_prediction")  # returning gold is right at 1.0 alone
+# returning gold is right at 1.0 alone
+@pytest.mark.grade("Q19", points=1, requires="test_q19_ratio_zero_is_prediction")
 def test_q19_ratio_one_is_gold(out):
     """Ratio 1.0 always feeds the gold tokens, as a (batch,) int64 tensor."""
     gold, logits = tf_inputs(1)

@@ -66,7 +66,8 @@ def test_q21_value(out, case):
     got = out["q21_losses"][case]
     want = _candidates(case)["right"]
     assert got["is_tensor"] and abs(got["value"] - want) <= 1e-4 * max(1.0, want), (
-        f"wrong loss value on a batch of targets of lengths {LOSS_CASES[case][0]}" + _diagnose(got.get("value", 0), case))
+        f"wrong loss value on a batch of targets of lengths {LOSS_CASES[case][0]}"
+        + _diagnose(got.get("value", 0), case))
 
 
 @pytest.mark.grade("Q21", points=1)
@@ -264,7 +265,7 @@ def test_q23_gradient_clipping(out):
 def test_q23_token_weighted_mean(out):
     """The epoch loss is the mean per target token over the epoch (batches weighted by their tokens)."""
     got = out["q23_mechanics"]
-    want = sum(l * n for l, n in zip(got["losses"], got["tokens"])) / sum(got["tokens"])
+    want = sum(loss * n for loss, n in zip(got["losses"], got["tokens"])) / sum(got["tokens"])
     value = got["returned"]
     assert isinstance(value, float), f"train_epoch must return a float, not {value!r}"
     batch_mean = sum(got["losses"]) / len(got["losses"])
@@ -285,13 +286,15 @@ def test_q23_history_and_nan(out):
            if len(got["history"]) == len(got["losses"]) else ""))
     nan = out["q23_nan"]
     assert nan["raised"] == "FloatingPointError", (
-        f"a NaN loss must raise FloatingPointError, got {nan['raised'] or 'no error (returned ' + str(nan['value']) + ')'}")
-    assert nan["steps"] == 1 and nan["finite_weights"], "no optimizer step may run on a NaN loss (check before backward)"
+        "a NaN loss must raise FloatingPointError, got "
+        f"{nan['raised'] or 'no error (returned ' + str(nan['value']) + ')'}")
+    assert nan["steps"] == 1 and nan["finite_weights"], (
+        "no optimizer step may run on a NaN loss (check before backward)")
 
 
 @pytest.mark.grade("Q23", points=1.5)
 def test_q23_reaches_bleu_threshold(out):
-    """Your training loop trains a model to a test BLEU threshold within a fixed budget (the grader's model and task)."""
+    """Your training loop trains a model to a test BLEU threshold within a fixed budget (the grader's model and task)."""  # noqa: E501 - a check's name is one line
     got = out["q23_bleu"]
     data = TaskData(**THRESHOLD_TASK)  # the references, rebuilt here: the child only says what the model translated
     references = [data.tgt_vocab.decode(row) for batch in data.loader("test", 100)

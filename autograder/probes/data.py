@@ -86,7 +86,8 @@ def q5_split(s):
     return {"first": [list(map(list, part)) for part in first], "again": [list(map(list, part)) for part in again],
             "other": [list(map(list, part)) for part in other], "odd": [len(part) for part in odd],
             "odd_all": sorted(map(list, odd[0] + odd[1] + odd[2])),
-            "given_after": [list(pair) for pair in pairs], "bad_fractions": _attempt(s.data.split_pairs, pairs, (0.5, 0.5, 0.5))}
+            "given_after": [list(pair) for pair in pairs],
+            "bad_fractions": _attempt(s.data.split_pairs, pairs, (0.5, 0.5, 0.5))}
 
 
 @probe("Q5")

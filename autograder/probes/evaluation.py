@@ -44,7 +44,8 @@ def bleu_corpus(seed: int, size: int, noise: float) -> tuple[list[list[str]], li
 
 
 CORPORA = {f"seed{seed}_n{size}_noise{noise}": (seed, size, noise)
-           for seed, size, noise in [(1, 1, 0.1), (2, 3, 0.2), (3, 20, 0.3), (4, 100, 0.2), (5, 400, 0.4), (6, 50, 0.0)]}
+           for seed, size, noise in [(1, 1, 0.1), (2, 3, 0.2), (3, 20, 0.3), (4, 100, 0.2), (5, 400, 0.4),
+                                     (6, 50, 0.0)]}
 
 REAL = ([s.split() for s in ["the cat sat on the mat", "there is a cat on the mat today", "a big red house"]],
         [s.split() for s in ["the cat is on the mat", "there is a cat on the mat", "the big red house"]])
@@ -182,8 +183,8 @@ def q25_evaluate(s):
     model.eval()
     with torch.no_grad():  # what the loss must be: dropout off, every target token counted once
         losses = [(float(grader_loss(model(*b)[0], b.tgt)), int((b.tgt[:, 1:] != PAD).sum())) for b in loader]
-    results["expected_loss"] = sum(l * n for l, n in losses) / sum(n for _, n in losses)
-    results["batch_mean_loss"] = sum(l for l, _ in losses) / len(losses)
+    results["expected_loss"] = sum(loss * n for loss, n in losses) / sum(n for _, n in losses)
+    results["batch_mean_loss"] = sum(loss for loss, _ in losses) / len(losses)
     results["true_references"] = [TinyVocab(V25).decode(row) for b in loader for row in b.tgt.tolist()]
     results["other_references"] = [TinyVocab(V25).decode(row) for b in other for row in b.tgt.tolist()]
     results["other_sources"] = [TinyVocab(V25).decode(row) for b in other for row in b.src.tolist()]
@@ -208,7 +209,8 @@ def grader_train_epoch(model, loader, optimizer, *, clip=1.0, teacher_forcing_ra
                        progress=False, **_):
     loss = stand_in_epoch(model, loader, optimizer, grader_loss, clip=clip, teacher_forcing_ratio=teacher_forcing_ratio)
     kind = getattr(model.decoder, "method", type(model.decoder).__name__)  # the stand-in's attention, or the class
-    RECORD["train"].append({"model": id(model), "decoder": kind, "first": int(next(iter(loader)).tgt.sum()), "clip": clip})
+    RECORD["train"].append({"model": id(model), "decoder": kind, "first": int(next(iter(loader)).tgt.sum()),
+                            "clip": clip})
     return loss
 
 

@@ -97,7 +97,8 @@ def q29_aer(s):
 
 @probe("Q29")
 def q29_entropy(s):
-    return {"entropy": s.visualisation.attention_entropy(MATRIX), "entropy_wide": s.visualisation.attention_entropy(WIDE)}
+    return {"entropy": s.visualisation.attention_entropy(MATRIX),
+            "entropy_wide": s.visualisation.attention_entropy(WIDE)}
 
 
 @probe("Q29")

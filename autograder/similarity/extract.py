@@ -93,7 +93,8 @@ class ReleaseModule:
     sources: dict[str, str]               # qualified name -> the function's text as released
 
 
-_NOTHING = ReleaseModule(Context(), {}, Counter(), {}, frozenset(), frozenset(), "", {})  # a module of the student's own
+# a module of the student's own
+_NOTHING = ReleaseModule(Context(), {}, Counter(), {}, frozenset(), frozenset(), "", {})
 
 
 def _defs(tree: ast.Module, classes: frozenset[str] | None = None) -> Iterator[tuple[str, Def, ast.ClassDef | None]]:

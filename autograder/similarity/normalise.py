@@ -72,7 +72,8 @@ def bound_names(node: ast.AST) -> frozenset[str]:
             found.add(n.id)
         elif isinstance(n, ast.arg):
             found.add(n.arg)
-        elif isinstance(n, ast.ExceptHandler) and n.name or isinstance(n, ast.FunctionDef | ast.AsyncFunctionDef | ast.ClassDef) and n is not node:
+        elif (isinstance(n, ast.ExceptHandler) and n.name
+              or isinstance(n, ast.FunctionDef | ast.AsyncFunctionDef | ast.ClassDef) and n is not node):
             found.add(n.name)
     return frozenset(found)
 

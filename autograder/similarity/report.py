@@ -139,8 +139,9 @@ def write(out: Path, submissions: list[Submission], table: dict[str, list[Pair]]
 
 def _row(ids: list[str], p: Pair, written: set[tuple[int, int]], extra: str = "", flag: bool | None = None) -> str:
     link = (f"<a href=\"{page_name(p.a, p.b)}\">view</a>" if (p.a, p.b) in written else "")
-    return (f"<tr class=\"{'flag' if (p.flagged if flag is None else flag) else ''}\"><td>{html.escape(ids[p.a])}</td><td>"
-            f"{html.escape(ids[p.b])}</td><td>{p.score:.2f}</td><td>{p.shared}</td>{extra}<td>{link}</td></tr>")
+    return (f"<tr class=\"{'flag' if (p.flagged if flag is None else flag) else ''}\">"
+            f"<td>{html.escape(ids[p.a])}</td><td>{html.escape(ids[p.b])}</td>"
+            f"<td>{p.score:.2f}</td><td>{p.shared}</td>{extra}<td>{link}</td></tr>")
 
 
 def _index(submissions: list[Submission], table: dict[str, list[Pair]], overall: list[tuple[Pair, list[str]]],

@@ -59,7 +59,8 @@ def test_q13_scaled_dot_is_dot_over_sqrt_d():
     dot, scaled = Attention("dot", 6, 6), Attention("scaled_dot", 6, 6)
     assert not list(dot.parameters()) and torch.equal(dot.precompute(keys), keys), (
         "dot with enc_hidden == dec_hidden has no layer: no parameters, and the keys are the encoder outputs")
-    assert torch.allclose(scaled.score(query, scaled.precompute(keys)), dot.score(query, dot.precompute(keys)) / math.sqrt(6))
+    assert torch.allclose(scaled.score(query, scaled.precompute(keys)),
+                          dot.score(query, dot.precompute(keys)) / math.sqrt(6))
     additive = Attention("additive", 2 * HID, DEC)
     assert additive.score(torch.randn(2, DEC), additive.precompute(torch.randn(2, 3, 2 * HID))).shape == (2, 3)
 
