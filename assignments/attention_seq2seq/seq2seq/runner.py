@@ -35,6 +35,7 @@ from seq2seq.checkpoint import load_checkpoint, save_checkpoint
 from seq2seq.config import RunConfig
 from seq2seq.corpora import load_multi30k, load_tatoeba, synthetic_corpus
 from seq2seq.data import Corpus, Data, detokenize, prepare, tokenize
+from seq2seq.distributed import Processes, processes
 from seq2seq.environment import get_device, set_seed
 from seq2seq.evaluation import bleu_signature, compare_models, evaluate
 from seq2seq.model import ModelConfig, build_model
@@ -98,7 +99,9 @@ def _say(message: str) -> None:
 
 @dataclass
 class TrainingRun:
-    """What a training run carries from epoch to epoch; ``epoch`` is the last one done (0 before the first)."""
+    """What a training run carries from epoch to epoch; ``epoch`` is the last one done (0 before the first).
+    ``trainer`` is what ``train_epoch`` trains: the model itself, or DDP around it under torchrun
+    (:mod:`seq2seq.distributed`); ``model`` is always the plain model (evaluated, saved)."""
 
     config: RunConfig
     data: Data
@@ -107,54 +110,75 @@ class TrainingRun:
     optimizer: torch.optim.Optimizer
     amp_dtype: torch.dtype | None
     scaler: torch.amp.GradScaler | None
+    group: Processes = field(default_factory=Processes)
+    trainer: nn.Module | None = None
     history: History = field(default_factory=History)
     stopper: EarlyStopping = field(default_factory=EarlyStopping)
     epoch: int = 0
 
+    def say(self, message: str) -> None:
+        """Print, from one process only."""
+        if self.group.is_main:
+            _say(message)
 
-def start_run(config: RunConfig, data: Data | None = None, *, resume: bool = False) -> TrainingRun:
+
+def start_run(config: RunConfig, data: Data | None = None, *, resume: bool = False,
+              group: Processes | None = None) -> TrainingRun:
     """Seed, prepare the data (unless given), build the model and its optimizer; with ``resume``, load the state
-    of ``out_dir/last.pt`` into them (the data options must give the checkpoint's vocabularies)."""
+    of ``out_dir/last.pt`` into them (the data options must give the checkpoint's vocabularies). ``group``: the
+    processes of a torchrun run (None: this process alone)."""
+    group = group or Processes()
     if config.threads:
         torch.set_num_threads(config.threads)
-    device = get_device(config.device)
+    device = group.device(get_device(config.device))
     amp_dtype = resolve_amp(config.amp, device)
     set_seed(config.seed)
     data = data or prepare_data(config)
     model = build_model(config.model_config(len(data.src_vocab), len(data.tgt_vocab))).to(device)
     run = TrainingRun(config, data, device, model, make_optimizer(model, config.lr, config.weight_decay), amp_dtype,
-                      make_scaler(amp_dtype), stopper=EarlyStopping(config.patience))
+                      make_scaler(amp_dtype), group, stopper=EarlyStopping(config.patience))
     if resume:
-        last = Path(config.out_dir) / "last.pt"
-        checkpoint = load_checkpoint(last, device)
-        if checkpoint.src_vocab != data.src_vocab or checkpoint.tgt_vocab != data.tgt_vocab:
-            raise ValueError(f"{last} was trained on other vocabularies: resume with the same data options")
-        state = checkpoint.state
-        model.load_state_dict(state["model"])
-        run.optimizer.load_state_dict(state["optimizer"])
-        if run.scaler is not None and state["scaler"] is not None:
-            run.scaler.load_state_dict(state["scaler"])
-        run.history = History(state["history"]["steps"], state["history"]["epochs"])
-        run.stopper = EarlyStopping(**state["stopper"])
-        torch.set_rng_state(state["torch_rng"])
-        run.epoch = state["epoch"]
-        _say(f"resumed from {last} after epoch {run.epoch}")
+        _resume(run, Path(config.out_dir) / "last.pt")
+    run.trainer = group.wrap(model, device)
     return run
+
+
+def _resume(run: TrainingRun, last: Path) -> None:
+    """Load a run's state from its last checkpoint (every process reads it)."""
+    checkpoint = load_checkpoint(last, run.device)
+    if checkpoint.src_vocab != run.data.src_vocab or checkpoint.tgt_vocab != run.data.tgt_vocab:
+        raise ValueError(f"{last} was trained on other vocabularies: resume with the same data options")
+    state = checkpoint.state
+    run.model.load_state_dict(state["model"])
+    run.optimizer.load_state_dict(state["optimizer"])
+    if run.scaler is not None and state["scaler"] is not None:
+        run.scaler.load_state_dict(state["scaler"])
+    run.history = History(state["history"]["steps"], state["history"]["epochs"])
+    run.stopper = EarlyStopping(**state["stopper"])
+    torch.set_rng_state(state["torch_rng"].cpu())
+    run.epoch = state["epoch"]
+    run.say(f"resumed from {last} after epoch {run.epoch}")
 
 
 def train_one_epoch(run: TrainingRun, loader: Any) -> tuple[float, float]:
     """Epoch ``run.epoch + 1``: set its learning rate (:meth:`RunConfig.lr_at`) and train on ``loader`` with
-    Q23's ``train_epoch``; return ``(mean training loss per target token, seconds)``."""
-    lr = run.config.lr_at(run.epoch + 1)
-    for group in run.optimizer.param_groups:
-        group["lr"] = lr
+    Q23's ``train_epoch``; return ``(mean training loss per target token, seconds)``. Under torchrun, the loss
+    and the step losses logged are those of the whole batches, every process's shard together."""
+    epoch, config = run.epoch + 1, run.config
+    for param_group in run.optimizer.param_groups:
+        param_group["lr"] = config.lr_at(epoch)
+    run.group.seed_epoch(config.seed, epoch)
+    shards = History()
     started = time.perf_counter()
-    loss = train_epoch(run.model, loader, run.optimizer, clip=run.config.clip,
-                       teacher_forcing_ratio=run.config.teacher_forcing_ratio, device=run.device, history=run.history,
-                       progress=run.config.progress, label_smoothing=run.config.label_smoothing,
+    loss = train_epoch(run.trainer, loader, run.optimizer, clip=config.clip,
+                       teacher_forcing_ratio=config.teacher_forcing_ratio, device=run.device, history=shards,
+                       progress=config.progress and run.group.is_main, label_smoothing=config.label_smoothing,
                        amp_dtype=run.amp_dtype, scaler=run.scaler)
-    run.epoch += 1
-    return loss, time.perf_counter() - started
+    seconds = time.perf_counter() - started
+    steps, loss = run.group.combine(shards.steps, loss, loader, run.device)
+    run.history.steps.extend(steps)
+    run.epoch = epoch
+    return loss, seconds
 
 
 EpochHook = Callable[[int, nn.Module, dict[str, float]], bool | None]
@@ -168,15 +192,23 @@ def train(config: RunConfig, *, resume: bool = False, data: Data | None = None,
     row to ``log.csv``, save ``last.pt`` (and ``best.pt`` when the validation loss improved), print one line;
     stop early on ``patience`` epochs without improvement or on divergence. ``on_epoch(epoch, model, row)``, when
     given, is called after that with the epoch's ``log.csv`` row; returning True stops the run (the benchmark's
-    time budget)."""
-    run = start_run(config, data, resume=resume)
-    data, out = run.data, Path(config.out_dir)
-    out.mkdir(parents=True, exist_ok=True)
-    (out / "config.json").write_text(json.dumps(asdict(config), indent=2) + "\n", encoding="utf-8")
+    time budget). Under ``torchrun`` the processes share every batch (:mod:`seq2seq.distributed`), and process 0
+    alone evaluates, writes, prints and calls ``on_epoch``."""
+    with processes(get_device(config.device)) as group:
+        return _train_epochs(start_run(config, data, resume=resume, group=group), on_epoch)
+
+
+def _train_epochs(run: TrainingRun, on_epoch: EpochHook | None) -> dict[str, Any]:
+    config, data, group, out = run.config, run.data, run.group, Path(run.config.out_dir)
+    if group.is_main:
+        out.mkdir(parents=True, exist_ok=True)
+        (out / "config.json").write_text(json.dumps(asdict(config), indent=2) + "\n", encoding="utf-8")
     n_params = sum(p.numel() for p in run.model.parameters())
-    _say(f"{data.corpus!r}; vocab {len(data.src_vocab)}/{len(data.tgt_vocab)}; model {n_params:,} parameters; "
-         f"device {run.device}{', autocast ' + str(run.amp_dtype).split('.')[-1] if run.amp_dtype else ''}")
-    train_loader = data.loader("train", config.batch_size, seed=config.seed, device=run.device)
+    autocast = f", autocast {str(run.amp_dtype).split('.')[-1]}" if run.amp_dtype else ""
+    sharing = f"; {group.world_size} processes sharing every batch" if group.active else ""
+    run.say(f"{data.corpus!r}; vocab {len(data.src_vocab)}/{len(data.tgt_vocab)}; model {n_params:,} parameters; "
+            f"device {run.device}{autocast}{sharing}")
+    train_loader = group.shard(data.loader("train", config.batch_size, seed=config.seed, device=run.device))
     train_loader.batch_sampler.set_epoch(run.epoch)  # a resumed run sees the batches it would have seen
     valid_loader = data.loader("valid", config.batch_size, device=run.device)
     valid_refs = true_references(data, "valid")
@@ -184,28 +216,36 @@ def train(config: RunConfig, *, resume: bool = False, data: Data | None = None,
     last, best = out / "last.pt", out / "best.pt"
     while run.epoch < config.epochs and run.stopper.bad_epochs < run.stopper.patience:
         train_loss, seconds = train_one_epoch(run, train_loader)
-        valid = evaluate(run.model, valid_loader, data.tgt_vocab, device=run.device, max_len=config.max_len,
-                         references=valid_refs)
+        valid = group.from_main(lambda s=seconds: _validate(run, valid_loader, valid_refs) | {"seconds": s})
         run.history.log_epoch(train_loss, valid["loss"], valid_bleu=valid["bleu"], lr=config.lr_at(run.epoch),
-                              seconds=seconds, tokens_per_s=tokens_per_epoch / seconds)
-        run.history.to_csv(out / "log.csv")
+                              seconds=valid["seconds"], tokens_per_s=tokens_per_epoch / valid["seconds"])
         stop = run.stopper.step(valid["loss"])
-        save_checkpoint(last, model=run.model, optimizer=run.optimizer, scaler=run.scaler, data=data, config=config,
-                        history=run.history, stopper=run.stopper, epoch=run.epoch)
-        if run.stopper.improved:
-            best.write_bytes(last.read_bytes())
-        _say(f"epoch {run.epoch:>3}  train {train_loss:.3f}  valid {valid['loss']:.3f} (ppl {valid['ppl']:.2f})  "
-             f"valid BLEU {valid['bleu']:.2f}  {seconds:.1f}s  {tokens_per_epoch / seconds:,.0f} tgt tok/s"
-             f"{'  *' if run.stopper.improved else ''}")
+        if group.is_main:
+            run.history.to_csv(out / "log.csv")
+            save_checkpoint(last, model=run.model, optimizer=run.optimizer, scaler=run.scaler, data=data,
+                            config=config, history=run.history, stopper=run.stopper, epoch=run.epoch)
+            if run.stopper.improved:
+                best.write_bytes(last.read_bytes())
+        run.say(f"epoch {run.epoch:>3}  train {train_loss:.3f}  valid {valid['loss']:.3f} (ppl {valid['ppl']:.2f})  "
+                f"valid BLEU {valid['bleu']:.2f}  {valid['seconds']:.1f}s  "
+                f"{tokens_per_epoch / valid['seconds']:,.0f} tgt tok/s{'  *' if run.stopper.improved else ''}")
         if diverged([row["train_loss"] for row in run.history.epochs]):
-            _say("training diverged (the epoch loss rose far above its best): stopping; lower lr or clip harder")
+            run.say("training diverged (the epoch loss rose far above its best): stopping; lower lr or clip harder")
             break
         if stop:
-            _say(f"early stop: no improvement for {run.stopper.patience} epochs (best epoch {run.stopper.best_epoch})")
+            run.say(f"early stop: no improvement for {run.stopper.patience} epochs "
+                    f"(best epoch {run.stopper.best_epoch})")
             break
-        if on_epoch is not None and on_epoch(run.epoch, run.model, run.history.epochs[-1]):
+        if on_epoch is not None and group.from_main(lambda: on_epoch(run.epoch, run.model, run.history.epochs[-1])):
             break
     return {"best": best, "last": last, "history": run.history, "data": data}
+
+
+def _validate(run: TrainingRun, loader: Any, references: list[list[str]]) -> dict[str, float]:
+    """The validation loss, perplexity and greedy BLEU of the run's model."""
+    valid = evaluate(run.model, loader, run.data.tgt_vocab, device=run.device, max_len=run.config.max_len,
+                     references=references)
+    return {key: valid[key] for key in ("loss", "ppl", "bleu")}
 
 
 # ================================================================================================== evaluate

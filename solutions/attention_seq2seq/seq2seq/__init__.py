@@ -25,6 +25,7 @@ module                    questions  what it holds
                                      teacher-forcing ratio, score function; tables, plots, ``summary.md``
 ``config``                           the system's run options, ``RunConfig`` (model fields from ``ModelConfig``)
 ``checkpoint``                       the system's checkpoint files: what they hold, saving and loading them
+``distributed``                      the system's training on several processes (torchrun, DDP)
 ``runner``                           the system: train / evaluate / translate / compare / demo (not a question)
 ========================  =========  ==========================================================
 

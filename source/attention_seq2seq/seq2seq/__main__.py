@@ -15,6 +15,7 @@ Commands:
 Examples:
     python -m seq2seq train --corpus multi30k --src de --tgt en --epochs 10 --out-dir runs/m30k
     python -m seq2seq train --out-dir runs/m30k --resume
+    torchrun --standalone --nproc-per-node 2 -m seq2seq train ...   # 2 processes share every batch (DDP)
     python -m seq2seq evaluate runs/m30k/best.pt --beam 5
     python -m seq2seq experiments --size real --study lr --out results
     echo "ein mann fährt fahrrad ." | python -m seq2seq translate runs/m30k/best.pt --heatmaps runs/m30k/maps
