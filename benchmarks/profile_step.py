@@ -42,8 +42,8 @@ sys.path.insert(0, str(ROOT / "benchmarks"))
 
 import notebook_baseline as notebook  # noqa: E402
 from seq2seq import EOS, PAD, SOS  # noqa: E402
-from seq2seq.data import load_multi30k, prepare  # noqa: E402
 from seq2seq.model import ModelConfig, build_model  # noqa: E402
+from seq2seq.runner import RunConfig, prepare_data  # noqa: E402
 from seq2seq.search import greedy_search  # noqa: E402
 from seq2seq.training import make_optimizer, sequence_loss  # noqa: E402
 
@@ -112,6 +112,47 @@ def shares(prof) -> dict[str, float]:
     return seconds
 
 
+def forward_mflop(src_tokens: float, steps: float, vocab: int, *, notebook_way: bool = False, rows: int = 1,
+                  emb: int = 256, hid: int = 512, dec: int = 512) -> float:
+    """MFLOP of the matrix products (2 per multiply-add) in the forward pass over one sentence of ``src_tokens``
+    source tokens and ``steps`` decoder steps, ``rows`` hypotheses (beam search: the beam size), at these sizes."""
+    enc = 2 * hid
+    encoder = src_tokens * 2 * 3 * hid * (emb + hid) + enc * dec          # biGRU, bridge
+    gru = 3 * dec * (emb + enc + dec)
+    if notebook_way:  # attention: Linear([s; h]) at every source position, then v; output layer reads [s; c; e]
+        step = gru + src_tokens * ((enc + dec) * dec + dec + enc) + (dec + enc + emb) * vocab
+    else:             # keys once per sentence; per step the query, the energies and the context
+        encoder += src_tokens * enc * dec
+        step = gru + dec * dec + src_tokens * (dec + enc) + (dec + enc) * vocab
+    return 2 * (encoder + rows * steps * step) / 1e6
+
+
+def product_speed(rows: int, vocab: int, enc: int = 1024, dec: int = 512) -> float:
+    """GFLOP/s of this machine's float32 output-layer product ``(rows, dec + enc) x (dec + enc, vocab)`` through
+    oneDNN (as the package's search runs it), the best of 10: what the decoding's largest product can reach."""
+    x, weight = torch.randn(rows, dec + enc), torch.randn(vocab, dec + enc).to_mkldnn()
+    best = float("inf")
+    for _ in range(11):
+        start = time.perf_counter()
+        torch._C._nn.mkldnn_linear(x.to_mkldnn(), weight, None).to_dense()
+        best = min(best, time.perf_counter() - start)
+    return 2 * rows * (dec + enc) * vocab / best / 1e9
+
+
+def ceilings(sources: list[list[int]], limits: torch.Tensor, vocab: int, batch: int, notebook_rate: float) -> None:
+    """How fast batched decoding could be if every matrix product ran at the output layer's measured speed."""
+    src_tokens, steps = statistics.mean(len(s) for s in sources), float(limits.float().mean())
+    greedy, beam = forward_mflop(src_tokens, steps, vocab), forward_mflop(src_tokens, steps, vocab, rows=5)
+    theirs = forward_mflop(src_tokens, steps, vocab, notebook_way=True)
+    speed = product_speed(batch, vocab)
+    print(f"\nmatrix products per test sentence ({src_tokens:.1f} source tokens, {steps:.1f} steps): package greedy "
+          f"{greedy:.0f} MFLOP, beam 5 {beam:.0f} MFLOP; notebook {theirs:.0f} MFLOP")
+    print(f"the output layer's product for {batch} rows runs at {speed:.0f} GFLOP/s here: at that speed throughout, "
+          f"greedy could do at most {speed * 1e3 / greedy:.0f} sentences/s and beam 5 {speed * 1e3 / beam:.0f}; "
+          f"the targets are {30 * notebook_rate:.0f} and {5 * notebook_rate:.0f} (30x and 5x the notebook's "
+          f"{notebook_rate:.1f}/s one at a time)")
+
+
 def train_step(model, optimizer, forward, loss_of) -> None:
     """One step as each side's training loop takes it (``forward()``, ``loss_of(outputs)``), parts labelled."""
     model.train()
@@ -137,9 +178,10 @@ def time_and_profile(step, repeats: int) -> tuple[float, dict[str, float]]:
     return statistics.median(seconds), shares(prof)
 
 
-def report(title: str, seconds: float, parts: dict[str, float]) -> None:
+def report(title: str, seconds: float, parts: dict[str, float], gflop: float) -> None:
     total = sum(parts.values())
-    print(f"\n{title}: {seconds:.3f} s without the profiler")
+    print(f"\n{title}: {seconds:.3f} s without the profiler; {gflop:.0f} GFLOP of matrix products, "
+          f"{gflop / seconds:.0f} GFLOP/s")
     for name in PARTS:
         if parts.get(name):
             print(f"  {name:<15} {parts[name] / total:6.1%}   ~{seconds * parts[name] / total:.3f} s")
@@ -156,7 +198,7 @@ def main(argv: list[str] | None = None) -> int:
     torch.set_num_threads(args.threads)
     torch.manual_seed(0)
     random.seed(0)
-    data = prepare(load_multi30k(args.data_dir, "de", "en"), min_freq=2)
+    data = prepare_data(RunConfig(corpus="multi30k", src="de", tgt="en", min_freq=2, data_dir=args.data_dir))
     ours = build_model(ModelConfig(len(data.src_vocab), len(data.tgt_vocab), emb_dim=256, hidden_size=512,
                                    dec_hidden=512, attention="additive", dropout=0.5))
     theirs = notebook.build(len(data.src_vocab), len(data.tgt_vocab), PAD)
@@ -170,14 +212,19 @@ def main(argv: list[str] | None = None) -> int:
 
     our_optimizer, their_optimizer = make_optimizer(ours, 1e-3), torch.optim.Adam(theirs.parameters())
     criterion = nn.CrossEntropyLoss(ignore_index=PAD)
-    for title, step in [
+    vocab = len(data.tgt_vocab)
+    # Training: forward and backward, about 3x the forward's products, over every padded position.
+    shape = batch.src.size(0), batch.src.size(1), batch.tgt.size(1) - 1
+    train_gflop = [3 * shape[0] * forward_mflop(shape[1], shape[2], vocab, notebook_way=way) / 1e3
+                   for way in (False, True)]
+    for gflop, (title, step) in zip(train_gflop, [
             ("package, training step (teacher forcing 1.0)",
              lambda: train_step(ours, our_optimizer, lambda: ours(batch.src, batch.src_lengths, batch.tgt, 1.0)[0],
                                 lambda logits: sequence_loss(logits, batch.tgt))),
             ("notebook, training step (teacher forcing 0.5)",
              lambda: train_step(theirs, their_optimizer, lambda: theirs(src, src_len, trg, 0.5),
-                                lambda out: criterion(out[1:].view(-1, out.shape[-1]), trg[1:].view(-1))))]:
-        report(title, *time_and_profile(step, args.repeats))
+                                lambda out: criterion(out[1:].view(-1, out.shape[-1]), trg[1:].view(-1))))]):
+        report(title, *time_and_profile(step, args.repeats), gflop)
 
     test = data.datasets["test"]
     rows = range(min(args.batch_size, len(test)))
@@ -187,11 +234,16 @@ def main(argv: list[str] | None = None) -> int:
     sources = [test.src[i] for i in rows]
     padded = nn.utils.rnn.pad_sequence([torch.tensor(s) for s in sources], batch_first=True, padding_value=PAD)
     lengths = torch.tensor([len(s) for s in sources])
+    decode_gflop = [sum(forward_mflop(len(s), int(m), vocab, notebook_way=way) for s, m in zip(sources, limits)) / 1e3
+                    for way in (False, True)]
     report(f"package, batched greedy decoding of {len(sources)} sentences",
-           *time_and_profile(lambda: greedy_search(ours, padded, lengths, max_len=limits), args.repeats))
-    report(f"notebook, greedy decoding of the same {len(sources)} sentences one at a time",
-           *time_and_profile(lambda: [notebook.translate_sentence(theirs, s, SOS, EOS, int(m))
-                                      for s, m in zip(sources, limits)], 1))
+           *time_and_profile(lambda: greedy_search(ours, padded, lengths, max_len=limits), args.repeats),
+           decode_gflop[0])
+    seconds, parts = time_and_profile(lambda: [notebook.translate_sentence(theirs, s, SOS, EOS, int(m))
+                                               for s, m in zip(sources, limits)], 1)
+    report(f"notebook, greedy decoding of the same {len(sources)} sentences one at a time", seconds, parts,
+           decode_gflop[1])
+    ceilings(sources, limits, vocab, args.batch_size, len(sources) / seconds)
     return 0
 
 

@@ -47,8 +47,9 @@ sys.path.insert(0, str(ROOT / "benchmarks"))
 
 import notebook_baseline as notebook  # noqa: E402
 from seq2seq import EOS, PAD, SOS  # noqa: E402
-from seq2seq.data import Data, load_multi30k, prepare  # noqa: E402
+from seq2seq.data import Data  # noqa: E402
 from seq2seq.model import ModelConfig, build_model  # noqa: E402
+from seq2seq.runner import RunConfig, prepare_data  # noqa: E402
 from seq2seq.search import beam_search, greedy_search  # noqa: E402
 from seq2seq.training import make_optimizer, train_epoch  # noqa: E402
 
@@ -81,7 +82,7 @@ class Setup:
     @classmethod
     def load(cls, data_dir: str | None, decode: int = 1000) -> Setup:
         torch.manual_seed(0)
-        data = prepare(load_multi30k(data_dir, "de", "en"), min_freq=2)
+        data = prepare_data(RunConfig(corpus="multi30k", src="de", tgt="en", min_freq=2, data_dir=data_dir))
         ours = build_model(ModelConfig(len(data.src_vocab), len(data.tgt_vocab), emb_dim=256, hidden_size=512,
                                        dec_hidden=512, attention="additive", dropout=0.5))
         theirs = notebook.build(len(data.src_vocab), len(data.tgt_vocab), PAD, emb_dim=256, enc_hid_dim=512,
