@@ -6,6 +6,7 @@
 1. Environment: ``python -m seq2seq env`` (Python, the pinned packages against the installed ones, the device).
 2. Checks, one line each, ``check NAME: ok (...)`` or ``check NAME: FAILED (...)``:
 
+   * ``packages``: the pinned packages the run imports are installed (other versions than the lock's are named);
    * ``device``: ``get_device("auto")`` is the GPU (dry run: the CPU, and asking for ``cuda`` without one is an
      error);
    * ``forward``: teacher-forced logits and attention of one model on the device against a CPU copy (float32,
@@ -50,7 +51,7 @@ sys.path.insert(0, str(PACKAGE))
 
 from seq2seq import EOS, PAD, SOS  # noqa: E402
 from seq2seq.data import Batch  # noqa: E402
-from seq2seq.environment import get_device, set_seed  # noqa: E402
+from seq2seq.environment import check_requirements, get_device, read_requirements, set_seed  # noqa: E402
 from seq2seq.model import ModelConfig, build_model  # noqa: E402
 from seq2seq.runner import RunConfig, make_scaler, prepare_data, resolve_amp  # noqa: E402
 from seq2seq.search import beam_search, greedy_search  # noqa: E402
@@ -126,6 +127,21 @@ def agreement(a: torch.Tensor, b: torch.Tensor) -> float:
 
 
 # ================================================================================================== checks
+RUN_NEEDS = ("torch", "numpy", "spacy", "sacrebleu", "matplotlib", "tqdm")  # the pins the training run imports
+
+
+def check_packages() -> tuple[bool, str]:
+    """Every package the run imports is installed; versions other than the lock's are named (results may differ)."""
+    pins = {name: version for name, version in read_requirements().items() if name in RUN_NEEDS}
+    status = check_requirements(pins)
+    missing = [f"{name}=={pins[name]}" for name, state in status.items() if state == "missing"]
+    other = [name for name, state in status.items() if state == "wrong version"]
+    detail = "; ".join(filter(None, [f"missing: {', '.join(missing)} (pip install them, or carry their wheels)"
+                                     if missing else "", f"not the lock's version: {', '.join(other)}" if other else "",
+                                     "all at the lock's versions" if not missing and not other else ""]))
+    return not missing, detail
+
+
 def check_device(dry_run: bool) -> tuple[bool, str]:
     chosen = get_device("auto")
     if not dry_run:
@@ -250,6 +266,7 @@ def check_pinned(device: torch.device) -> tuple[bool, str]:
 def run_checks(dry_run: bool, device: torch.device) -> list[str]:
     size = TOY if dry_run else REFERENCE
     checks = Checks()
+    checks("packages", check_packages)
     checks("device", check_device, dry_run)
     batches = random_batches(size, torch.Generator().manual_seed(0))
     cpu_model = model_of(size)

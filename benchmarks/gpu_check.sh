@@ -5,8 +5,10 @@
 #   benchmarks/gpu_check.sh --dry-run        # the same steps on the CPU at toy size (about a minute)
 #
 # The Python is $PYTHON, else the repository's .venv when its torch sees a GPU (or for --dry-run), else python3.
-# It needs the packages pinned in requirements.lock; torch must be a CUDA build (the lock pins the version).
-# Multi30k comes from --data-dir or $SEQ2SEQ_DATA_DIR. See benchmarks/gpu_check.py for what is checked.
+# It needs the packages of requirements.lock (the first check names any missing): a CUDA build of the pinned torch,
+# spaCy for the Multi30k tokens, sacrebleu, matplotlib, tqdm. Multi30k's files come from --data-dir or
+# $SEQ2SEQ_DATA_DIR (the folder holding multi30k/). Checkpoints go to --out (default /tmp/gpu_check; about 230 MB).
+# See benchmarks/gpu_check.py for what each step checks and prints.
 set -euo pipefail
 here="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
 venv="$here/../.venv/bin/python"

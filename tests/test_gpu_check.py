@@ -62,7 +62,7 @@ def test_dry_run_runs_every_step_on_the_cpu(tmp_path):
                           env={**os.environ, "PYTHON": sys.executable, "CUDA_VISIBLE_DEVICES": ""})
     lines = done.stdout.splitlines()
     assert done.returncode == 0, done.stdout[-3000:] + done.stderr[-3000:]
-    for name in ("device", "forward", "fast paths", "search", "amp auto", "amp bf16", "amp fp16", "pinned"):
+    for name in ("packages", "device", "forward", "fast paths", "search", "amp auto", "amp bf16", "amp fp16", "pinned"):
         assert any(line.startswith(f"check {name}: ok (") for line in lines), f"no passing 'check {name}' line"
     assert any(line.startswith("training: 2 epochs, median ") and line.endswith("tgt tok/s (median)")
                for line in lines)
@@ -70,3 +70,10 @@ def test_dry_run_runs_every_step_on_the_cpu(tmp_path):
     assert any(line.startswith("test BLEU: greedy ") and ", beam 5 " in line for line in lines)
     assert lines[-1].startswith("gpu_check: all passed in ")
     assert (tmp_path / "run" / "best.pt").is_file() and (tmp_path / "run" / "log.csv").is_file()
+
+
+def test_packages_check_names_what_is_missing_and_what_differs(monkeypatch):
+    monkeypatch.setattr(gpu_check, "check_requirements",
+                        lambda pins: {name: {"spacy": "missing", "torch": "wrong version"}.get(name, "ok") for name in pins})
+    ok, detail = gpu_check.check_packages()
+    assert not ok and "missing: spacy==" in detail and "not the lock's version: torch" in detail
