@@ -151,11 +151,10 @@ def beam_search(model: nn.Module, src: Tensor, src_lengths: Tensor, beam_size: i
         length-normalised ones.
     """
     with _EvalMode(model):
-        encoder_outputs, hidden, mask, keys = model.encode(src, src_lengths)
+        encoding = model.encode(src, src_lengths)
         batch, device, k = src.size(0), src.device, beam_size
         # Every hypothesis is a row: repeat each sentence's encoding beam_size times (rows b*k .. b*k+k-1).
-        encoder_outputs, hidden, mask, keys = (x.repeat_interleave(k, dim=0)
-                                               for x in (encoder_outputs, hidden, mask, keys))
+        encoder_outputs, hidden, mask, keys = (x.repeat_interleave(k, dim=0) for x in encoding)
         limit = _limits(max_len, batch, device).repeat_interleave(k)
         # Only the first hypothesis of a sentence is alive at the start, else the beam would hold k copies of it.
         scores = torch.full((batch, k), float("-inf"), device=device)
@@ -176,7 +175,11 @@ def beam_search(model: nn.Module, src: Tensor, src_lengths: Tensor, beam_size: i
         for step in range(steps):
             n = active.numel()
             offsets = torch.arange(n, device=device).unsqueeze(1) * k  # (n, 1): first row of each sentence
-            logits, hidden, weights = model.decoder.forward_step(prev, hidden, encoder_outputs, mask, keys)
+            if step == 0:  # a sentence's k rows are still the same: decode one per sentence, then copy it k times
+                first = model.decoder.forward_step(prev[::k], encoding[1], encoding[0], encoding[2], encoding[3])
+                logits, hidden, weights = (x.repeat_interleave(k, dim=0) for x in first)
+            else:
+                logits, hidden, weights = model.decoder.forward_step(prev, hidden, encoder_outputs, mask, keys)
             log_probs = _log_probs(logits)
             vocab = log_probs.size(-1)
             # A finished hypothesis may only continue with PAD, at no cost: it keeps its score and its place.
