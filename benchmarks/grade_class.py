@@ -4,10 +4,10 @@
 
 The class (made by tests/class_factory.py): copies of the solution, of the untouched stub, and mutants
 (realistic mistakes) taken from the graders' own test catalogues (tests/test_graders_model.py and
-tests/test_graders_training_evaluation.py), in the plain ``student_id/seq2seq/`` layout. Reported: the wall time of ``grade_all`` (the whole hidden suite
-per student unless --questions is given), the wall time of grading each submission alone with
-``autograder.harness.grade`` in a fresh process per student (what an instructor would do by hand), and whether
-every student's per-question scores agree between the two.
+tests/test_graders_training_evaluation.py), in the plain ``student_id/seq2seq/`` layout. Reported: the wall time
+of ``grade_all`` (the whole hidden suite per student unless --questions is given), the wall time of grading each
+submission alone with ``autograder.harness.grade`` in a fresh process per student (what an instructor would do by
+hand), and whether every student's per-question scores agree between the two.
 """
 from __future__ import annotations
 

@@ -28,9 +28,10 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from autograder.similarity.compare import Settings
-from tests.similarity_class import Plan, build_class
-from tests.similarity_variants import VARIANTS
+# The repository root is on sys.path only from here on (a script run from anywhere).
+from autograder.similarity.compare import Settings  # noqa: E402
+from tests.similarity_class import Plan, build_class  # noqa: E402
+from tests.similarity_variants import VARIANTS  # noqa: E402
 
 
 def _run(root: Path, out: Path) -> tuple[float, float]:
