@@ -2,7 +2,8 @@
 plots; the student release stops at the first stub; every question Q1-Q34 has its explanation and its visible
 check, in the outline's order; nbgrader metadata everywhere; no solution text and no walls of text.
 
-``NOTEBOOK_TIME_LIMIT`` (seconds, default 300) bounds the solution's execution; with ``NOTEBOOK_EXECUTED_OUT`` set,
+``NOTEBOOK_TIME_LIMIT`` (seconds, default 1200) bounds the solution's execution: a hang guard, not a speed check
+(the quick settings take a few minutes on 2 quiet cores, up to 25 at load average 10); with ``NOTEBOOK_EXECUTED_OUT`` set,
 the executed solution notebook is written there (for CI artifacts, or ``jupyter nbconvert --to html``).
 """
 from __future__ import annotations
@@ -22,13 +23,13 @@ from tests.helpers import REPO, SOLUTION, STUB
 NOTEBOOK = "attention_seq2seq.ipynb"
 SOURCE = REPO / "source" / "attention_seq2seq"
 QUESTIONS = range(1, 35)
-TIME_LIMIT = float(os.environ.get("NOTEBOOK_TIME_LIMIT", "300"))
+TIME_LIMIT = float(os.environ.get("NOTEBOOK_TIME_LIMIT", "1200"))
 MAX_OUTPUT_LINES = 25  # no cell prints a wall of text
 # The figures the notebook must keep: the loss curves, the comparison, the heatmaps, the studies.
 PLOTS = ("q23-demo", "q24-demo", "q27-demo", "q28-demo", "q29-demo", "q31-demo", "q32-demo", "q33-demo", "q34-demo")
 
 
-def _execute(folder, timeout=600):
+def _execute(folder, timeout=1200):
     notebook = nbformat.read(folder / NOTEBOOK, as_version=4)
     client = NotebookClient(notebook, timeout=timeout, kernel_name="python3",
                             resources={"metadata": {"path": str(folder)}})
