@@ -80,8 +80,10 @@ def test_solution_notebook_runs_and_keeps_its_plots(executed_solution):
     assert "q28-demo" in images, "the attention heatmap is in the notebook"
     assert "q23-demo" in images, "the loss curve is in the notebook"
     assert set(PLOTS) <= set(images), f"figures missing from {sorted(set(PLOTS) - set(images))}"
-    checks = ["".join(o.get("text", "")) for cid, outs in outputs.items() if cid.endswith("-check") for o in outs]
-    assert len(checks) >= 34 and all("visible checks skipped" in text for text in checks), checks[:3]
+    # Per cell, all its outputs together: a check cell may also print a warning on stderr (a second output).
+    checks = {cid: "".join(o.get("text", "") for o in outs) for cid, outs in outputs.items() if cid.endswith("-check")}
+    skipped = [cid for cid, text in checks.items() if "visible checks skipped" not in text]
+    assert len(checks) >= 34 and not skipped, {cid: checks[cid] for cid in skipped}
     assert seconds < TIME_LIMIT, f"the quick run took {seconds:.0f}s, more than {TIME_LIMIT:.0f}s"
 
 
