@@ -28,6 +28,8 @@ quote medians of the epoch figures.
 from __future__ import annotations
 
 import argparse
+import dataclasses
+import json
 import itertools
 import statistics
 import sys
@@ -42,9 +44,9 @@ sys.path.insert(0, str(ROOT / "solutions" / "attention_seq2seq"))
 from seq2seq.config import RunConfig  # noqa: E402
 from seq2seq.environment import get_device  # noqa: E402
 from seq2seq.evaluation import bleu_signature, evaluate  # noqa: E402
-from seq2seq.model import build_model  # noqa: E402
 from seq2seq.runner import prepare_data, start_run, train, true_references  # noqa: E402
 from seq2seq.training import train_epoch  # noqa: E402
+from seq2seq.variants import build  # noqa: E402
 
 
 def main() -> None:
@@ -66,6 +68,9 @@ def main() -> None:
     parser.add_argument("--finish-only", action="store_true",
                         help="skip training: select and test from the epoch checkpoints already in --checkpoint-dir")
     parser.add_argument("--seed", type=int, default=1234)
+    parser.add_argument("--config", default=None,
+                        help="a RunConfig JSON (e.g. benchmarks/multi30k_recipe.json): its fields replace the "
+                             "reference setup's and the flags above (out_dir and progress excepted)")
     parser.add_argument("--speed", type=int, default=0, help="only time this many training batches per repeat")
     parser.add_argument("--repeats", type=int, default=3)
     args = parser.parse_args()
@@ -75,7 +80,14 @@ def main() -> None:
                        lr_decay_after=args.decay_after, lr_decay=args.decay, clip=1.0,
                        label_smoothing=args.label_smoothing, patience=args.epochs + 1, seed=args.seed,
                        device=args.device, threads=args.threads, out_dir=args.checkpoint_dir, progress=False)
-    torch.set_num_threads(args.threads)
+    if args.config:
+        values = json.loads(Path(args.config).read_text(encoding="utf-8"))
+        values.pop("out_dir", None), values.pop("progress", None)
+        config = dataclasses.replace(config, **values)
+        config.patience = config.epochs + 1  # no early stopping: every epoch is a candidate, chosen on valid
+        args.batch_size, args.seed, args.device = config.batch_size, config.seed, config.device
+    print(f"config: {json.dumps(dataclasses.asdict(config))}", flush=True)
+    torch.set_num_threads(config.threads or args.threads)
     started = time.monotonic()
     data = prepare_data(config)
     print(f"data: {data.corpus.sizes()} vocab de {len(data.src_vocab)} en {len(data.tgt_vocab)} "
@@ -92,7 +104,7 @@ def main() -> None:
         rows = train(config, data=data, on_epoch=EpochReport(args, data, folder, started))["history"].epochs
         print(f"median over {len(rows)} epochs: {statistics.median(r['tokens_per_s'] for r in rows):.0f} tgt tok/s, "
               f"{statistics.median(r['seconds'] for r in rows):.0f} s/epoch", flush=True)
-    model = build_model(config.model_config(len(data.src_vocab), len(data.tgt_vocab))).to(get_device(args.device))
+    model = build(config.model_config(len(data.src_vocab), len(data.tgt_vocab))).to(get_device(args.device))
     finish(args, model, data, folder, started)
 
 
@@ -137,7 +149,7 @@ def finish(args, model, data, folder: Path, started: float) -> None:
     chosen = max(scores, key=scores.get)
     model.load_state_dict(weights[chosen])
     penalties = {}
-    for alpha in (0.0, 0.5, 1.0, 1.5):
+    for alpha in (0.0, 0.5, 1.0, 1.5, 2.0):
         penalties[alpha] = evaluate(model, valid, data.tgt_vocab, beam_size=5, length_penalty=alpha,
                                     references=refs["valid"])["bleu"]
         print(f"{chosen}, beam 5, length penalty {alpha}: valid BLEU {penalties[alpha]:.2f}", flush=True)

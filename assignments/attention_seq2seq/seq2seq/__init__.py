@@ -25,6 +25,9 @@ module                    questions  what it holds
                                      teacher-forcing ratio, score function; tables, plots, ``summary.md``
 ``config``                           the system's run options, ``RunConfig`` (model fields from ``ModelConfig``)
 ``checkpoint``                       the system's checkpoint files: what they hold, saving and loading them
+``variants``                         the system's model builder; Luong's attentional output layer, tied embeddings
+``subwords``                         the system's SentencePiece vocabularies (an option beside words)
+``ensemble``                         the system's decoding with several models, probabilities averaged
 ``distributed``                      the system's training on several processes (torchrun, DDP)
 ``runner``                           the system: train / evaluate / translate / compare / demo (not a question)
 ========================  =========  ==========================================================

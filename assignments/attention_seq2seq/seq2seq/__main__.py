@@ -94,6 +94,9 @@ def build_parser() -> argparse.ArgumentParser:
     _decoding_flags(evaluate, beam=5)
     evaluate.add_argument("--split", default="test", choices=("train", "valid", "test"))
     evaluate.add_argument("--data-dir", default=None, help="default: the checkpoint's run config's")
+    evaluate.add_argument("--ensemble", nargs="+", default=(), metavar="CHECKPOINT",
+                          help="more checkpoints (same vocabularies) decoded together with the first, their "
+                               "probabilities averaged (seq2seq.ensemble)")
     translate = commands.add_parser("translate", help="translate sentences with a checkpoint")
     _decoding_flags(translate, beam=1)
     translate.add_argument("sentences", nargs="*", help="sentences to translate; none: read lines from stdin")
@@ -153,7 +156,7 @@ def _evaluate(args: argparse.Namespace) -> int:
     from seq2seq.runner import evaluate_checkpoint
 
     evaluate_checkpoint(args.checkpoint, split=args.split, beams=tuple(sorted({1, args.beam})), device=args.device,
-                        data_dir=args.data_dir, length_penalty=args.length_penalty)
+                        data_dir=args.data_dir, length_penalty=args.length_penalty, ensemble=tuple(args.ensemble))
     return 0
 
 

@@ -44,7 +44,9 @@ class RunConfig(ModelOptions):
     src: str | None = None             # source language; None: the corpus's default (en for synthetic/tatoeba, de)
     tgt: str | None = None
     data_dir: str | None = None        # None: $SEQ2SEQ_DATA_DIR
-    min_freq: int = 2
+    min_freq: int = 2                  # word vocabularies: the fewest training occurrences a word needs
+    subwords: int = 0                  # >0: SentencePiece vocabularies of about this many pieces per language
+    subword_model: str = "unigram"     # unigram | bpe (seq2seq.subwords)
     synthetic_train: int = 8000        # sizes of the synthetic corpus
     synthetic_eval: int = 500
     # training
@@ -74,6 +76,8 @@ class RunConfig(ModelOptions):
             raise ValueError(f"unknown corpus {self.corpus!r}: use one of {', '.join(CORPORA)}")
         if self.amp not in AMP_CHOICES:
             raise ValueError(f"unknown amp {self.amp!r}: use one of {', '.join(AMP_CHOICES)}")
+        if self.subwords < 0 or self.subword_model not in ("unigram", "bpe"):
+            raise ValueError("subwords must be >= 0 (0: words) and subword_model 'unigram' or 'bpe'")
         if not 0.0 <= self.teacher_forcing_ratio <= 1.0:
             raise ValueError("teacher_forcing_ratio must be in [0, 1]")
         if self.lr_decay_after < 0 or not 0.0 < self.lr_decay <= 1.0:

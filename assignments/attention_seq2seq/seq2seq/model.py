@@ -37,6 +37,11 @@ class ModelConfig:
     attention: str = "additive"   # "dot", "general", "scaled_dot", "additive", or "none" (the vanilla decoder)
     attn_dim: int | None = None   # additive attention's hidden size; None means dec_hidden
     dropout: float = 0.1
+    # The system's output layer (seq2seq.variants.build; build_model, Q18, leaves these to it): "linear" is
+    # Q17's out([s_t; c_t]); "attentional" and "tied" are Luong et al.'s tanh layer, the latter tied to the
+    # target embedding. output_dropout: dropout before that layer's vocabulary projection.
+    output: str = "linear"
+    output_dropout: float = 0.0
 
 
 class Seq2Seq(nn.Module):

@@ -14,6 +14,8 @@ key                value
 ``model_config``   ``dataclasses.asdict`` of its :class:`seq2seq.model.ModelConfig`
 ``vocab``          ``{"src": [...], "tgt": [...]}``: each :class:`seq2seq.data.Vocab`'s ``itos``, the token
                    of every index (specials first), so that the same words get the same indices
+``subwords``       ``{"src": bytes | None, "tgt": ...}``: each :class:`seq2seq.subwords.SubwordVocab`'s
+                   SentencePiece model, None for a word vocabulary (the key may be absent: words)
 ``languages``      ``{"src": "de", "tgt": "en"}``: the corpus's languages (the tokenizer's and detokenizer's)
 ``run_config``     ``dataclasses.asdict`` of the :class:`seq2seq.config.RunConfig`
 ``optimizer``      the optimizer's ``state_dict``; ``scaler``: the AMP ``GradScaler``'s, or None
@@ -33,8 +35,10 @@ from torch import nn
 
 from seq2seq.config import RunConfig
 from seq2seq.data import Data, Vocab
-from seq2seq.model import ModelConfig, build_model
+from seq2seq.model import ModelConfig
+from seq2seq.subwords import vocab_from
 from seq2seq.training import EarlyStopping, History
+from seq2seq.variants import build
 
 FORMAT = 2
 
@@ -61,6 +65,8 @@ def save_checkpoint(path: Path, *, model: nn.Module, optimizer: torch.optim.Opti
     model_config = config.model_config(len(data.src_vocab), len(data.tgt_vocab))
     state = {"format": FORMAT, "model": model.state_dict(), "model_config": asdict(model_config),
              "vocab": {"src": data.src_vocab.itos, "tgt": data.tgt_vocab.itos},
+             "subwords": {side: getattr(vocab, "model", None)
+                          for side, vocab in (("src", data.src_vocab), ("tgt", data.tgt_vocab))},
              "languages": {"src": data.corpus.src_lang, "tgt": data.corpus.tgt_lang},
              "run_config": asdict(config), "optimizer": optimizer.state_dict(),
              "scaler": scaler.state_dict() if scaler is not None else None,
@@ -89,8 +95,10 @@ def load_checkpoint(path: str | Path, device: str | torch.device = "cpu") -> Che
         raise ValueError(f"{path} is a format-{version} checkpoint; this version reads format {FORMAT} only"
                          f"{' (format 1 did not store the languages)' if version == 1 else ''}: train again "
                          "(the run's config.json next to it holds its options)")
-    model = build_model(ModelConfig(**state["model_config"])).to(device)
+    model = build(ModelConfig(**state["model_config"])).to(device)
     model.load_state_dict(state["model"])
     model.eval()
-    return Checkpoint(model, Vocab(state["vocab"]["src"]), Vocab(state["vocab"]["tgt"]), state["languages"]["src"],
+    models = state.get("subwords") or {"src": None, "tgt": None}  # absent from files of word-level runs
+    return Checkpoint(model, vocab_from(state["vocab"]["src"], models["src"]),
+                      vocab_from(state["vocab"]["tgt"], models["tgt"]), state["languages"]["src"],
                       state["languages"]["tgt"], RunConfig(**state["run_config"]), state)

@@ -34,13 +34,16 @@ from seq2seq import ASSIGNMENT_DIR, PAD
 from seq2seq.checkpoint import load_checkpoint, save_checkpoint
 from seq2seq.config import RunConfig
 from seq2seq.corpora import load_multi30k, load_tatoeba, synthetic_corpus
-from seq2seq.data import Corpus, Data, detokenize, prepare, tokenize
+from seq2seq.data import Corpus, Data, TranslationDataset, detokenize, prepare, tokenize
 from seq2seq.distributed import Processes, processes
+from seq2seq.ensemble import Ensemble
 from seq2seq.environment import get_device, set_seed
 from seq2seq.evaluation import bleu_signature, compare_models, evaluate
-from seq2seq.model import ModelConfig, build_model
+from seq2seq.model import ModelConfig
 from seq2seq.search import translate
+from seq2seq.subwords import SubwordVocab
 from seq2seq.training import EarlyStopping, History, diverged, make_optimizer, smooth, train_epoch
+from seq2seq.variants import build
 from seq2seq.visualisation import alignment_report
 
 
@@ -84,7 +87,16 @@ def tokenizer_for(corpus_name: str):
 
 
 def prepare_data(config: RunConfig) -> Data:
-    return prepare(load_corpus(config), min_freq=config.min_freq, tokenizer=tokenizer_for(config.corpus))
+    """The run's corpus, tokenised into words, with word vocabularies (``min_freq``) or, with ``subwords``,
+    SentencePiece vocabularies learnt on the training split (:mod:`seq2seq.subwords`; the tokens stay words)."""
+    data = prepare(load_corpus(config), min_freq=config.min_freq, tokenizer=tokenizer_for(config.corpus))
+    if not config.subwords:
+        return data
+    train = data.tokens["train"]
+    src_vocab, tgt_vocab = (SubwordVocab.train((pair[side] for pair in train), config.subwords,
+                                               model_type=config.subword_model) for side in (0, 1))
+    datasets = {split: TranslationDataset(pairs, src_vocab, tgt_vocab) for split, pairs in data.tokens.items()}
+    return Data(data.corpus, src_vocab, tgt_vocab, data.tokens, datasets)
 
 
 def true_references(data: Data, split: str) -> list[list[str]]:
@@ -134,7 +146,7 @@ def start_run(config: RunConfig, data: Data | None = None, *, resume: bool = Fal
     amp_dtype = resolve_amp(config.amp, device)
     set_seed(config.seed)
     data = data or prepare_data(config)
-    model = build_model(config.model_config(len(data.src_vocab), len(data.tgt_vocab))).to(device)
+    model = build(config.model_config(len(data.src_vocab), len(data.tgt_vocab))).to(device)
     run = TrainingRun(config, data, device, model, make_optimizer(model, config.lr, config.weight_decay), amp_dtype,
                       make_scaler(amp_dtype), group, stopper=EarlyStopping(config.patience))
     if resume:
@@ -251,13 +263,14 @@ def _validate(run: TrainingRun, loader: Any, references: list[list[str]]) -> dic
 # ================================================================================================== evaluate
 def evaluate_checkpoint(path: str | Path, *, split: str = "test", beams: tuple[int, ...] = (1, 5),
                         device: str = "auto", data: Data | None = None, data_dir: str | None = None,
-                        batch_size: int | None = None,
-                        length_penalty: float | None = None) -> dict[int, dict[str, Any]]:
+                        batch_size: int | None = None, length_penalty: float | None = None,
+                        ensemble: tuple[str | Path, ...] = ()) -> dict[int, dict[str, Any]]:
     """BLEU (sacrebleu, signature printed) of a checkpoint on a split, greedy and with each beam size; on the
     synthetic corpus also the attention's alignment error rate against the gold alignments.
 
     ``data`` (None: prepared as the run config says, from ``data_dir`` when given), ``batch_size`` and
-    ``length_penalty``: None takes the run config's."""
+    ``length_penalty``: None takes the run config's. ``ensemble``: more checkpoints with the same vocabularies,
+    decoded together with this one (:class:`seq2seq.ensemble.Ensemble`)."""
     dev = get_device(device)
     checkpoint = load_checkpoint(path, dev)
     model, config = checkpoint.model, checkpoint.config
@@ -267,6 +280,13 @@ def evaluate_checkpoint(path: str | Path, *, split: str = "test", beams: tuple[i
     data = data or prepare_data(config)
     if data.src_vocab != checkpoint.src_vocab or data.tgt_vocab != checkpoint.tgt_vocab:
         raise ValueError(f"{path}: the data's vocabularies differ from the checkpoint's")
+    if ensemble:
+        members = [load_checkpoint(other, dev) for other in ensemble]
+        for other, member in zip(ensemble, members):
+            if member.src_vocab != checkpoint.src_vocab or member.tgt_vocab != checkpoint.tgt_vocab:
+                raise ValueError(f"{other}: its vocabularies differ from {path}'s, so it cannot join the ensemble")
+        model = Ensemble([model, *(member.model for member in members)])
+        _say(f"ensemble of {len(members) + 1} checkpoints: {path}, {', '.join(map(str, ensemble))}")
     # Dataset order on any split, "train" included (it is shuffled by default): hypotheses meet their references.
     loader = data.loader(split, batch_size or config.batch_size, shuffle=False, bucket=False, device=dev)
     results = {}
@@ -278,7 +298,7 @@ def evaluate_checkpoint(path: str | Path, *, split: str = "test", beams: tuple[i
              f"{results[beam]['bleu']:.2f}  "
              f"(loss {results[beam]['loss']:.3f}, {time.perf_counter() - started:.1f}s)")
     _say(f"sacrebleu signature: {bleu_signature()} (lower-cased tokens, joined by spaces)")
-    if data.corpus.alignments is not None and config.attention != "none":
+    if data.corpus.alignments is not None and config.attention != "none" and not ensemble and not config.subwords:
         try:
             scores = alignment_report(model, data, split, device=dev, batch_size=batch_size or config.batch_size)
         except NotImplementedError:  # the student release before Q29 is answered
@@ -315,22 +335,27 @@ def translate_sentences(path: str | Path, sentences: list[str], *, beam_size: in
             outputs.append(detokenize(out_words, checkpoint.tgt_lang))
             _say(f"{sentences[i]}\n  -> {outputs[-1]}")
             if heatmaps is not None:
-                _heatmap(result.attention, words[i], out_words, src_vocab, sentences[i],
+                _heatmap(result.attention, words[i], result.tokens, src_vocab, tgt_vocab, sentences[i],
                          Path(heatmaps) / f"attention_{i + 1}.png")
     return outputs
 
 
-def _heatmap(attention: torch.Tensor, src_words: list[str], out_words: list[str], src_vocab: Any, title: str,
-             path: Path) -> None:
-    """One sentence's attention ``(len(out_words), source length)`` as a PNG; source words outside the
-    vocabulary marked ``(unk)``."""
+def _heatmap(attention: torch.Tensor, src_words: list[str], out_ids: list[int], src_vocab: Any, tgt_vocab: Any,
+             title: str, path: Path) -> None:
+    """One sentence's attention ``(output steps, source length)`` as a PNG, labelled with what the model read
+    and wrote at each position: words, source words outside the vocabulary marked ``(unk)``; or, with subword
+    vocabularies, pieces."""
     from seq2seq.visualisation import plot_attention, save
 
-    if not out_words:
+    subwords = isinstance(tgt_vocab, SubwordVocab)
+    out_labels = tgt_vocab.pieces(out_ids) if subwords else tgt_vocab.decode(out_ids)
+    if not out_labels:
         _say("  heatmap: none (the translation is empty)")
         return
-    src_labels = ["<sos>"] + [w if w in src_vocab else f"{w}(unk)" for w in src_words] + ["<eos>"]
-    _say(f"  heatmap: {save(plot_attention(attention, src_labels, out_words, title=title), path)}")
+    src_tokens = (src_vocab.segment(src_words) if isinstance(src_vocab, SubwordVocab)
+                  else [w if w in src_vocab else f"{w}(unk)" for w in src_words])
+    src_labels = ["<sos>", *src_tokens, "<eos>"]
+    _say(f"  heatmap: {save(plot_attention(attention, src_labels, out_labels, title=title), path)}")
 
 
 # ================================================================================================== compare

@@ -1,0 +1,155 @@
+"""The system's options beyond the questions, which the Multi30k recipe uses (issue #16): the attentional, tied
+output layer (seq2seq.variants), SentencePiece vocabularies (seq2seq.subwords) and ensembles (seq2seq.ensemble).
+Tiny models on the synthetic corpus: seconds."""
+from __future__ import annotations
+
+import sys
+
+import pytest
+import torch
+
+from tests.helpers import SOLUTION
+
+sys.path.insert(0, str(SOLUTION))
+from seq2seq import EOS, SOS, UNK, runner  # noqa: E402
+from seq2seq.checkpoint import load_checkpoint  # noqa: E402
+from seq2seq.ensemble import Ensemble  # noqa: E402
+from seq2seq.model import ModelConfig  # noqa: E402
+from seq2seq.search import translate  # noqa: E402
+from seq2seq.subwords import SubwordVocab  # noqa: E402
+from seq2seq.variants import AttentionalOutputDecoder, build  # noqa: E402
+
+SIZES = dict(src_vocab=30, tgt_vocab=40, emb_dim=8, hidden_size=8, dec_hidden=8)
+TINY = dict(synthetic_train=160, synthetic_eval=16, emb_dim=8, hidden_size=8, dec_hidden=8, dropout=0.0,
+            batch_size=32, lr=0.01, device="cpu", threads=None, progress=False, beam_size=2, patience=5)
+
+
+def n_params(model: torch.nn.Module) -> int:
+    return sum(p.numel() for p in model.parameters())  # a tied matrix is one Parameter, counted once
+
+
+def test_tied_output_layer_is_the_target_embedding():
+    linear, attentional, tied = (build(ModelConfig(**SIZES, output=o)) for o in ("linear", "attentional", "tied"))
+    assert isinstance(tied.decoder, AttentionalOutputDecoder)
+    assert tied.decoder.out.weight is tied.decoder.embedding.weight
+    weight = tied.decoder.embedding.weight
+    assert weight.abs().max() <= 0.1 and not weight[0].any(), "small start (logits near 0), PAD row zero"
+    assert attentional.decoder.out.weight is not attentional.decoder.embedding.weight
+    # linear: out (8 + 16) x 40 + 40; attentional: combine 24 x 8 + 8, out 8 x 40 + 40; tied: without the 8 x 40
+    assert n_params(linear) - n_params(attentional) == (24 * 40 + 40) - (24 * 8 + 8 + 8 * 40 + 40)
+    assert n_params(attentional) - n_params(tied) == 8 * 40
+
+
+def test_attentional_output_projects_one_step_and_all_steps_alike():
+    model = build(ModelConfig(**SIZES, output="tied", output_dropout=0.5)).eval()
+    hidden, context = torch.randn(3, 5, 8), torch.randn(3, 5, 16)
+    all_steps = model.decoder.project(hidden, context)
+    assert all_steps.shape == (3, 5, 40)
+    torch.testing.assert_close(model.decoder.project(hidden[:, 2], context[:, 2]), all_steps[:, 2])
+    model.train()
+    assert not torch.equal(model.decoder.project(hidden, context), model.decoder.project(hidden, context)), \
+        "output dropout acts in training"
+
+
+def test_tied_embedding_learns_from_the_output_layer():
+    model = build(ModelConfig(**SIZES, output="tied"))
+    logits = model.decoder.project(torch.randn(2, 8), torch.randn(2, 16))
+    torch.nn.functional.cross_entropy(logits, torch.tensor([5, 7])).backward()
+    assert model.decoder.embedding.weight.grad is not None and model.decoder.embedding.weight.grad.abs().sum() > 0
+
+
+@pytest.mark.parametrize("options, message", [
+    (dict(output="deep"), "unknown output"),
+    (dict(output_dropout=0.2), "output_dropout needs"),
+    (dict(output="tied", attention="none"), "needs attention"),
+])
+def test_impossible_output_options_are_refused(options, message):
+    with pytest.raises(ValueError, match=message):
+        build(ModelConfig(**{**SIZES, **options}))
+
+
+SENTENCES = [s.split() for s in ["the cat sat on the mat .", "the dog sat on the cat .", "a cat and a dog .",
+                                 "the mats are on the dogs .", "cats and dogs sat ."] * 4]
+
+
+def test_subword_vocab_gives_words_back_and_knows_every_seen_character():
+    vocab = SubwordVocab.train(SENTENCES, 40, model_type="bpe")
+    assert vocab.itos[:4] == ["<pad>", "<sos>", "<eos>", "<unk>"] and len(set(vocab.itos)) == len(vocab)
+    for words in SENTENCES + [["catdog", "mast", "."], []]:  # unseen words of seen characters are pieces
+        ids = vocab.encode(words)
+        assert ids[0] == SOS and ids[-1] == EOS and UNK not in ids
+        assert vocab.decode(ids) == words
+    assert UNK in vocab.encode(["zebra"])  # "z" was never seen
+    assert vocab.decode(vocab.encode(["cat", "."]) + [7, 8]) == ["cat", "."], "decode stops at <eos>"
+    assert vocab == SubwordVocab.train(SENTENCES, 40, model_type="bpe"), "the same data gives the same vocabulary"
+    assert vocab != SubwordVocab.train(SENTENCES, 30, model_type="bpe")
+    with pytest.raises(ValueError, match="unknown subword model"):
+        SubwordVocab.train(SENTENCES, 40, model_type="wordpiece")
+
+
+@pytest.fixture(scope="module")
+def subword_run(tmp_path_factory):
+    out = tmp_path_factory.mktemp("subwords")
+    config = runner.RunConfig(**TINY, epochs=1, out_dir=str(out), subwords=60, subword_model="bpe",
+                              output="tied", output_dropout=0.1)
+    first = runner.train(config)
+    runner.train(runner.RunConfig(**{**vars(config), "epochs": 2}), resume=True)  # same vocabularies again
+    return out, first["data"]
+
+
+def test_subword_run_saves_and_loads_its_vocabularies(subword_run):
+    out, data = subword_run
+    assert isinstance(data.tgt_vocab, SubwordVocab) and data.tokens["test"][0][1][0] in data.corpus.test[0][1]
+    checkpoint = load_checkpoint(out / "last.pt")
+    assert checkpoint.state["epoch"] == 2
+    assert checkpoint.src_vocab == data.src_vocab and checkpoint.tgt_vocab == data.tgt_vocab
+    assert checkpoint.model.decoder.out.weight is checkpoint.model.decoder.embedding.weight, "still tied"
+
+
+def test_subword_run_evaluates_on_words_and_draws_pieces(subword_run, tmp_path, capsys):
+    out, data = subword_run
+    results = runner.evaluate_checkpoint(out / "best.pt", beams=(1,), device="cpu", data=data)
+    assert results[1]["references"] == [tgt for _, tgt in data.tokens["test"]], "words, not pieces"
+    assert all(isinstance(h, list) and "" not in h for h in results[1]["hypotheses"])
+    sentences = [src for src, _ in data.corpus.test[:2]]
+    outputs = runner.translate_sentences(out / "best.pt", sentences, device="cpu", heatmaps=tmp_path)
+    assert len(outputs) == 2 and all(isinstance(o, str) for o in outputs)
+    assert "alignment error rate" not in capsys.readouterr().out, "word alignments do not fit pieces"
+
+
+def test_ensemble_of_one_model_twice_decodes_as_the_model(subword_run):
+    out, data = subword_run
+    model = load_checkpoint(out / "best.pt").model
+    batch = next(iter(data.loader("test", 16)))
+    for beam in (1, 3):
+        alone = translate(model, batch.src, batch.src_lengths, beam, 20)
+        twice = translate(Ensemble([model, model]), batch.src, batch.src_lengths, beam, 20)
+        assert [t.tokens for t in alone] == [t.tokens for t in twice]
+
+
+def test_ensemble_averages_the_members_probabilities():
+    torch.manual_seed(0)
+    members = [build(ModelConfig(**{**SIZES, "hidden_size": h}, output=o)).eval() for h, o in ((8, "tied"), (6, "linear"))]
+    src, lengths = torch.randint(4, 30, (3, 5)), torch.tensor([5, 4, 3])
+    src[1, 4:] = 0
+    src[2, 3:] = 0
+    ensemble = Ensemble(members)
+    prev = torch.full((3,), SOS)
+    with torch.no_grad():
+        outputs, state, mask, keys = ensemble.encode(src, lengths)
+        log_probs, hidden, weights = ensemble.decoder.forward_step(prev, state, outputs, mask, keys)
+        expected = []
+        for model in members:
+            outputs, state, mask, keys = model.encode(src, lengths)
+            logits, _, attention = model.decoder.forward_step(prev, state, outputs, mask, keys)
+            expected.append((logits.softmax(-1), attention))
+    torch.testing.assert_close(log_probs.exp(), sum(p for p, _ in expected) / 2)
+    torch.testing.assert_close(weights, sum(a for _, a in expected) / 2)
+    assert hidden.shape == (3, 16)
+
+
+def test_ensemble_refuses_other_vocabularies(subword_run, tmp_path):
+    out, data = subword_run
+    other = runner.train(runner.RunConfig(**TINY, epochs=1, out_dir=str(tmp_path), output="tied"))
+    with pytest.raises(ValueError, match="cannot join the ensemble"):
+        runner.evaluate_checkpoint(out / "best.pt", beams=(1,), device="cpu", data=data, ensemble=(other["best"],))
