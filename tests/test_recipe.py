@@ -58,10 +58,22 @@ def test_tied_embedding_learns_from_the_output_layer():
     assert model.decoder.embedding.weight.grad is not None and model.decoder.embedding.weight.grad.abs().sum() > 0
 
 
+def test_linear_output_with_dropout_keeps_the_course_layers():
+    course, dropped = build(ModelConfig(**SIZES)), build(ModelConfig(**SIZES, output_dropout=0.5))
+    assert type(course.decoder).__name__ == "AttentionDecoder", "the course's model, as Q18 builds it"
+    assert isinstance(dropped.decoder, AttentionalOutputDecoder)
+    assert dropped.state_dict().keys() == course.state_dict().keys()
+    dropped.load_state_dict(course.state_dict())
+    hidden, context = torch.randn(4, 8), torch.randn(4, 16)
+    torch.testing.assert_close(dropped.eval().decoder.project(hidden, context), course.decoder.project(hidden, context))
+    dropped.train()
+    assert not torch.equal(dropped.decoder.project(hidden, context), course.decoder.project(hidden, context))
+
+
 @pytest.mark.parametrize("options, message", [
     (dict(output="deep"), "unknown output"),
-    (dict(output_dropout=0.2), "output_dropout needs"),
-    (dict(output="tied", attention="none"), "needs attention"),
+    (dict(output_dropout=0.2, attention="none"), "need attention"),
+    (dict(output="tied", attention="none"), "need attention"),
 ])
 def test_impossible_output_options_are_refused(options, message):
     with pytest.raises(ValueError, match=message):
