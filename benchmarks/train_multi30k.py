@@ -69,7 +69,7 @@ def main() -> None:
                         help="skip training: select and test from the epoch checkpoints already in --checkpoint-dir")
     parser.add_argument("--seed", type=int, default=1234)
     parser.add_argument("--config", default=None,
-                        help="a RunConfig JSON (e.g. benchmarks/multi30k_recipe.json): its fields replace the "
+                        help="a RunConfig JSON (e.g. python -m seq2seq train's config.json): its fields replace the "
                              "reference setup's and the flags above (out_dir and progress excepted)")
     parser.add_argument("--speed", type=int, default=0, help="only time this many training batches per repeat")
     parser.add_argument("--repeats", type=int, default=3)

@@ -14,6 +14,7 @@ from pathlib import Path
 from typing import Any
 
 from seq2seq.model import ModelConfig
+from seq2seq.subwords import MODEL_TYPES as SUBWORD_MODELS
 
 CORPORA = ("synthetic", "tatoeba", "multi30k")
 AMP_CHOICES = ("auto", "off", "bf16", "fp16")
@@ -76,8 +77,8 @@ class RunConfig(ModelOptions):
             raise ValueError(f"unknown corpus {self.corpus!r}: use one of {', '.join(CORPORA)}")
         if self.amp not in AMP_CHOICES:
             raise ValueError(f"unknown amp {self.amp!r}: use one of {', '.join(AMP_CHOICES)}")
-        if self.subwords < 0 or self.subword_model not in ("unigram", "bpe"):
-            raise ValueError("subwords must be >= 0 (0: words) and subword_model 'unigram' or 'bpe'")
+        if self.subwords < 0 or self.subword_model not in SUBWORD_MODELS:
+            raise ValueError(f"subwords must be >= 0 (0: words) and subword_model one of {', '.join(SUBWORD_MODELS)}")
         if not 0.0 <= self.teacher_forcing_ratio <= 1.0:
             raise ValueError("teacher_forcing_ratio must be in [0, 1]")
         if self.lr_decay_after < 0 or not 0.0 < self.lr_decay <= 1.0:

@@ -54,14 +54,13 @@ class Ensemble(nn.Module):
         super().__init__()
         if not models:
             raise ValueError("an ensemble needs at least one model")
-        self.encoders = nn.ModuleList(model.encoder for model in models)
-        self.models = list(models)
+        self.members = nn.ModuleList(models)
         self.decoder = _EnsembleDecoder([model.decoder for model in models])
 
     def encode(self, src: Tensor, src_lengths: Tensor) -> tuple[Tensor, Tensor, Tensor, Tensor]:
         """Every member's ``encode``, concatenated: ``(batch, src_len, sum enc_hidden)``, ``(batch, sum
         dec_hidden)``, the shared mask ``(batch, src_len)`` and ``(batch, src_len, sum key_dim)``."""
-        encodings = [model.encode(src, src_lengths) for model in self.models]
+        encodings = [model.encode(src, src_lengths) for model in self.members]
         outputs, hidden, masks, keys = zip(*encodings)
         self.decoder.sizes = {"outputs": [x.size(-1) for x in outputs], "hidden": [x.size(-1) for x in hidden],
                               "keys": [x.size(-1) for x in keys]}
