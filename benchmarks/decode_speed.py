@@ -7,9 +7,10 @@
 decoding only: batched greedy search and beam search (beam 5) over the 1,000 Multi30k test sentences, sorted by
 source length and cut into batches of each ``--batches`` size, in float32, with ``--bf16`` also under bfloat16
 autocast (weights stay float32; tokens can differ where two scores nearly tie), and with ``--blas`` also with the
-search's oneDNN output layer turned off (``seq2seq.search`` then multiplies through the default BLAS, as
-``nn.Linear`` does). Model and inputs are ``side_by_side.py``'s: the reference size, untrained, the ``<eos>``
-logit pushed down and each sentence decoded for exactly as many steps as its reference has tokens.
+search's oneDNN fast path turned off (``seq2seq.onednn``: the output layer and the GRU then multiply through the
+default BLAS, as ``nn.Linear`` and ``nn.GRU`` do). Model and inputs are ``side_by_side.py``'s: the reference size,
+untrained, the ``<eos>`` logit pushed down and each sentence decoded for exactly as many steps as its reference
+has tokens.
 
 Every figure is sentences per second, the median of ``--repeats`` runs, with the 1-minute load average before
 the first run (the machine may be shared).
@@ -30,7 +31,7 @@ import torch
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 import side_by_side  # noqa: E402  (puts the package on the path)
-from seq2seq import search  # noqa: E402
+from seq2seq import onednn  # noqa: E402
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -40,7 +41,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--repeats", type=int, default=3)
     parser.add_argument("--batches", default="64,128,256", help="batch sizes, comma-separated")
     parser.add_argument("--bf16", action="store_true", help="also under bfloat16 autocast")
-    parser.add_argument("--blas", action="store_true", help="also without the oneDNN output layer")
+    parser.add_argument("--blas", action="store_true", help="also without the oneDNN fast path")
     args = parser.parse_args(argv)
     torch.set_num_threads(args.threads)
     setup = side_by_side.Setup.load(args.data_dir)
@@ -52,8 +53,7 @@ def main(argv: list[str] | None = None) -> int:
         batches = setup.decode_batches(size)
         for beam in (1, 5):
             for name, bf16, blas in variants:
-                off = mock.patch.object(search._OneDNNLinear, "usable", staticmethod(lambda layer: False)) \
-                    if blas else contextlib.nullcontext()
+                off = mock.patch.object(onednn, "available", lambda: False) if blas else contextlib.nullcontext()
                 load = os.getloadavg()[0]
                 with off:
                     run = setup.package_decoding(batches, beam, bf16)

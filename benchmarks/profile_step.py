@@ -41,7 +41,7 @@ sys.path.insert(0, str(ROOT / "solutions" / "attention_seq2seq"))
 sys.path.insert(0, str(ROOT / "benchmarks"))
 
 import notebook_baseline as notebook  # noqa: E402
-from seq2seq import EOS, PAD, SOS  # noqa: E402
+from seq2seq import EOS, PAD, SOS, onednn  # noqa: E402
 from seq2seq.model import ModelConfig, build_model  # noqa: E402
 from seq2seq.runner import RunConfig, prepare_data  # noqa: E402
 from seq2seq.search import greedy_search  # noqa: E402
@@ -130,11 +130,11 @@ def forward_mflop(src_tokens: float, steps: float, vocab: int, *, notebook_way: 
 def product_speed(rows: int, vocab: int, enc: int = 1024, dec: int = 512) -> float:
     """GFLOP/s of this machine's float32 output-layer product ``(rows, dec + enc) x (dec + enc, vocab)`` through
     oneDNN (as the package's search runs it), the best of 10: what the decoding's largest product can reach."""
-    x, weight = torch.randn(rows, dec + enc), torch.randn(vocab, dec + enc).to_mkldnn()
+    x, layer = torch.randn(rows, dec + enc), onednn.PackedLinear(nn.Linear(dec + enc, vocab, bias=False), rows)
     best = float("inf")
     for _ in range(11):
         start = time.perf_counter()
-        torch._C._nn.mkldnn_linear(x.to_mkldnn(), weight, None).to_dense()
+        layer(x)
         best = min(best, time.perf_counter() - start)
     return 2 * rows * (dec + enc) * vocab / best / 1e9
 

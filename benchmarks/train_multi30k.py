@@ -22,7 +22,8 @@ this benchmark's: learning rate, greedy test BLEU (sacrebleu on the lower-cased 
 to that epoch's weights (data preparation plus the epochs' training time; evaluation excluded). Every epoch's
 weights are kept in ``--checkpoint-dir`` (``epochN.pt``). At the end, everything is chosen on the validation set
 only: the weights (the best epoch, or the average of the last 2..``--average`` epochs' weights), then beam
-search's length penalty; that choice's test BLEU, greedy and beam 5, is printed last. The machine is shared:
+search's length penalty; that choice's test BLEU, greedy and beam 5, is printed last, also detokenised against
+the raw references with sacrebleu's default signature (case-sensitive, 13a) and lower-cased. The machine is shared:
 quote medians of the epoch figures.
 """
 from __future__ import annotations
@@ -44,7 +45,7 @@ sys.path.insert(0, str(ROOT / "solutions" / "attention_seq2seq"))
 from seq2seq.config import RunConfig  # noqa: E402
 from seq2seq.environment import get_device  # noqa: E402
 from seq2seq.evaluation import bleu_signature, evaluate  # noqa: E402
-from seq2seq.runner import prepare_data, start_run, train, true_references  # noqa: E402
+from seq2seq.runner import detokenised_bleu, prepare_data, start_run, train, true_references  # noqa: E402
 from seq2seq.training import train_epoch  # noqa: E402
 from seq2seq.variants import build  # noqa: E402
 
@@ -160,6 +161,8 @@ def finish(args, model, data, folder: Path, started: float) -> None:
         print(f"chosen on valid: {chosen}; test_2016_flickr BLEU beam {beam}"
               f"{f' (length penalty {alpha})' if beam > 1 else ''}: {result['bleu']:.2f} ({bleu_signature()}), "
               f"elapsed {(time.monotonic() - started) / 60:.1f} min", flush=True)
+        for bleu, signature in detokenised_bleu(result["hypotheses"], data, "test").values():
+            print(f"  detokenised: {bleu:.2f} ({signature})", flush=True)
 
 
 def average_weights(states: list[dict[str, torch.Tensor]]) -> dict[str, torch.Tensor]:

@@ -184,3 +184,17 @@ def test_cli_help_lists_the_commands():
     done = subprocess.run([sys.executable, "-m", "seq2seq", "--help"], cwd=SOLUTION, capture_output=True, text=True)
     assert done.returncode == 0
     assert all(name in done.stdout for name in ("train", "evaluate", "translate", "compare", "demo"))
+
+
+def test_detokenised_bleu_scores_the_raw_references():
+    """The figure others report: detokenised output against the raw, cased references (sacrebleu's defaults)."""
+    from seq2seq.data import Corpus, prepare
+    pairs = [("Ein Mann läuft.", "A man runs."), ("Zwei Hunde, die spielen!", "Two dogs, playing!"),
+             ("Die Frau (links) lacht.", "The woman (left) can't stop laughing.")]
+    data = prepare(Corpus("tiny", "de", "en", pairs, pairs, pairs), min_freq=1)
+    exact = [tgt for _, tgt in data.tokens["test"]]  # lower-cased tokens, as a model writes them
+    scores = runner.detokenised_bleu(exact, data, "test")
+    assert scores["lowercased"][0] == pytest.approx(100.0) and "case:lc" in scores["lowercased"][1]
+    assert scores["cased"][0] < 100.0 and "tok:13a" in scores["cased"][1] and "case:mixed" in scores["cased"][1]
+    worse = runner.detokenised_bleu([tokens[:-2] for tokens in exact], data, "test")
+    assert worse["lowercased"][0] < scores["lowercased"][0]

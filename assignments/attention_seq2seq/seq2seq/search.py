@@ -20,7 +20,7 @@ from dataclasses import dataclass
 import torch
 from torch import Tensor, nn
 
-from seq2seq import EOS, PAD, SOS
+from seq2seq import EOS, PAD, SOS, onednn
 
 
 @dataclass
@@ -47,49 +47,24 @@ def _log_probs(logits: Tensor) -> Tensor:
     return log_probs
 
 
-class _OneDNNLinear(nn.Module):
-    """An ``nn.Linear``'s float32 product through oneDNN (weights converted once): dense in, dense out."""
-
-    def __init__(self, linear: nn.Linear) -> None:
-        super().__init__()
-        self.weight = linear.weight.detach().to_mkldnn()
-        self.bias = None if linear.bias is None else linear.bias.detach().to_mkldnn()
-
-    def forward(self, x: Tensor) -> Tensor:
-        return torch._C._nn.mkldnn_linear(x.contiguous().to_mkldnn(), self.weight, self.bias).to_dense()
-
-    @staticmethod
-    def usable(layer: object) -> bool:
-        return (type(layer) is nn.Linear and layer.weight.device.type == "cpu"
-                and layer.weight.dtype == torch.float32 and torch.backends.mkldnn.is_available()
-                and hasattr(torch._C._nn, "mkldnn_linear") and not torch.is_autocast_enabled("cpu"))
-
-
 class _EvalMode:
     """Decode with dropout off, and give the model back as it came in.
 
-    On the CPU in float32 (no autocast), the decoder's output layer, a plain ``nn.Linear`` that takes most of a
-    decoding step (``(rows, dec_hidden + enc_hidden) x (.., vocab)``), runs through oneDNN for the search's
-    duration: the same float32 product, faster than the default BLAS on the CPUs measured (the README's "Model
-    and decoding" gives the figures, from benchmarks/decode_speed.py). Its results differ from ``nn.Linear``'s
-    by float rounding only (~1e-6).
+    On the CPU in float32 (no autocast), the decoder's output layer and GRU, which take most of a decoding step,
+    run through oneDNN with packed weights for the search's duration (:mod:`seq2seq.onednn`): the same float32
+    products, faster than the default BLAS on the CPUs measured; results differ by float rounding only (~1e-6).
     """
 
     def __init__(self, model: nn.Module) -> None:
         self.model, self.was_training = model, model.training
-        self.output_layer: nn.Linear | None = None
+        self.packed = onednn.packed_decoder(model)
 
     def __enter__(self) -> None:
         self.model.eval()
-        decoder = getattr(self.model, "decoder", None)
-        out = getattr(decoder, "out", None)
-        if _OneDNNLinear.usable(out):
-            self.output_layer = out
-            decoder.out = _OneDNNLinear(out)
+        self.packed.__enter__()
 
     def __exit__(self, *exc: object) -> None:
-        if self.output_layer is not None:
-            self.model.decoder.out = self.output_layer
+        self.packed.__exit__(*exc)
         self.model.train(self.was_training)
 
 

@@ -16,6 +16,7 @@ module                    questions  what it holds
 ``decoder``               Q15–Q17    one decoding step with attention, output layer, probabilities; vanilla decoder
 ``model``                 Q18–Q20    ``ModelConfig``, ``build_model``, ``Seq2Seq`` forward with teacher forcing
 ``search``                           batched greedy decoding and beam search (not a question: used from Q25 on)
+``onednn``                           faster decoding on the CPU: the decoder's layers with packed oneDNN weights
 ``training``              Q21–Q24    the loss, the optimizer, one training epoch; perplexity, smoothing, divergence,
                                      early stopping
 ``evaluation``            Q25–Q27    loss, perplexity and BLEU of a model; corpus BLEU from scratch; attention vs.

@@ -26,6 +26,7 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
+import sacrebleu
 import torch
 from torch import nn
 from torch.nn.utils.rnn import pad_sequence
@@ -102,6 +103,20 @@ def prepare_data(config: RunConfig) -> Data:
 def true_references(data: Data, split: str) -> list[list[str]]:
     """The split's target sentences as tokens, in dataset order (words outside the vocabulary kept as they are)."""
     return [tgt for _, tgt in data.tokens[split]]
+
+
+def detokenised_bleu(hypotheses: list[list[str]], data: Data, split: str) -> dict[str, tuple[float, str]]:
+    """BLEU as others report it: the hypotheses detokenised against the split's raw target sentences, with
+    sacrebleu's default settings (13a tokenisation, case-sensitive; the model writes lower case, so every
+    capital letter of a reference counts against it) and case-insensitive (``-lc``).
+
+    Returns ``{"cased": (bleu, signature), "lowercased": (bleu, signature)}``."""
+    outputs = [detokenize(tokens, data.corpus.tgt_lang) for tokens in hypotheses]
+    references = [[tgt for _, tgt in data.corpus[split]]]
+    scores = {}
+    for name, metric in (("cased", sacrebleu.metrics.BLEU()), ("lowercased", sacrebleu.metrics.BLEU(lowercase=True))):
+        scores[name] = (metric.corpus_score(outputs, references).score, str(metric.get_signature()))
+    return scores
 
 
 # ================================================================================================== train
@@ -297,6 +312,10 @@ def evaluate_checkpoint(path: str | Path, *, split: str = "test", beams: tuple[i
         _say(f"{split} BLEU {'greedy' if beam == 1 else f'beam {beam} (length penalty {alpha})'}: "
              f"{results[beam]['bleu']:.2f}  "
              f"(loss {results[beam]['loss']:.3f}, {time.perf_counter() - started:.1f}s)")
+        if not data.corpus.name.startswith("synthetic"):  # real corpora: the figure others report too
+            detok = detokenised_bleu(results[beam]["hypotheses"], data, split)
+            results[beam]["detokenised"] = detok
+            _say("  detokenised: " + "; ".join(f"{bleu:.2f} ({signature})" for bleu, signature in detok.values()))
     _say(f"sacrebleu signature: {bleu_signature()} (lower-cased tokens, joined by spaces)")
     if data.corpus.alignments is not None and config.attention != "none" and not ensemble and not config.subwords:
         try:
