@@ -74,12 +74,20 @@ def test_packed_gru_is_nn_gru(batch_first):
 
 
 def test_only_what_it_can_run_exactly(model):
-    assert not onednn.PackedGRU.usable(nn.GRU(4, 4, num_layers=2))
-    assert not onednn.PackedGRU.usable(nn.GRU(4, 4, bidirectional=True))
-    assert not onednn.PackedGRU.usable(nn.LSTM(4, 4))
-    assert not onednn.PackedGRU.usable(nn.GRU(4, 4).double())
-    with torch.autocast("cpu", dtype=torch.bfloat16), onednn.packed_decoder(model):
+    with torch.no_grad():
+        assert onednn.PackedGRU.usable(nn.GRU(4, 4)) and onednn.PackedGRU.usable(nn.GRU(4, 4, batch_first=True))
+        assert not onednn.PackedGRU.usable(nn.GRU(4, 4, num_layers=2))
+        assert not onednn.PackedGRU.usable(nn.GRU(4, 4, bidirectional=True))
+        assert not onednn.PackedGRU.usable(nn.GRU(4, 4, bias=False))
+        assert not onednn.PackedGRU.usable(nn.LSTM(4, 4))
+        assert not onednn.PackedGRU.usable(nn.GRU(4, 4).double())
+        with torch.autocast("cpu", dtype=torch.bfloat16), onednn.packed_decoder(model):
+            assert type(model.decoder.out) is nn.Linear and type(model.decoder.rnn) is nn.GRU
+    with onednn.packed_decoder(model):  # gradients on: the packed products have no backward
         assert type(model.decoder.out) is nn.Linear and type(model.decoder.rnn) is nn.GRU
+    with torch.no_grad():
+        layer = onednn.PackedLinear(nn.Linear(3, 2))
+    assert layer(torch.randn(4, 3)).requires_grad  # called with gradients on: the original layer ran
 
 
 def test_a_weight_changed_in_place_is_packed_again(model):

@@ -1,4 +1,4 @@
-"""Faster decoding on the CPU: the decoder's layers, run by oneDNN with their weights packed once per search.
+"""Faster decoding on the CPU: the decoder's layers, run by oneDNN with their weights packed once.
 
 A decoding step multiplies a few hundred rows at most by the decoder's weights: the GRU cell's two products
 (``[embedded; context] -> 3 * dec_hidden`` and ``s_{t-1} -> 3 * dec_hidden``) and the output layer
@@ -11,7 +11,7 @@ the CPU). The README's "Model and decoding" gives the figures, from ``benchmarks
 :class:`PackedLinear` and :class:`PackedGRU` for the duration of a search and puts the originals back after. The
 results are the same float32 products in another order: they differ from the originals by rounding only (~1e-6).
 Anything else (autocast, another device or dtype, a GRU with more layers or directions, a call with other
-arguments) runs the original layer unchanged.
+arguments, gradients on) runs the original layer unchanged: the packed products have no backward.
 """
 from __future__ import annotations
 
@@ -45,8 +45,19 @@ def _pack(weight: Tensor, rows: int) -> Tensor:
     return cached[2]
 
 
-def _packable(weight: Tensor) -> bool:
-    return weight.device.type == "cpu" and weight.dtype == torch.float32 and not torch.is_autocast_enabled("cpu")
+def _packable(tensor: Tensor) -> bool:
+    return (tensor.device.type == "cpu" and tensor.dtype == torch.float32 and not torch.is_autocast_enabled("cpu")
+            and not torch.is_grad_enabled())
+
+
+class _ReadsThrough(nn.Module):
+    """A stand-in whose attributes it lacks are the ``original`` layer's (e.g. ``rnn.hidden_size``)."""
+
+    def __getattr__(self, name: str):
+        try:
+            return super().__getattr__(name)
+        except AttributeError:
+            return getattr(self._modules["original"], name)
 
 
 class _Packed(nn.Module):
@@ -64,7 +75,7 @@ class _Packed(nn.Module):
         return y.view(*x.shape[:-1], self.shape[0])
 
 
-class PackedLinear(nn.Module):
+class PackedLinear(_ReadsThrough):
     """An ``nn.Linear`` whose product runs through :class:`_Packed`; its attributes stay readable."""
 
     def __init__(self, linear: nn.Linear, rows: int = 128) -> None:
@@ -75,14 +86,8 @@ class PackedLinear(nn.Module):
     def forward(self, x: Tensor) -> Tensor:
         return self.packed(x) if _packable(x) else self.original(x)
 
-    def __getattr__(self, name: str):
-        try:
-            return super().__getattr__(name)
-        except AttributeError:
-            return getattr(self._modules["original"], name)
 
-
-class PackedGRU(nn.Module):
+class PackedGRU(_ReadsThrough):
     """A one-layer, one-direction ``nn.GRU`` called with an explicit state, its products through :class:`_Packed`.
 
     The same equations as ``nn.GRU`` (gates in the order r, z, n; ``b_hn`` inside the reset gate's product)::
@@ -123,12 +128,6 @@ class PackedGRU(nn.Module):
             outputs.append(h)
         output = torch.stack(outputs, dim=1)
         return (output if self.original.batch_first else output.transpose(0, 1)), h.unsqueeze(0)
-
-    def __getattr__(self, name: str):
-        try:
-            return super().__getattr__(name)
-        except AttributeError:
-            return getattr(self._modules["original"], name)
 
 
 @contextlib.contextmanager
