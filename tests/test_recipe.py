@@ -165,3 +165,19 @@ def test_ensemble_refuses_other_vocabularies(subword_run, tmp_path):
     other = runner.train(runner.RunConfig(**TINY, epochs=1, out_dir=str(tmp_path), output="tied"))
     with pytest.raises(ValueError, match="cannot join the ensemble"):
         runner.evaluate_checkpoint(out / "best.pt", beams=(1,), device="cpu", data=data, ensemble=(other["best"],))
+
+
+def test_ensemble_evaluates_through_the_cli_path(subword_run, capsys):
+    """``evaluate A.pt --ensemble B.pt``: the loss of the averaged probabilities, then greedy and beam."""
+    out, data = subword_run
+    alone = runner.evaluate_checkpoint(out / "best.pt", beams=(1, 3), device="cpu", data=data)
+    twice = runner.evaluate_checkpoint(out / "best.pt", beams=(1, 3), device="cpu", data=data,
+                                       ensemble=(out / "best.pt",))
+    assert "ensemble of 2 checkpoints" in capsys.readouterr().out
+    for beam in (1, 3):
+        assert twice[beam]["loss"] == pytest.approx(alone[beam]["loss"], rel=1e-5)
+        assert twice[beam]["hypotheses"] == alone[beam]["hypotheses"]
+    model = load_checkpoint(out / "best.pt").model.eval()
+    batch = next(iter(data.loader("test", 4)))
+    with pytest.raises(ValueError, match="teacher forcing 1.0"):
+        Ensemble([model, model])(batch.src, batch.src_lengths, batch.tgt, 0.5)

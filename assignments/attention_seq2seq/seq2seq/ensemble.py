@@ -65,3 +65,19 @@ class Ensemble(nn.Module):
         self.decoder.sizes = {"outputs": [x.size(-1) for x in outputs], "hidden": [x.size(-1) for x in hidden],
                               "keys": [x.size(-1) for x in keys]}
         return torch.cat(outputs, dim=-1), torch.cat(hidden, dim=-1), masks[0], torch.cat(keys, dim=-1)
+
+    def forward(self, src: Tensor, src_lengths: Tensor, tgt: Tensor,
+                teacher_forcing_ratio: float = 1.0) -> tuple[Tensor, Tensor]:
+        """Teacher-forced scores for the loss, as ``Seq2Seq.forward`` gives them: ``(log mean probabilities
+        (batch, tgt_len, vocab), mean attention (batch, tgt_len, src_len))``, position 0 zeros in both.
+        Only teacher forcing 1.0: the members would each feed back their own predictions otherwise."""
+        if teacher_forcing_ratio != 1.0:
+            raise ValueError("an ensemble scores references with teacher forcing 1.0 only")
+        log_probs, weights = [], []
+        for model in self.members:
+            logits, attention = model(src, src_lengths, tgt, 1.0)
+            log_probs.append(torch.log_softmax(logits.float(), dim=-1))
+            weights.append(attention)
+        averaged = torch.logsumexp(torch.stack(log_probs), dim=0) - math.log(len(self.members))
+        averaged[:, 0] = 0.0
+        return averaged, torch.stack(weights).mean(dim=0)
