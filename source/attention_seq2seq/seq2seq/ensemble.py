@@ -20,10 +20,16 @@ import torch
 from torch import Tensor, nn
 
 
+def _log_mean_probabilities(logits: Sequence[Tensor]) -> Tensor:
+    """``log(mean_m softmax(logits_m))`` over the members, in float32: ``(..., vocab)``, already normalised."""
+    log_probs = torch.stack([torch.log_softmax(x.float(), dim=-1) for x in logits])
+    return torch.logsumexp(log_probs, dim=0) - math.log(len(logits))
+
+
 class _EnsembleDecoder(nn.Module):
     """The members' decoders, stepped together on states concatenated along the last dimension."""
 
-    out = None  # no single output layer: seq2seq.search's oneDNN swap leaves the members' as they are
+    out = None  # no single output layer: seq2seq.onednn's swap leaves the members' as they are
 
     def __init__(self, decoders: Sequence[nn.Module]) -> None:
         super().__init__()
@@ -36,15 +42,14 @@ class _EnsembleDecoder(nn.Module):
         hidden state concatenated as it came in."""
         split = {name: tensor.split(self.sizes[name], dim=-1)
                  for name, tensor in (("hidden", hidden), ("outputs", encoder_outputs), ("keys", keys))}
-        log_probs, states, weights = [], [], []
+        member_logits, states, weights = [], [], []
         for i, decoder in enumerate(self.members):
             logits, state, attention = decoder.forward_step(prev_tokens, split["hidden"][i], split["outputs"][i],
                                                             mask, split["keys"][i])
-            log_probs.append(torch.log_softmax(logits.float(), dim=-1))
+            member_logits.append(logits)
             states.append(state)
             weights.append(attention)
-        averaged = torch.logsumexp(torch.stack(log_probs), dim=0) - math.log(len(self.members))
-        return averaged, torch.cat(states, dim=-1), torch.stack(weights).mean(dim=0)
+        return _log_mean_probabilities(member_logits), torch.cat(states, dim=-1), torch.stack(weights).mean(dim=0)
 
 
 class Ensemble(nn.Module):
@@ -73,11 +78,11 @@ class Ensemble(nn.Module):
         Only teacher forcing 1.0: the members would each feed back their own predictions otherwise."""
         if teacher_forcing_ratio != 1.0:
             raise ValueError("an ensemble scores references with teacher forcing 1.0 only")
-        log_probs, weights = [], []
+        member_logits, weights = [], []
         for model in self.members:
             logits, attention = model(src, src_lengths, tgt, 1.0)
-            log_probs.append(torch.log_softmax(logits.float(), dim=-1))
+            member_logits.append(logits)
             weights.append(attention)
-        averaged = torch.logsumexp(torch.stack(log_probs), dim=0) - math.log(len(self.members))
+        averaged = _log_mean_probabilities(member_logits)
         averaged[:, 0] = 0.0
         return averaged, torch.stack(weights).mean(dim=0)
