@@ -81,8 +81,11 @@ def test_only_what_it_can_run_exactly(model):
         assert not onednn.PackedGRU.usable(nn.GRU(4, 4, bias=False))
         assert not onednn.PackedGRU.usable(nn.LSTM(4, 4))
         assert not onednn.PackedGRU.usable(nn.GRU(4, 4).double())
-        with torch.autocast("cpu", dtype=torch.bfloat16), onednn.packed_decoder(model):
+        with torch.autocast("cpu", dtype=torch.float16), onednn.packed_decoder(model):
             assert type(model.decoder.out) is nn.Linear and type(model.decoder.rnn) is nn.GRU
+        with (mock.patch.object(onednn, "bf16_native", return_value=False),
+              torch.autocast("cpu", dtype=torch.bfloat16), onednn.packed_decoder(model)):
+            assert type(model.decoder.out) is nn.Linear and type(model.decoder.rnn) is nn.GRU  # emulated: slower
     with onednn.packed_decoder(model):  # gradients on: the packed products have no backward
         assert type(model.decoder.out) is nn.Linear and type(model.decoder.rnn) is nn.GRU
     with torch.no_grad():
@@ -112,3 +115,23 @@ def test_searches_find_the_same_translations(model, beam_size):
     for g, e in zip(got, expected):
         assert g.score == pytest.approx(e.score, abs=1e-4)
         torch.testing.assert_close(g.attention, e.attention, rtol=1e-4, atol=1e-5)
+
+
+@pytest.mark.skipif(not onednn.bf16_native(), reason="this CPU has no native bfloat16 products")
+@torch.no_grad()
+def test_bfloat16_autocast_packs_in_bfloat16(model):
+    with torch.autocast("cpu", dtype=torch.bfloat16):
+        expected = one_step(model)
+        with onednn.packed_decoder(model):
+            assert isinstance(model.decoder.out, onednn.PackedLinear) and isinstance(model.decoder.rnn, onednn.PackedGRU)
+            got = one_step(model)
+    assert got[0].dtype == torch.bfloat16 and got[1].dtype == torch.float32  # logits as autocast's; state float32
+    for e, g in zip(expected, got):
+        torch.testing.assert_close(g.float(), e.float(), rtol=0.05, atol=0.05)  # bfloat16: ~3 significant digits
+        assert not torch.equal(g, torch.zeros_like(g))
+    assert {key[1] for key in onednn._PACKED if key[0] == id(model.decoder.out.weight)} == {torch.bfloat16}
+    exact = one_step(model)[0]
+    with onednn.packed_decoder(model):  # float32 again: its own packed copy, not the bfloat16 one
+        torch.testing.assert_close(one_step(model)[0], exact, rtol=1e-5, atol=1e-5)
+    assert {key[1] for key in onednn._PACKED if key[0] == id(model.decoder.out.weight)} == {torch.bfloat16,
+                                                                                          torch.float32}

@@ -85,7 +85,21 @@ def test_length_penalty_reaches_beam_search(run):
     assert [c.args[-1] for c in search.call_args_list] == [0.3, 1.0], "given, then the run config's default"
     with mock.patch.object(runner, "evaluate_checkpoint") as evaluate:
         assert cli.main(["evaluate", str(out / "best.pt"), "--length-penalty", "0.6"]) == 0
-    assert evaluate.call_args.kwargs["length_penalty"] == 0.6
+        assert cli.main(["evaluate", str(out / "best.pt"), "--amp", "bf16"]) == 0
+    assert [c.kwargs["length_penalty"] for c in evaluate.call_args_list] == [0.6, None]
+    assert [c.kwargs["amp"] for c in evaluate.call_args_list] == ["off", "bf16"]
+
+
+@pytest.mark.skipif(not runner.onednn.bf16_native(), reason="this CPU has no native bfloat16 products")
+def test_bfloat16_decoding_on_the_cpu(run):
+    out, first, _ = run
+    sentences = [src for src, _ in first["data"].corpus.test[:4]]
+    with mock.patch.object(runner, "translate", wraps=runner.translate) as search:
+        runner.translate_sentences(out / "best.pt", sentences, beam_size=2, device="cpu", amp="bf16")
+    assert search.call_count == 1
+    with mock.patch("torch.autocast", wraps=torch.autocast) as autocast:
+        runner.evaluate_checkpoint(out / "best.pt", beams=(1,), device="cpu", amp="bf16")
+    assert autocast.call_args.kwargs["dtype"] == torch.bfloat16
 
 
 def test_translate_decodes_sentences_in_batches(run):
@@ -161,14 +175,24 @@ def test_cli_config_file_and_flags(tmp_path):
 def test_amp_choices_on_cuda_and_cpu():
     cpu, cuda = torch.device("cpu"), torch.device("cuda")
     assert runner.resolve_amp("auto", cpu) is None and runner.resolve_amp("off", cuda) is None
-    with pytest.raises(ValueError):
+    with mock.patch.object(runner.onednn, "bf16_native", return_value=False), pytest.raises(ValueError, match="native"):
         runner.resolve_amp("bf16", cpu)
+    with mock.patch.object(runner.onednn, "bf16_native", return_value=True):
+        assert runner.resolve_amp("bf16", cpu) == torch.bfloat16 and runner.resolve_amp("auto", cpu) is None
+        with pytest.raises(ValueError, match="CUDA"):
+            runner.resolve_amp("fp16", cpu)
     with mock.patch("torch.cuda.is_bf16_supported", return_value=True):
         assert runner.resolve_amp("auto", cuda) == torch.bfloat16
     with mock.patch("torch.cuda.is_bf16_supported", return_value=False):
         assert runner.resolve_amp("auto", cuda) == torch.float16
     assert runner.resolve_amp("fp16", cuda) == torch.float16
     assert runner.make_scaler(torch.bfloat16) is None and runner.make_scaler(None) is None
+    assert not isinstance(runner.decoding_precision("off", cpu), torch.autocast)
+    with mock.patch.object(runner.onednn, "bf16_native", return_value=True):
+        precision = runner.decoding_precision("bf16", cpu)
+        assert isinstance(precision, torch.autocast) and precision.fast_dtype == torch.bfloat16
+        with pytest.raises(ValueError, match="CUDA"):
+            runner.decoding_precision("fp16", cpu)
     with mock.patch("torch.cuda.is_available", return_value=True):
         assert runner.get_device("auto") == cuda
         assert isinstance(runner.make_scaler(torch.float16), torch.amp.GradScaler)

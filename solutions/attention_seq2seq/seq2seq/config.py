@@ -64,7 +64,7 @@ class RunConfig(ModelOptions):
     seed: int = 1234
     # system
     device: str = "auto"               # auto | cpu | cuda | cuda:N
-    amp: str = "auto"                  # auto | off | bf16 | fp16 (CUDA only)
+    amp: str = "auto"                  # auto | off | bf16 | fp16; CPU: off or bf16 (see runner)
     threads: int | None = None         # torch CPU threads; None: torch's default
     out_dir: str = "runs/default"
     progress: bool = True
