@@ -147,3 +147,24 @@ def test_greedy_attention_equals_the_stepwise_extraction():
         ended = (tokens[b] == EOS).nonzero()
         steps = int(ended[0]) + 1 if len(ended) else tokens.size(1)
         assert torch.allclose(again[b, :steps], attention[b, :steps], atol=1e-6)
+
+
+@pytest.mark.parametrize("beam_size", [1, 3])
+def test_autocast_casts_the_encoding_once_with_the_same_results(model, beam_size):
+    """Under autocast the search gives the encoder's states to the steps in autocast's dtype (autocast would cast
+    them at every step): the same translations, scores and attention as casting them step by step."""
+    from unittest import mock
+
+    from seq2seq import search
+
+    src, lengths = padded([5, 3, 4, 2], seed=3)
+    with torch.autocast("cpu", dtype=torch.bfloat16):
+        encoder_outputs, _, _, keys = search._encode(model, src, lengths)
+        assert encoder_outputs.dtype == keys.dtype == torch.bfloat16
+        with mock.patch.object(search, "_encode", lambda m, s, n: m.encode(s, n)):
+            expected = translate(model, src, lengths, beam_size=beam_size, max_len=8)
+        got = translate(model, src, lengths, beam_size=beam_size, max_len=8)
+    assert [t.tokens for t in got] == [t.tokens for t in expected]
+    for g, e in zip(got, expected):
+        assert g.score == e.score and torch.equal(g.attention, e.attention)
+    assert model.encode(src, lengths)[0].dtype == torch.float32  # outside autocast: nothing cast

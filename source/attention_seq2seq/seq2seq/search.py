@@ -47,6 +47,17 @@ def _log_probs(logits: Tensor) -> Tensor:
     return log_probs
 
 
+def _encode(model: nn.Module, src: Tensor, src_lengths: Tensor) -> tuple[Tensor, Tensor, Tensor, Tensor]:
+    """``model.encode``, with the encoder's states and keys already in autocast's dtype when autocast is on: every
+    step multiplies them (the context, the scores), and autocast would cast them again at every step."""
+    encoder_outputs, hidden, mask, keys = model.encode(src, src_lengths)
+    device = encoder_outputs.device.type
+    if torch.is_autocast_enabled(device):
+        dtype = torch.get_autocast_dtype(device)
+        encoder_outputs, keys = encoder_outputs.to(dtype), keys.to(dtype)
+    return encoder_outputs, hidden, mask, keys
+
+
 class _EvalMode:
     """Decode with dropout off, and give the model back as it came in.
 
@@ -84,7 +95,7 @@ def greedy_search(model: nn.Module, src: Tensor, src_lengths: Tensor,
         log-probabilities of the generated tokens.
     """
     with _EvalMode(model):
-        encoder_outputs, hidden, mask, keys = model.encode(src, src_lengths)
+        encoder_outputs, hidden, mask, keys = _encode(model, src, src_lengths)
         batch, device = src.size(0), src.device
         limit = _limits(max_len, batch, device)
         steps = int(limit.max())
@@ -126,7 +137,7 @@ def beam_search(model: nn.Module, src: Tensor, src_lengths: Tensor, beam_size: i
         length-normalised ones.
     """
     with _EvalMode(model):
-        encoding = model.encode(src, src_lengths)
+        encoding = _encode(model, src, src_lengths)
         batch, device, k = src.size(0), src.device, beam_size
         # Every hypothesis is a row: repeat each sentence's encoding beam_size times (rows b*k .. b*k+k-1).
         encoder_outputs, hidden, mask, keys = (x.repeat_interleave(k, dim=0) for x in encoding)
