@@ -207,13 +207,12 @@ def train_epoch(model: nn.Module, loader: Iterable, optimizer: torch.optim.Optim
         history: when given, every step's loss goes into it with ``history.log_step`` (floats).
         progress: show a tqdm progress bar.
         label_smoothing: passed to :func:`sequence_loss`.
-        amp_dtype, scaler: mixed precision, passed only by the command line, on CUDA or as bfloat16 on a CPU
-            that multiplies it natively (``None`` everywhere else, the graders included: an answer that ignores
-            them loses no points). The reference runs steps 2 and 3 under
-            ``torch.autocast(device.type, dtype=amp_dtype)`` when ``amp_dtype`` is given; with a ``GradScaler``
-            (float16 only) it calls ``scaler.scale(loss).backward()``, then ``scaler.unscale_(optimizer)``
-            before clipping, and ``scaler.step(optimizer)``, ``scaler.update()`` in place of
-            ``optimizer.step()``.
+        amp_dtype, scaler: mixed precision, passed only by the command line (CUDA, or bfloat16 on a CPU with
+            native bfloat16; ``None`` elsewhere, the graders included: an answer that ignores them loses no
+            points). The reference runs steps 2 and 3 under ``torch.autocast(device.type, dtype=amp_dtype)``
+            when ``amp_dtype`` is given; with a ``GradScaler`` (float16 only) it calls
+            ``scaler.scale(loss).backward()``, then ``scaler.unscale_(optimizer)`` before clipping, and
+            ``scaler.step(optimizer)``, ``scaler.update()`` in place of ``optimizer.step()``.
 
     Returns:
         The epoch's mean training loss per target token, a float (nats).
