@@ -1,6 +1,7 @@
 """Where the time goes: one training step and one batch of greedy decoding, profiled (a benchmark, not a test).
 
     SEQ2SEQ_DATA_DIR=../shared/data .venv/bin/python benchmarks/profile_step.py [--threads 2] [--batch-size 128]
+        [--bf16]
 
 The reference-size model of the package and the notebook way's (``benchmarks/notebook_baseline.py``), on one
 Multi30k training batch (the same sentences for both; each side batched its own way would differ only in
@@ -153,6 +154,19 @@ def ceilings(sources: list[list[int]], limits: torch.Tensor, vocab: int, batch: 
           f"{notebook_rate:.1f}/s one at a time)")
 
 
+def float32(fn):
+    return fn
+
+
+def bf16(fn):
+    """``fn`` run under the CPU's bfloat16 autocast (what ``--amp bf16`` does)."""
+    @functools.wraps(fn)
+    def wrapper(*args, **kwargs):
+        with torch.autocast("cpu", dtype=torch.bfloat16):
+            return fn(*args, **kwargs)
+    return wrapper
+
+
 def train_step(model, optimizer, forward, loss_of) -> None:
     """One step as each side's training loop takes it (``forward()``, ``loss_of(outputs)``), parts labelled."""
     model.train()
@@ -194,6 +208,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--batch-size", type=int, default=128)
     parser.add_argument("--repeats", type=int, default=3)
     parser.add_argument("--seed", type=int, default=1)
+    parser.add_argument("--bf16", action="store_true",
+                        help="also the package's training step and greedy decoding under bfloat16 autocast")
     args = parser.parse_args(argv)
     torch.set_num_threads(args.threads)
     torch.manual_seed(0)
@@ -217,13 +233,19 @@ def main(argv: list[str] | None = None) -> int:
     shape = batch.src.size(0), batch.src.size(1), batch.tgt.size(1) - 1
     train_gflop = [3 * shape[0] * forward_mflop(shape[1], shape[2], vocab, notebook_way=way) / 1e3
                    for way in (False, True)]
-    for gflop, (title, step) in zip(train_gflop, [
-            ("package, training step (teacher forcing 1.0)",
-             lambda: train_step(ours, our_optimizer, lambda: ours(batch.src, batch.src_lengths, batch.tgt, 1.0)[0],
-                                lambda logits: sequence_loss(logits, batch.tgt))),
-            ("notebook, training step (teacher forcing 0.5)",
-             lambda: train_step(theirs, their_optimizer, lambda: theirs(src, src_len, trg, 0.5),
-                                lambda out: criterion(out[1:].view(-1, out.shape[-1]), trg[1:].view(-1))))]):
+    def package_step(precision):
+        return lambda: train_step(ours, our_optimizer,
+                                  precision(lambda: ours(batch.src, batch.src_lengths, batch.tgt, 1.0)[0]),
+                                  precision(lambda logits: sequence_loss(logits, batch.tgt)))
+
+    runs = [("package, training step (teacher forcing 1.0)", package_step(float32), train_gflop[0])]
+    if args.bf16:
+        runs.append(("package, training step, bf16 autocast", package_step(bf16), train_gflop[0]))
+    runs.append(("notebook, training step (teacher forcing 0.5)",
+                 lambda: train_step(theirs, their_optimizer, lambda: theirs(src, src_len, trg, 0.5),
+                                    lambda out: criterion(out[1:].view(-1, out.shape[-1]), trg[1:].view(-1))),
+                 train_gflop[1]))
+    for title, step, gflop in runs:
         report(title, *time_and_profile(step, args.repeats), gflop)
 
     test = data.datasets["test"]
@@ -236,9 +258,10 @@ def main(argv: list[str] | None = None) -> int:
     lengths = torch.tensor([len(s) for s in sources])
     decode_gflop = [sum(forward_mflop(len(s), int(m), vocab, notebook_way=way) for s, m in zip(sources, limits)) / 1e3
                     for way in (False, True)]
-    report(f"package, batched greedy decoding of {len(sources)} sentences",
-           *time_and_profile(lambda: greedy_search(ours, padded, lengths, max_len=limits), args.repeats),
-           decode_gflop[0])
+    for title, precision in [("", float32)] + [(", bf16 autocast", bf16)] * args.bf16:
+        report(f"package, batched greedy decoding of {len(sources)} sentences{title}",
+               *time_and_profile(precision(lambda: greedy_search(ours, padded, lengths, max_len=limits)),
+                                 args.repeats), decode_gflop[0])
     seconds, parts = time_and_profile(lambda: [notebook.translate_sentence(theirs, s, SOS, EOS, int(m))
                                                for s, m in zip(sources, limits)], 1)
     report(f"notebook, greedy decoding of the same {len(sources)} sentences one at a time", seconds, parts,
