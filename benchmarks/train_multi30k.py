@@ -96,8 +96,7 @@ def main() -> None:
     if args.speed:
         run = start_run(config, data)
         train_tokens = sum(len(t) - 1 for t in data.datasets["train"].tgt)  # tgt[:, 1:] without PAD
-        speed(run.model, run.optimizer, data.loader("train", args.batch_size, seed=args.seed), args.speed,
-              args.repeats, train_tokens)
+        speed(run, data.loader("train", args.batch_size, seed=args.seed), args.speed, args.repeats, train_tokens)
         return
     folder = Path(args.checkpoint_dir)
     folder.mkdir(parents=True, exist_ok=True)
@@ -172,14 +171,15 @@ def average_weights(states: list[dict[str, torch.Tensor]]) -> dict[str, torch.Te
     return {key: sum(s[key].float() for s in states).div(len(states)).to(states[0][key].dtype) for key in states[0]}
 
 
-def speed(model, optimizer, loader, batches: int, repeats: int, epoch_tokens: int) -> None:
-    """Target tokens per second of ``train_epoch`` over the first ``batches`` batches of shuffled epochs."""
+def speed(run, loader, batches: int, repeats: int, epoch_tokens: int) -> None:
+    """Target tokens per second of ``train_epoch`` over the first ``batches`` batches of shuffled epochs, with the
+    run's autocast and scaler (``amp`` in the config), as the training runs it."""
     rates = []
     for repeat in range(repeats):
         chosen = list(itertools.islice(iter(loader), batches))  # collated before timing, as a worker would
         tokens = sum(int((b.tgt[:, 1:] != 0).sum()) for b in chosen)
         t0 = time.monotonic()
-        train_epoch(model, chosen, optimizer, clip=1.0)
+        train_epoch(run.model, chosen, run.optimizer, clip=1.0, amp_dtype=run.amp_dtype, scaler=run.scaler)
         rates.append(tokens / (time.monotonic() - t0))
         print(f"repeat {repeat + 1}: {rates[-1]:.0f} tgt tok/s over {batches} batches ({tokens} tokens)", flush=True)
     rate = statistics.median(rates)
