@@ -196,14 +196,15 @@ def main(argv: list[str] | None = None) -> int:
         decoding += [(("package", f"greedy, batched, bf16 ({n})"), setup.package_decoding(batches, 1, True), n),
                      (("package", f"beam 5, batched, bf16 ({n})"), setup.package_decoding(batches, 5, True), n)]
 
-    training = [(("package", f"train, tf 1.0 ({args.train_batches} batches)"), None)]
+    # (the ratio's name, the package's task, autocast's dtype)
+    training = [("training", f"train, tf 1.0 ({args.train_batches} batches)", None)]
     if args.bf16:
-        training.append((("package", f"train, tf 1.0, bf16 ({args.train_batches} batches)"), torch.bfloat16))
+        training.append(("training bf16", f"train, tf 1.0, bf16 ({args.train_batches} batches)", torch.bfloat16))
 
     # Warm-up (allocations, Adam's state, oneDNN's weights), not timed.
     theirs, ours = training_batches(setup, args.batch_size, 1, seed=-1)
     notebook.train(setup.theirs, theirs, their_optimizer, criterion)
-    for _, amp in training:
+    for _, _, amp in training:
         train_epoch(setup.ours, ours, our_optimizer, clip=1.0, amp_dtype=amp)
     setup.notebook_decoding(sample[:2])()
     setup.package_decoding(batches[:1], 1)()
@@ -216,18 +217,17 @@ def main(argv: list[str] | None = None) -> int:
                   lambda b=theirs: notebook.train(setup.theirs, b, their_optimizer, criterion),
                   sum(int((trg[1:] != PAD).sum()) for _, _, trg in theirs), "tgt tok/s",
                   f"   padding {padding([(src, trg) for src, _, trg in theirs]):.0%}")
-        for (side, task), amp in training:
-            table.run(round_, side, task, lambda b=ours, amp=amp: train_epoch(setup.ours, b, our_optimizer, clip=1.0,
-                                                                              amp_dtype=amp),
+        for _, task, amp in training:
+            table.run(round_, "package", task, lambda b=ours, amp=amp: train_epoch(setup.ours, b, our_optimizer,
+                                                                                   clip=1.0, amp_dtype=amp),
                       sum(int((b.tgt[:, 1:] != PAD).sum()) for b in ours), "tgt tok/s",
                       f"   padding {padding([(b.src, b.tgt) for b in ours]):.0%}")
         for (side, task), run, count in decoding:
             table.run(round_, side, task, run, count, "sentences/s")
 
     print("\nratios, package / notebook, per round, then the median (package vs notebook rate):")
-    for key, _ in training:
-        table.ratios("training" + (" bf16" if "bf16" in key[1] else ""),
-                     ("notebook", f"train, tf 0.5 ({args.train_batches} batches)"), key)
+    for name, task, _ in training:
+        table.ratios(name, ("notebook", f"train, tf 0.5 ({args.train_batches} batches)"), ("package", task))
     for (side, task), _, _ in decoding[1:]:
         table.ratios(task.split(",")[0] + (" bf16" if "bf16" in task else ""), one, (side, task))
     return 0

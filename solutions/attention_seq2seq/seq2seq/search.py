@@ -61,9 +61,10 @@ def _encode(model: nn.Module, src: Tensor, src_lengths: Tensor) -> tuple[Tensor,
 class _EvalMode:
     """Decode with dropout off, and give the model back as it came in.
 
-    On the CPU in float32 (no autocast), the decoder's output layer and GRU, which take most of a decoding step,
-    run through oneDNN with packed weights for the search's duration (:mod:`seq2seq.onednn`): the same float32
-    products, faster than the default BLAS on the CPUs measured; results differ by float rounding only (~1e-6).
+    On the CPU in float32, or under bfloat16 autocast where the CPU multiplies bfloat16 natively, the decoder's
+    output layer and GRU, which take most of a decoding step, run through oneDNN with packed weights for the
+    search's duration (:mod:`seq2seq.onednn`): the same products, faster than the default BLAS on the CPUs
+    measured; in float32 results differ by float rounding only (~1e-6).
     """
 
     def __init__(self, model: nn.Module) -> None:
