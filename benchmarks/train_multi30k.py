@@ -42,6 +42,7 @@ import torch
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT / "solutions" / "attention_seq2seq"))
 
+from seq2seq.checkpoint import average_weights  # noqa: E402
 from seq2seq.config import RunConfig  # noqa: E402
 from seq2seq.environment import get_device  # noqa: E402
 from seq2seq.evaluation import bleu_signature, evaluate  # noqa: E402
@@ -162,13 +163,6 @@ def finish(args, model, data, folder: Path, started: float) -> None:
               f"elapsed {(time.monotonic() - started) / 60:.1f} min", flush=True)
         for bleu, signature in detokenised_bleu(result["hypotheses"], data, "test").values():
             print(f"  detokenised: {bleu:.2f} ({signature})", flush=True)
-
-
-def average_weights(states: list[dict[str, torch.Tensor]]) -> dict[str, torch.Tensor]:
-    """The element-wise mean of several state dicts of one model (checkpoint averaging)."""
-    if len(states) == 1:
-        return states[0]
-    return {key: sum(s[key].float() for s in states).div(len(states)).to(states[0][key].dtype) for key in states[0]}
 
 
 def speed(run, loader, batches: int, repeats: int, epoch_tokens: int) -> None:

@@ -1,5 +1,6 @@
 """The system's options beyond the questions, which the Multi30k recipe uses (issue #16): the attentional, tied
-output layer (seq2seq.variants), SentencePiece vocabularies (seq2seq.subwords) and ensembles (seq2seq.ensemble).
+output layer (seq2seq.variants), SentencePiece vocabularies (seq2seq.subwords), ensembles (seq2seq.ensemble) and
+checkpoint averaging (average_last).
 Tiny models on the synthetic corpus: seconds."""
 from __future__ import annotations
 
@@ -12,7 +13,7 @@ from tests.helpers import SOLUTION
 
 sys.path.insert(0, str(SOLUTION))
 from seq2seq import EOS, SOS, UNK, runner  # noqa: E402
-from seq2seq.checkpoint import load_checkpoint  # noqa: E402
+from seq2seq.checkpoint import average_weights, load_checkpoint  # noqa: E402
 from seq2seq.ensemble import Ensemble  # noqa: E402
 from seq2seq.model import ModelConfig  # noqa: E402
 from seq2seq.search import translate  # noqa: E402
@@ -181,3 +182,44 @@ def test_ensemble_evaluates_through_the_cli_path(subword_run, capsys):
     batch = next(iter(data.loader("test", 4)))
     with pytest.raises(ValueError, match="teacher forcing 1.0"):
         Ensemble([model, model])(batch.src, batch.src_lengths, batch.tgt, 0.5)
+
+
+def test_average_weights_is_the_mean_of_floats_and_the_last_of_the_rest():
+    states = [{"w": torch.tensor([1.0, 2.0]), "h": torch.tensor([0.5], dtype=torch.bfloat16), "n": torch.tensor(3)},
+              {"w": torch.tensor([3.0, 6.0]), "h": torch.tensor([1.5], dtype=torch.bfloat16), "n": torch.tensor(7)}]
+    average = average_weights(states)
+    torch.testing.assert_close(average["w"], torch.tensor([2.0, 4.0]))
+    assert average["h"].dtype == torch.bfloat16 and average["h"].item() == 1.0
+    assert average["n"].item() == 7, "an integer counter is the last state's, not a mean"
+    with pytest.raises(ValueError, match="no weights"):
+        average_weights([])
+    with pytest.raises(ValueError, match="different models"):
+        average_weights([states[0], {**states[1], "w": torch.zeros(3)}])
+    with pytest.raises(ValueError, match="average_last"):
+        runner.RunConfig(average_last=-1)
+
+
+def _averaged_run(out, epochs, resume=False, seen=None):
+    config = runner.RunConfig(**TINY, epochs=epochs, out_dir=str(out), average_last=2, seed=7)
+    hook = None if seen is None else (lambda epoch, model, row: seen.append(
+        {k: v.detach().clone() for k, v in model.state_dict().items()}))
+    return runner.train(config, resume=resume, on_epoch=hook)
+
+
+def test_average_last_writes_the_mean_of_the_last_epochs_weights(tmp_path):
+    seen = []
+    result = _averaged_run(tmp_path, 3, seen=seen)
+    averaged = load_checkpoint(result["averaged"]).state["model"]
+    for key, value in averaged.items():
+        torch.testing.assert_close(value, (seen[1][key] + seen[2][key]) / 2)
+    last = load_checkpoint(result["last"]).state["model"]
+    assert all(torch.equal(last[key], seen[2][key]) for key in last), "last.pt keeps the last epoch's weights"
+    assert sorted(p.name for p in tmp_path.glob("weights-epoch*.pt")) == ["weights-epoch2.pt", "weights-epoch3.pt"]
+    report = (tmp_path / "averaged.json").read_text()
+    assert '"epochs": [\n    2,\n    3\n  ]' in report and '"bleu"' in report
+    # a run stopped after epoch 2 and resumed averages the same epochs
+    _averaged_run(tmp_path / "resumed", 2)
+    resumed = _averaged_run(tmp_path / "resumed", 3, resume=True)
+    again = load_checkpoint(resumed["averaged"]).state["model"]
+    for key, value in averaged.items():
+        torch.testing.assert_close(again[key], value)

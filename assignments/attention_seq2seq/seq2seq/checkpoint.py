@@ -102,3 +102,21 @@ def load_checkpoint(path: str | Path, device: str | torch.device = "cpu") -> Che
     return Checkpoint(model, vocab_from(state["vocab"]["src"], models["src"]),
                       vocab_from(state["vocab"]["tgt"], models["tgt"]), state["languages"]["src"],
                       state["languages"]["tgt"], RunConfig(**state["run_config"]), state)
+
+
+def average_weights(states: list[dict[str, torch.Tensor]]) -> dict[str, torch.Tensor]:
+    """The element-wise mean of several state dicts of one model (checkpoint averaging: Junczys-Dowmunt et
+    al., 2016; Vaswani et al., 2017, section 6.1). Floating-point tensors are averaged in float32 and given back in
+    their own dtype; any other entry (an integer counter) is taken from the last state.
+
+    Raises:
+        ValueError: no states, or states of different models (other keys or shapes).
+    """
+    if not states:
+        raise ValueError("nothing to average: no weights given")
+    last = states[-1]
+    for state in states:
+        if state.keys() != last.keys() or any(state[k].shape != last[k].shape for k in last):
+            raise ValueError("cannot average the weights of different models (their keys or shapes differ)")
+    return {key: torch.stack([state[key].float() for state in states]).mean(dim=0).to(value.dtype)
+            if value.is_floating_point() else value.clone() for key, value in last.items()}

@@ -61,6 +61,7 @@ class RunConfig(ModelOptions):
     teacher_forcing_ratio: float = 1.0
     label_smoothing: float = 0.0
     patience: int = 3                  # early stopping on the validation loss
+    average_last: int = 0              # >0: also write averaged.pt, the mean weights of the last N epochs (runner)
     seed: int = 1234
     # system
     device: str = "auto"               # auto | cpu | cuda | cuda:N
@@ -83,6 +84,8 @@ class RunConfig(ModelOptions):
             raise ValueError("teacher_forcing_ratio must be in [0, 1]")
         if self.lr_decay_after < 0 or not 0.0 < self.lr_decay <= 1.0:
             raise ValueError("lr_decay_after must be >= 0 and lr_decay in (0, 1]")
+        if self.average_last < 0:
+            raise ValueError(f"average_last must be >= 0 (0: no averaging), got {self.average_last}")
         for name in ("epochs", "batch_size", "emb_dim", "hidden_size", "dec_hidden", "n_layers", "beam_size"):
             if getattr(self, name) < 1:
                 raise ValueError(f"{name} must be at least 1, got {getattr(self, name)}")

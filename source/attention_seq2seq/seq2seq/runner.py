@@ -8,6 +8,9 @@ file and/or command-line flags; a run writes into ``config.out_dir``:
   the weights, the optimizer and AMP scaler states, both vocabularies and languages, the model and run configs,
   the history and the early-stopping state), so that ``--resume`` goes on exactly where the run stopped, and
   ``evaluate``/``translate`` need nothing but the checkpoint;
+* with ``average_last`` N > 0, ``averaged.pt`` at the end: a checkpoint of the mean of the weights after the last N
+  epochs (kept meanwhile as ``weights-epochE.pt``, so that a resumed run averages the same epochs), its validation
+  loss and BLEU printed and in ``averaged.json``;
 * ``log.csv``, one row per epoch (losses, perplexities, validation BLEU, learning rate, seconds, target tokens
   per second);
 * ``config.json``, the run config as used.
@@ -35,7 +38,7 @@ from torch import nn
 from torch.nn.utils.rnn import pad_sequence
 
 from seq2seq import ASSIGNMENT_DIR, PAD, onednn
-from seq2seq.checkpoint import load_checkpoint, save_checkpoint
+from seq2seq.checkpoint import average_weights, load_checkpoint, save_checkpoint
 from seq2seq.config import RunConfig
 from seq2seq.corpora import load_multi30k, load_tatoeba, synthetic_corpus
 from seq2seq.data import Corpus, Data, TranslationDataset, detokenize, prepare, tokenize
@@ -267,6 +270,7 @@ def _train_epochs(run: TrainingRun, on_epoch: EpochHook | None) -> dict[str, Any
                             config=config, history=run.history, stopper=run.stopper, epoch=run.epoch)
             if run.stopper.improved:
                 best.write_bytes(last.read_bytes())
+            _keep_weights(run, out)
         run.say(f"epoch {run.epoch:>3}  train {train_loss:.3f}  valid {valid['loss']:.3f} (ppl {valid['ppl']:.2f})  "
                 f"valid BLEU {valid['bleu']:.2f}  {valid['seconds']:.1f}s  "
                 f"{tokens_per_epoch / valid['seconds']:,.0f} tgt tok/s{'  *' if run.stopper.improved else ''}")
@@ -279,7 +283,38 @@ def _train_epochs(run: TrainingRun, on_epoch: EpochHook | None) -> dict[str, Any
             break
         if on_epoch is not None and group.from_main(lambda: on_epoch(run.epoch, run.model, run.history.epochs[-1])):
             break
-    return {"best": best, "last": last, "history": run.history, "data": data}
+    result = {"best": best, "last": last, "history": run.history, "data": data}
+    if config.average_last and run.epoch:
+        result["averaged"] = out / "averaged.pt"
+        group.from_main(lambda: _write_average(run, out, valid_loader, valid_refs))
+    return result
+
+
+def _keep_weights(run: TrainingRun, out: Path) -> None:
+    """Keep the weights after this epoch for ``averaged.pt``, and drop those too old to be averaged."""
+    if run.config.average_last:
+        torch.save(run.model.state_dict(), out / f"weights-epoch{run.epoch}.pt")
+        (out / f"weights-epoch{run.epoch - run.config.average_last}.pt").unlink(missing_ok=True)
+
+
+def _write_average(run: TrainingRun, out: Path, loader: Any, references: list[list[str]]) -> None:
+    """Write ``averaged.pt`` (and ``averaged.json``): the mean weights of the last ``average_last`` epochs kept,
+    validated like an epoch; the run's model gets its last weights back after."""
+    epochs = [e for e in range(run.epoch - run.config.average_last + 1, run.epoch + 1)
+              if (out / f"weights-epoch{e}.pt").is_file()]
+    if not epochs:
+        raise ValueError(f"average_last={run.config.average_last}: no weights-epochE.pt kept in {out} for the last "
+                         "epochs (the run was started without average_last)")
+    states = [torch.load(out / f"weights-epoch{e}.pt", map_location=run.device, weights_only=True) for e in epochs]
+    last_weights = {key: value.clone() for key, value in run.model.state_dict().items()}
+    run.model.load_state_dict(average_weights(states))
+    valid = _validate(run, loader, references)
+    save_checkpoint(out / "averaged.pt", model=run.model, optimizer=run.optimizer, scaler=run.scaler,
+                    data=run.data, config=run.config, history=run.history, stopper=run.stopper, epoch=run.epoch)
+    run.model.load_state_dict(last_weights)
+    (out / "averaged.json").write_text(json.dumps({"epochs": epochs} | valid, indent=2) + "\n", encoding="utf-8")
+    run.say(f"averaged.pt: the mean weights of epochs {epochs[0]}-{epochs[-1]}  valid {valid['loss']:.3f} "
+            f"(ppl {valid['ppl']:.2f})  valid BLEU {valid['bleu']:.2f}")
 
 
 def _validate(run: TrainingRun, loader: Any, references: list[list[str]]) -> dict[str, float]:
