@@ -12,9 +12,10 @@ Layout:
     zygote.py     forks those children from a process that imported torch & co. and the probes once (preload.py)
     sandbox.py    asks a zygote for a child with time, memory and disk limits and a quiet environment
     isolation.py  what else confines a child: its own uid, no network, Landlock (landlock.py); staged copies
+    submission.py what a submission may hold, and the one reader of it (no link followed, no FIFO opened, limits)
     harness.py    computes the reference's outputs first, runs the checks (pytest, pytest.ini) and builds results.json
     results.py    the three outcomes of a grading (graded, flagged, not graded) and the one failure policy
-    redact.py     keeps the hidden graders' code out of any text student code controls
+    redact.py     keeps the hidden graders' code and the reference's answers out of any text student code controls
     bulk.py, cli.py (__main__.py), gradescope.py, notebook.py, feedback.py   grade-all, the command line,
                   Gradescope, nbgrader
     grades.py     grades.csv, grade-all's class table: written by bulk.py, read by lms.py, regrade.py and report/

@@ -4,8 +4,10 @@ Layouts recognised under SUBMISSIONS_DIR (or under its ``submitted/`` folder, nb
 ``<student_id>/seq2seq/`` and ``<student_id>/attention_seq2seq/seq2seq/`` (nbgrader's
 ``submitted/<student_id>/attention_seq2seq/``).
 
-Every submission is copied to a private staging folder before any student code runs, and its fingerprint is
-checked again just before it is graded, so one student's code cannot change another's submission. Reference
+Every submission's package is copied to a private staging folder before any student code runs (what a submission
+may hold, and how it is read without following anything: submission.py; a student folder that is a link, or a
+package over the limits, is flagged with 0), and its fingerprint is checked again just before it is graded, so
+one student's code cannot change another's submission. Reference
 outputs are computed once for the class, in memory, before any student code runs; if the reference fails a
 question twice, the run stops with an error that names it. A student whose ``OUT_DIR/<id>/results.json`` was
 made from the same submission files, the same questions and the same graders and reference, and was not a
@@ -20,7 +22,6 @@ from __future__ import annotations
 
 import hashlib
 import json
-import shutil
 import tempfile
 from pathlib import Path
 from typing import Any
@@ -30,19 +31,31 @@ from tqdm.auto import tqdm
 from autograder import grades
 from autograder import results as outcome
 from autograder.feedback import markdown
-from autograder.harness import DEFAULT_REFERENCE, fingerprint, grade, question_maxima, reference_key, reference_outputs
+from autograder.harness import (DEFAULT_REFERENCE, fingerprint, grade, reference_key, reference_outputs,
+                                refused)
 from autograder.registry import QUESTIONS, load_graders
+from autograder.sandbox import remove
+from autograder.submission import PACKAGE, Refused, left_out_reason, read_package
 
 ASSIGNMENT = "attention_seq2seq"
 
 
+def class_folder(root: Path) -> Path:
+    """The folder of student folders: ``root``, or nbgrader's ``root/submitted``."""
+    return root / "submitted" if (root / "submitted").is_dir() else root
+
+
 def find_submissions(root: Path) -> dict[str, Path | None]:
-    """``{student id: folder holding seq2seq/ (None when the student's folder holds none)}``, sorted by id."""
-    base = root / "submitted" if (root / "submitted").is_dir() else root
+    """``{student id: folder holding seq2seq/ (None when the student's folder holds none)}``, sorted by id.
+
+    Only looks: a student folder that is a symbolic link is listed as it is, and refused when it is read
+    (``submission.read_package``), so that it is flagged, never graded as the student it points to."""
+    base = class_folder(root)
     found: dict[str, Path | None] = {}
-    for folder in sorted(p for p in base.iterdir() if p.is_dir() and not p.name.startswith(".")):
+    for folder in sorted(p for p in base.iterdir() if (p.is_dir() or p.is_symlink()) and not p.name.startswith(".")):
         candidates = [folder, folder / ASSIGNMENT]
-        found[folder.name] = next((c for c in candidates if (c / "seq2seq" / "__init__.py").is_file()), None)
+        found[folder.name] = next((c for c in candidates if c.is_symlink() or (c / PACKAGE / "__init__.py").is_file()),
+                                  None)
     return found
 
 
@@ -52,46 +65,51 @@ def _digest(folder: Path) -> str:
                           .encode()).hexdigest()
 
 
-def _zeros(reason: str, questions: list[str] | None) -> dict[str, Any]:
-    """"Flagged" with 0 on every selected question: for a student folder that holds no submission."""
-    maxima = question_maxima()
-    return outcome.flagged(reason, {f"{q.qid} {q.title}": maxima[q.qid] for q in sorted(QUESTIONS.values(),
-                                    key=lambda q: q.number) if not questions or q.qid in questions})
+def _stage(folder: Path, below: Path, into: Path) -> tuple[Path, str, str]:
+    """Copy ``folder``'s package to ``into`` (submission.read_package: nothing followed, limits kept); return the
+    copy, its digest and what was left out, in words ("" for nothing)."""
+    tree = read_package(folder, below=below)
+    tree.write(into)
+    return into, _digest(into), left_out_reason(tree.left_out)
 
 
 def grade_all(root: Path, out: Path, *, reference: Path = DEFAULT_REFERENCE, questions: list[str] | None = None,
               workers: int = 2, max_timeout: float | None = None, progress: bool = True) -> list[dict[str, Any]]:
     """Grade every submission under ``root``; return the class rows written to ``out/grades.csv``."""
     submissions = find_submissions(root)
+    below = class_folder(root)
     out.mkdir(parents=True, exist_ok=True)
     load_graders()  # fills QUESTIONS
     reference_outputs(reference.resolve(), questions or list(QUESTIONS), workers)  # before any student code
     staging = Path(tempfile.mkdtemp(prefix="grade-all-"))
     try:
-        staged: dict[str, tuple[Path, str]] = {}
+        staged: dict[str, tuple[Path, str, str] | str] = {}
         for student, folder in submissions.items():  # copy everything before any student code runs
             if folder is not None:
-                copy = staging / student / ASSIGNMENT
-                shutil.copytree(folder, copy, ignore=shutil.ignore_patterns("__pycache__", "*.pyc"))
-                staged[student] = (copy, _digest(copy))
+                try:
+                    staged[student] = _stage(folder, below, staging / student)
+                except Refused as error:
+                    staged[student] = str(error)
         rows = []
         for student in tqdm(submissions, desc="grading", unit="student", disable=not progress):
             rows.append(_grade_one(student, staged.get(student), out / student, reference, questions, workers,
                                    max_timeout))
     finally:
-        shutil.rmtree(staging, ignore_errors=True)
+        remove(staging)
     grades.write(out / grades.FILE, rows)
     return rows
 
 
-def _grade_one(student: str, staged: tuple[Path, str] | None, out: Path, reference: Path,
+def _grade_one(student: str, staged: tuple[Path, str, str] | str | None, out: Path, reference: Path,
                questions: list[str] | None, workers: int, max_timeout: float | None) -> dict[str, Any]:
     out.mkdir(parents=True, exist_ok=True)
     results_file = out / "results.json"
     if staged is None:
-        results = _zeros("no submission found: the folder holds no seq2seq/ package", questions)
+        results = refused("no submission found: the folder holds no seq2seq/ package", questions)
+    elif isinstance(staged, str):
+        results = refused(staged, questions)
     else:
-        folder, digest = staged
+        folder, digest, left_out = staged
         stamp = {"submission_sha256": digest, "questions": questions, "reference": reference_key(reference.resolve())}
         previous = json.loads(results_file.read_text()) if results_file.exists() else None
         if previous and outcome.status(previous) != outcome.NOT_GRADED \
@@ -101,8 +119,9 @@ def _grade_one(student: str, staged: tuple[Path, str] | None, out: Path, referen
             results = outcome.not_graded("this submission was modified during grading, by another submission's "
                                          "code: grade it again on its own")
         else:
-            results = outcome.attempt(lambda: grade(folder, reference=reference, questions=questions,
-                                                    workers=workers, max_timeout=max_timeout))
+            results = outcome.flag(outcome.attempt(lambda: grade(folder, reference=reference, questions=questions,
+                                                                 workers=workers, max_timeout=max_timeout)),
+                                   left_out)
         results["extra_data"].update(stamp)
     results_file.write_text(json.dumps(results, indent=2) + "\n", encoding="utf-8")
     (out / "feedback.md").write_text(markdown(results, student), encoding="utf-8")

@@ -1,12 +1,16 @@
 """The child process: import a submission's code and run one question's probes on it.
 
-``entry`` runs in a process forked from the zygote (zygote.py, started by sandbox.py). It writes ``outputs.pt``
-(``torch.save``) in its folder, holding ``{probe name: {"ok": plain value} | {"error": message}}``. The
-deciding process reads it with ``torch.load(weights_only=True)``, which builds tensors and plain containers only,
-and checks every value itself; this process is never trusted with a verdict.
+``entry`` runs in a process forked from the zygote (zygote.py, started by sandbox.py). It writes its outputs
+(``torch.save``: ``{probe name: {"ok": plain value} | {"error": message}}``) and everything it prints into two
+anonymous in-memory files that the zygote created before the fork (``memfd_create``): no name in any folder, so
+nothing the child does to its folder (a link to another file, a FIFO in the place of a file) can make the zygote or
+the deciding process read something else or wait. The deciding process loads the outputs with
+``torch.load(weights_only=True)``, which builds tensors and plain containers only, and checks every value itself;
+this process is never trusted with a verdict.
 """
 from __future__ import annotations
 
+import io
 import itertools
 import os
 import random
@@ -102,14 +106,15 @@ def _address_space() -> int:
     return 0
 
 
-def entry(request: dict[str, Any], status_fd: int) -> None:
+def entry(request: dict[str, Any], status_fd: int, printed_fd: int, outputs_fd: int) -> None:
     """The child's whole life, forked from the zygote: isolate, report on ``status_fd`` whether every defence is
-    in place ("ok", or why not: then no student code runs), run the probes, save, and exit at once."""
+    in place ("ok", or why not: then no student code runs), run the probes, save the outputs into ``outputs_fd``,
+    and exit at once. Everything it prints goes to ``printed_fd``."""
     folder = request["folder"]
     os.setsid()  # its own process group: the parent kills the group, whatever the student code started
-    sink = os.open(os.path.join(folder, "printed.txt"), os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
-    os.dup2(sink, 1)
-    os.dup2(sink, 2)
+    os.dup2(printed_fd, 1)
+    os.dup2(printed_fd, 2)
+    os.close(printed_fd)
     os.dup2(os.open(os.devnull, os.O_RDONLY), 0)
     os.chdir(folder)
     os.umask(0o077)
@@ -131,7 +136,10 @@ def entry(request: dict[str, Any], status_fd: int) -> None:
     os.write(status_fd, b"ok")
     os.close(status_fd)
     results = run(Path(request["submission"]), request["qid"])
-    torch.save(results, os.path.join(folder, "outputs.pt"))
+    saved = io.BytesIO()
+    torch.save(results, saved)
+    os.ftruncate(outputs_fd, 0)  # whatever student code wrote there before is gone
+    os.pwrite(outputs_fd, saved.getbuffer(), 0)
     sys.stdout.flush()
     sys.stderr.flush()
     os._exit(0)  # skip interpreter shutdown: student atexit hooks and finalisers cannot change what was written

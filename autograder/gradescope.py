@@ -2,7 +2,8 @@
 
 The zip holds what Gradescope expects at ``/autograder/source``: ``setup.sh`` (creates a virtual environment
 with the pinned packages), ``run_autograder`` (grades ``/autograder/submission`` and writes
-``/autograder/results/results.json``), the ``autograder`` package, the reference solution and ``gradescope.json``
+``/autograder/results/results.json``), the ``autograder`` package, the reference solution, the release's package
+(so that feedback redaction tells the reference's answers from the code students are given) and ``gradescope.json``
 (the submission limit, if any: ``gradescope-zip --limit 3 --window 24h``, see limits.py). Both scripts honour
 ``AUTOGRADER_ROOT`` (default ``/autograder``), so the whole flow can be rehearsed in a temporary folder.
 """
@@ -18,6 +19,7 @@ from autograder.bulk import ASSIGNMENT
 from autograder.feedback import markdown
 from autograder.harness import DEFAULT_REFERENCE, REPO_ROOT, grade
 from autograder.results import attempt, flagged
+from autograder.submission import find_package
 
 SETUP_SH = """#!/usr/bin/env bash
 # Gradescope runs this once, as root, when it builds the autograder image.
@@ -52,7 +54,8 @@ def build_zip(out: Path, limit: limits.Limit | None = None) -> Path:
         "requirements.txt": pins.encode(), "requirements.lock": (REPO_ROOT / "requirements.lock").read_bytes(),
         limits.CONFIG: limits.write_config(limit)}
     for root, prefix in ((REPO_ROOT / "autograder", "autograder"),
-                         (DEFAULT_REFERENCE, f"solutions/{ASSIGNMENT}")):
+                         (DEFAULT_REFERENCE, f"solutions/{ASSIGNMENT}"),
+                         (REPO_ROOT / "assignments" / ASSIGNMENT / "seq2seq", f"assignments/{ASSIGNMENT}/seq2seq")):
         for path in sorted(root.rglob("*")):
             if path.is_file() and "__pycache__" not in path.parts:
                 entries[f"{prefix}/{path.relative_to(root)}"] = path.read_bytes()
@@ -86,8 +89,8 @@ def run(root: Path) -> int:
 
 def _grade_upload(submission: Path) -> dict:
     # The package may sit at any depth of the upload; the shallowest seq2seq/ is the one meant.
-    found = [p.parent.parent for p in sorted(submission.rglob("seq2seq/__init__.py"))] if submission.is_dir() else []
-    if not found:
+    found = find_package(submission) if submission.is_dir() else None
+    if found is None:
         return flagged("No seq2seq/ package was found in your submission: upload the "
                        f"{ASSIGNMENT} folder (or its seq2seq/ folder together with its parent).", {})
-    return grade(min(found, key=lambda p: len(p.parts)))
+    return grade(found)

@@ -10,7 +10,9 @@ Reference first: the reference's outputs are computed before any student code ru
 whole class), by children of their own uid; a probe that fails on the reference is tried once more, then the
 grading stops with an error that names the question, and nobody is scored on it. Reference outputs are kept in
 memory only, for the life of this process, and only when they succeeded; never on disk, where a child could
-forge them. Each submission is staged into a private copy that only its own children's uid can read. The files
+forge them. Each submission is staged into a private copy that only its own children's uid can read, read as
+submission.py reads a submission (no link followed, nothing but regular files, limits kept): what it left out is
+named in the result, which is then flagged. The files
 of the autograder and of the reference are fingerprinted when this process first grades and after every
 grading: if they ever change, nothing is scored any more.
 """
@@ -20,7 +22,6 @@ import functools
 import hashlib
 import os
 import platform
-import shutil
 import threading
 import time
 from concurrent.futures import Future, ThreadPoolExecutor, wait
@@ -34,7 +35,8 @@ import torch
 from autograder import isolation, sandbox
 from autograder.redact import redact, scrub, tail
 from autograder.registry import QUESTIONS, load_graders
-from autograder.results import GraderError, InfrastructureError, graded
+from autograder.results import GraderError, InfrastructureError, flag, flagged, graded
+from autograder.submission import Refused, left_out_reason, read_package
 
 __all__ = ["GraderError", "InfrastructureError", "StudentCodeError", "grade", "reference_outputs",
            "question_maxima", "fingerprint", "DEFAULT_REFERENCE"]
@@ -185,6 +187,14 @@ def _pytest_args(modules: list) -> list[str]:
         "-c", str(AUTOGRADER_DIR / "pytest.ini"), "--rootdir", str(AUTOGRADER_DIR)]
 
 
+def refused(reason: str, questions: list[str] | None = None) -> dict[str, Any]:
+    """"Flagged" with 0 on every selected question (default: all): for a submission that is not graded as it is
+    (none found, over the limits, reached through a link)."""
+    maxima = question_maxima()
+    return flagged(reason, {f"{qid} {QUESTIONS[qid].title}": points for qid, points in maxima.items()
+                            if not questions or qid in questions})
+
+
 def question_maxima() -> dict[str, float]:
     """``{qid: maximum points}`` for every question, as the graders declare them."""
     load_graders()
@@ -205,7 +215,7 @@ def reference_outputs(reference: Path, questions: list[str], workers: int = 2) -
     key = reference_key(reference)
     with _REFERENCE_LOCK:
         if key not in _STAGED_REFERENCE:
-            _STAGED_REFERENCE[key] = isolation.stage(reference, sandbox.workspace() / f"reference-{key}",
+            _STAGED_REFERENCE[key] = isolation.stage(read_package(reference), sandbox.workspace() / f"reference-{key}",
                                                      isolation.owner_uid(key, reference=True))
         staged = _STAGED_REFERENCE[key]
         missing = [q for q in sorted(questions, key=lambda q: -QUESTIONS[q].timeout) if (key, q) not in _REFERENCE]
@@ -263,18 +273,22 @@ def grade(submission: Path, *, reference: Path = DEFAULT_REFERENCE, questions: l
         raise ValueError(f"no graders for {', '.join(unknown)}; known: {', '.join(QUESTIONS)}")
     reference = reference.resolve()
     _check_files(reference, submission)
-    grading = Grading(submission.resolve(), reference, selected, workers, max_timeout,
+    try:  # the submission as given (its own path is the caller's); nothing below it is followed
+        tree = read_package(submission)
+    except Refused as error:
+        return refused(str(error), selected)
+    grading = Grading(submission, reference, selected, workers, max_timeout,
                       expected=reference_outputs(reference, selected, workers))
     staged = sandbox.workspace() / f"submission-{time.monotonic_ns()}"
     uid = isolation.owner_uid(str(staged))
     try:
-        grading.submission = isolation.stage(grading.submission, staged, uid)
+        grading.submission = isolation.stage(tree, staged, uid)
         with ThreadPoolExecutor(max_workers=max(1, workers)) as pool:
             grading.start(pool, uid)
             code = pytest.main(_pytest_args(modules), plugins=[grading])
             wait(grading.student.values())
     finally:
-        shutil.rmtree(staged, ignore_errors=True)
+        sandbox.remove(staged)
     _check_files(reference, submission)
     for run in grading.student.values():
         if run.exception() is not None:
@@ -286,7 +300,7 @@ def grade(submission: Path, *, reference: Path = DEFAULT_REFERENCE, questions: l
     broken = [v for v in grading.verdicts if v.grader_error]
     if broken:
         raise GraderError(f"{len(broken)} checks broke, first {broken[0].qid} ({broken[0].name}): {broken[0].message}")
-    return _results(grading, time.monotonic() - started)
+    return flag(_results(grading, time.monotonic() - started), left_out_reason(tree.left_out))
 
 
 def _gate(verdicts: list[Verdict]) -> None:

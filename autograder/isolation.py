@@ -29,7 +29,6 @@ import itertools
 import os
 import platform
 import pwd
-import shutil
 import stat
 import subprocess
 import sys
@@ -40,6 +39,7 @@ from pathlib import Path
 from typing import Any
 
 from autograder import landlock
+from autograder.submission import Tree
 
 UID_BASE = int(os.environ.get("AUTOGRADER_UID_BASE", "64000"))
 UID_COUNT = 1000
@@ -150,20 +150,12 @@ def owner_uid(key: str, *, reference: bool = False) -> int | None:
         return _OWNERS[key]
 
 
-def stage(source: Path, into: Path, uid: int | None) -> Path:
-    """Copy ``source`` to ``into`` (a new folder), readable by ``uid``'s group only, and return it."""
-    shutil.copytree(source, into, ignore=shutil.ignore_patterns("__pycache__", "*.pyc"))
-    for folder, dirs, files in os.walk(into):
-        for name in [*dirs, *files]:
-            path = os.path.join(folder, name)
-            if not os.path.islink(path):
-                os.chmod(path, 0o750 if os.path.isdir(path) else 0o640)
-            if uid is not None:
-                os.lchown(path, 0, uid)
-    os.chmod(into, 0o750 if uid is not None else 0o700)
-    if uid is not None:
-        os.chown(into, 0, uid)
-    return into
+def stage(tree: Tree, into: Path, uid: int | None) -> Path:
+    """Write ``tree`` (``submission.read_package``) to ``into`` (a new folder), readable by ``uid``'s group only
+    (owner root), or by this process's user alone when children keep its uid; return ``into``."""
+    if uid is None:
+        return tree.write(into)
+    return tree.write(into, file_mode=0o640, folder_mode=0o750, group=uid)
 
 
 def private_folder(prefix: str) -> Path:

@@ -37,6 +37,7 @@ from autograder.results import NOT_GRADED, status
 
 COURSE_ROOT = Path(__file__).resolve().parent.parent
 _RESULTS: dict[str, dict[str, Any]] = {}
+GRADE_DEADLINE = 3600  # seconds: every question's time limit added up, with room to spare
 
 
 def _grade(folder: Path) -> dict[str, Any]:
@@ -46,8 +47,12 @@ def _grade(folder: Path) -> dict[str, Any]:
     if key not in _RESULTS:
         with tempfile.TemporaryDirectory() as tmp:
             out = Path(tmp) / "results.json"
-            done = subprocess.run([sys.executable, "-m", "autograder", "grade", str(folder), "--out", str(out)],
-                                  cwd=COURSE_ROOT, capture_output=True, text=True, stdin=subprocess.DEVNULL)
+            try:  # the grading has deadlines of its own; this one only keeps the cell from waiting forever
+                done = subprocess.run([sys.executable, "-m", "autograder", "grade", str(folder), "--out", str(out)],
+                                      cwd=COURSE_ROOT, capture_output=True, text=True, stdin=subprocess.DEVNULL,
+                                      timeout=GRADE_DEADLINE)
+            except subprocess.TimeoutExpired:
+                raise RuntimeError(f"the autograder did not finish grading {folder} in {GRADE_DEADLINE} s") from None
             if not out.is_file():
                 reason = (done.stderr.strip().splitlines() or ["no message"])[-1]
                 raise RuntimeError(f"the autograder could not grade {folder}: {reason}")

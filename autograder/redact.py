@@ -1,13 +1,14 @@
-"""The second line of defence for hidden graders: no text a student's code controls carries their code out.
+"""The second line of defence for hidden code: no text a student's code controls carries it out.
 
-Children cannot read the checks (``landlock.py``) and never have them in memory (they import the probes only),
-but a kernel without Landlock, or a grader mistake, should still not let student code print or raise the
-graders' code into its own feedback. Every piece of text that student code controls (what it printed, its
-error messages, every string it returned, which a check's message may quote) goes through :func:`redact`, which
-removes each line that shares a run of ``WINDOW`` characters with the *code* of the hidden graders (the checks,
-and the probes with their stand-in implementations: names, operators, numbers, comments), or equals a whole line
-of those files (``SHORTEST`` characters or more, docstrings included), compared without white space (and, for
-the code, without quoted strings). Tails of long texts are cut at line starts (:func:`tail`) so that lines are
+Children cannot read the checks or the reference solution (``landlock.py``, their own uid) and never have them in
+memory (they import the probes only), but a kernel without Landlock, or a grader mistake, should still not let
+student code print or raise hidden code into its own feedback. Every piece of text that student code controls
+(what it printed, its error messages, every string it returned, which a check's message may quote) goes through
+:func:`redact`, which removes each line that shares a run of ``WINDOW`` characters with the *code* of the hidden
+graders (the checks, and the probes with their stand-in implementations: names, operators, numbers, comments) or
+of the reference solution's answers (its code lines that the student release does not have), or equals a whole
+line of the graders' files (``SHORTEST`` characters or more, docstrings included), compared without white space
+(and, for the code, without quoted strings). Tails of long texts are cut at line starts (:func:`tail`) so that lines are
 compared whole. The checks' own messages are not filtered: they are what feedback is meant to show.
 """
 from __future__ import annotations
@@ -20,10 +21,12 @@ from pathlib import Path
 from typing import Any
 
 GRADERS_DIR = Path(__file__).resolve().parent / "graders"
+REFERENCE_DIR = Path(__file__).resolve().parent.parent / "solutions" / "attention_seq2seq" / "seq2seq"
+RELEASE_DIR = Path(__file__).resolve().parent.parent / "assignments" / "attention_seq2seq" / "seq2seq"
 PROBES_DIR = Path(__file__).resolve().parent / "probes"  # hidden too: the stand-in implementations live there
 WINDOW = 32
 SHORTEST = 16
-REMOVED = "[a line that quotes the autograder's hidden code was removed]"
+REMOVED = "[a line that quotes hidden code (the autograder's or the reference solution's) was removed]"
 _SKIPPED = {tokenize.STRING, tokenize.NL, tokenize.NEWLINE, tokenize.INDENT, tokenize.DEDENT, tokenize.ENCODING,
             tokenize.ENDMARKER}  # Python 3.11: an f-string is one STRING token
 
@@ -47,12 +50,24 @@ def code_lines(path: Path) -> list[str]:
     return _code_lines(path.read_text(encoding="utf-8"))
 
 
+def reference_lines() -> list[str]:
+    """The reference solution's answers: its code lines (as :func:`code_lines`) that the release's module of the
+    same name does not have (all of them where there is no release beside it)."""
+    lines = []
+    for path in sorted(REFERENCE_DIR.glob("*.py")):
+        release = RELEASE_DIR / path.name
+        if release.is_file() and release.read_bytes() == path.read_bytes():
+            continue  # provided code, the same in both: nothing of it is hidden
+        given = set(code_lines(release)) if release.is_file() else set()
+        lines += [line for line in code_lines(path) if line not in given]
+    return lines
+
+
 @functools.cache
 def _windows() -> frozenset[str]:
     found: set[str] = set()
-    for path in hidden_sources():
-        for line in code_lines(path):
-            found.update(line[i:i + WINDOW] for i in range(len(line) - WINDOW + 1))
+    for line in [*(line for path in hidden_sources() for line in code_lines(path)), *reference_lines()]:
+        found.update(line[i:i + WINDOW] for i in range(len(line) - WINDOW + 1))
     return frozenset(found)
 
 

@@ -46,6 +46,16 @@ def flagged(reason: str, maxima: dict[str, float]) -> dict[str, Any]:
     return results
 
 
+def flag(results: dict[str, Any], reason: str) -> dict[str, Any]:
+    """``results`` flagged for ``reason`` too (its scores stand; "" changes nothing; "not graded" stays so)."""
+    if reason and status(results) != NOT_GRADED:
+        extra = results["extra_data"]
+        extra["status"] = FLAGGED
+        extra["reason"] = "; ".join(r for r in (extra.get("reason"), reason) if r)
+        results["output"] = "\n".join(o for o in (results.get("output"), reason) if o)
+    return results
+
+
 def not_graded(reason: str) -> dict[str, Any]:
     """results.json for a submission the grader could not grade: no score, and why."""
     return {"score": 0, "tests": [],

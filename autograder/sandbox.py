@@ -18,15 +18,18 @@ submission (``results.py``: "not graded").
 from __future__ import annotations
 
 import atexit
+import io
 import json
 import os
 import queue
+import select
 import shutil
 import signal
 import subprocess
 import sys
 import tempfile
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -34,6 +37,7 @@ from typing import Any
 import torch
 
 from autograder import isolation
+from autograder.results import InfrastructureError
 
 AUTOGRADER_ROOT = Path(__file__).resolve().parent.parent  # the folder that holds the autograder package
 MEMORY_LIMIT = 4 << 30
@@ -41,6 +45,7 @@ FILE_LIMIT = 64 << 20
 DISK_QUOTA = {"bytes": 256 << 20, "files": 10_000}
 PROBES_DIR = Path(__file__).resolve().parent / "probes"  # the only part of the autograder a child may read
 OUTPUT_SHOWN = 2000  # characters of the child's own printing kept for feedback
+REPLY_GRACE = 60.0  # seconds a zygote may take beyond a question's time limit to answer, before it counts as hung
 # Read once, when torch is imported or a process starts: so they are fixed in the zygote's own environment.
 ZYGOTE_ENV = {"PYTHONHASHSEED": "0", "OMP_NUM_THREADS": "1", "MKL_NUM_THREADS": "1", "CUDA_VISIBLE_DEVICES": "",
               "MPLBACKEND": "Agg", "PYTHONDONTWRITEBYTECODE": "1", "PYTHONPATH": str(AUTOGRADER_ROOT)}
@@ -54,26 +59,40 @@ class ChildResult:
     seconds: float = 0.0
 
 
-class InfrastructureError(RuntimeError):
-    """The sandbox itself failed (a child could not be isolated, a zygote died): nobody's score."""
-
-
 class _Zygote:
     def __init__(self) -> None:
         env = {"PATH": os.environ.get("PATH", "/usr/bin:/bin"), "HOME": os.environ.get("HOME", "/tmp"), **ZYGOTE_ENV}
         self.process = subprocess.Popen([sys.executable, "-m", "autograder.zygote"], stdin=subprocess.PIPE,
-                                        stdout=subprocess.PIPE, env=env, cwd=tempfile.gettempdir(), text=True)
+                                        stdout=subprocess.PIPE, env=env, cwd=tempfile.gettempdir(), bufsize=0)
 
-    def run(self, request: dict[str, Any]) -> dict[str, Any]:
+    def run(self, request: dict[str, Any]) -> tuple[dict[str, Any], bytes]:
+        """Send ``request``; the zygote's reply and the child's saved outputs, within the request's timeout plus
+        ``REPLY_GRACE`` seconds (the zygote enforces the timeout; the grace covers cleaning up after the child)."""
+        deadline = time.monotonic() + request["timeout"] + REPLY_GRACE
         try:
-            self.process.stdin.write(json.dumps(request) + "\n")
-            self.process.stdin.flush()
-            reply = self.process.stdout.readline()  # the zygote enforces the timeout, so this returns
+            self.process.stdin.write(json.dumps(request).encode() + b"\n")
+            line, data = self._receive(deadline, lambda got: b"\n" in got).split(b"\n", 1)
+            reply = json.loads(line)
+            size = reply.pop("outputs_size")
+            need = size - len(data)
+            if need > 0:
+                data += self._receive(deadline, lambda got: len(got) >= need)
         except OSError:
-            reply = ""
-        if not reply:
-            raise InfrastructureError(f"the grading zygote died (exit {self.process.wait()})")
-        return json.loads(reply)
+            raise InfrastructureError(f"the grading zygote died (exit {self.process.wait()})") from None
+        return reply, data[:size]
+
+    def _receive(self, deadline: float, enough: Callable[[bytes], bool]) -> bytes:
+        got = bytearray()
+        fd = self.process.stdout.fileno()
+        while not enough(got):
+            if not select.select([fd], [], [], max(0.0, deadline - time.monotonic()))[0]:
+                raise InfrastructureError(f"the grading zygote did not answer within the question's time limit "
+                                          f"plus {REPLY_GRACE:.0f} s")
+            chunk = os.read(fd, 1 << 20)
+            if not chunk:
+                raise OSError("the zygote closed its output")
+            got += chunk
+        return bytes(got)
 
     def close(self) -> None:
         self.process.kill()
@@ -95,7 +114,7 @@ def close_zygotes() -> None:
         _IDLE.get_nowait().close()
 
 
-def _run_in_zygote(request: dict[str, Any]) -> dict[str, Any]:
+def _run_in_zygote(request: dict[str, Any]) -> tuple[dict[str, Any], bytes]:
     """Run ``request`` in an idle zygote (or a new one); a zygote that fails is closed, never reused."""
     try:
         zygote = _IDLE.get_nowait()
@@ -131,6 +150,14 @@ def workspace() -> Path:
     return _WORKSPACE[0]
 
 
+def remove(folder: str | Path) -> None:
+    """Remove ``folder`` and everything in it, links unfollowed, however deeply a child nested its folders."""
+    try:
+        shutil.rmtree(folder, ignore_errors=True)
+    except RecursionError:  # shutil recurses once per level: rm does not
+        subprocess.run(["rm", "-rf", "--one-file-system", "--", str(folder)], check=False)
+
+
 def run_question(submission: Path, qid: str, timeout: float, uid: int | None = None) -> ChildResult:
     """Run question ``qid``'s probes on ``submission`` in a fresh child process running as ``uid``."""
     for attempt in (1, 2):
@@ -150,19 +177,19 @@ def _run_once(submission: Path, qid: str, timeout: float, uid: int | None) -> Ch
         request = {"submission": str(submission), "qid": qid, "folder": tmp, "env": child_env(tmp),
                    "limits": {"RLIMIT_AS": MEMORY_LIMIT, "RLIMIT_FSIZE": FILE_LIMIT, "RLIMIT_CORE": 0},
                    "timeout": timeout, "quota": DISK_QUOTA, "uid": uid, "defences": isolation.plan().record(),
-                   "readable": child_readable()}
+                   "readable": child_readable(), "printed_bytes": 4 * OUTPUT_SHOWN}
         start = time.monotonic()
-        reply = _run_in_zygote(request)
+        reply, saved = _run_in_zygote(request)
         if reply["setup"] != "ok":
             why = reply["setup"] or f"the child ended before it was isolated (exit {reply['code']})"
             raise InfrastructureError(f"the sandbox for {qid} could not be set up: {why}")
-        return _collect(Path(tmp), reply, timeout, time.monotonic() - start)
+        return _collect(reply, saved, timeout, time.monotonic() - start)
     finally:
-        shutil.rmtree(tmp, ignore_errors=True)
+        remove(tmp)
 
 
-def _collect(tmp: Path, reply: dict[str, Any], timeout: float, seconds: float) -> ChildResult:
-    """What the child left in ``tmp``: its outputs when it ended well, else why it did not, in student terms."""
+def _collect(reply: dict[str, Any], saved: bytes, timeout: float, seconds: float) -> ChildResult:
+    """The child's outputs (``saved``) when it ended well, else why it did not, in student terms."""
     code = reply["code"]
     result = ChildResult(seconds=seconds)
     if reply["ended"] == "timeout":
@@ -171,13 +198,12 @@ def _collect(tmp: Path, reply: dict[str, Any], timeout: float, seconds: float) -
     elif reply["ended"] == "disk":
         result.failure = (f"stopped: your code wrote more than {DISK_QUOTA['bytes'] >> 20} MiB or "
                           f"{DISK_QUOTA['files']} files")
-    log = tmp / "printed.txt"
-    printed = log.read_bytes()[-4 * OUTPUT_SHOWN:].decode("utf-8", "replace") if log.is_file() else ""
+    printed = reply["printed"]
     result.printed = printed[-OUTPUT_SHOWN:]
     if result.failure is None:
         try:
-            loaded = torch.load(tmp / "outputs.pt", weights_only=True) if code == 0 else None
-        except Exception:  # noqa: BLE001 - a missing or forged file is a failure, whatever its kind
+            loaded = torch.load(io.BytesIO(saved), weights_only=True) if code == 0 and saved else None
+        except Exception:  # noqa: BLE001 - missing or forged outputs are a failure, whatever their kind
             loaded = None
         if _well_formed(loaded):
             result.outputs = loaded

@@ -5,17 +5,21 @@
 Protocol, one JSON object per line: the parent writes a request (``sandbox.run_question``: submission, qid,
 folder, env, limits, timeout, disk quota, uid, defences) on the zygote's stdin; the zygote forks a child that
 runs :func:`autograder.child.entry`, waits for it (killing its whole process group at the timeout or when its
-folder outgrows the disk quota) and answers ``{"code": exit code, "ended": "exit" | "timeout" | "disk",
-"setup": "ok" | why the child could not be isolated}`` on stdout. ``setup`` comes through a pipe that the child
-closes before it imports student code, so student code cannot forge it. The zygote is single-threaded and
-never runs student code itself; a child replaces its standard streams before importing anything of the
-student's, so it cannot write into this protocol.
+folder outgrows the disk quota) and answers on stdout with one line ``{"code": exit code, "ended": "exit" |
+"timeout" | "disk", "setup": "ok" | why the child could not be isolated, "printed": the tail of what it printed,
+"outputs_size": N}`` followed by the N bytes of its saved outputs. ``setup`` comes through a pipe that the child
+closes before it imports student code, so student code cannot forge it. What the child printed and its outputs
+come through anonymous in-memory files (``memfd_create``) made before the fork, read with a size cap once every
+process that could write them is dead: the zygote never opens a name in the child's folder. The zygote is
+single-threaded and never runs student code itself; a child replaces its standard streams before importing
+anything of the student's, so it cannot write into this protocol.
 """
 from __future__ import annotations
 
 import json
 import os
 import signal
+import stat
 import sys
 import time
 from pathlib import Path
@@ -41,15 +45,15 @@ def _reap_orphans() -> None:
     me = str(os.getpid())
     for _ in range(100):  # a process may fork while we look: go round until none is left
         found = False
-        for stat in Path("/proc").glob("[0-9]*/stat"):
+        for status in Path("/proc").glob("[0-9]*/stat"):
             try:
-                fields = stat.read_text().rsplit(")", 1)[1].split()
+                fields = status.read_text().rsplit(")", 1)[1].split()
             except OSError:
                 continue
             if fields[1] == me:  # ppid
                 found = True
                 try:
-                    os.kill(int(stat.parent.name), signal.SIGKILL)
+                    os.kill(int(status.parent.name), signal.SIGKILL)
                 except (ProcessLookupError, PermissionError):
                     pass
         while True:
@@ -64,16 +68,27 @@ def _reap_orphans() -> None:
         time.sleep(0.01)
 
 
-def _disk_use(folder: str) -> tuple[int, int]:
-    """Bytes allocated and entries below ``folder`` (what a child wrote: its folder is the only one it may write)."""
+def _disk_use(folder: str, most: int) -> tuple[int, int]:
+    """Bytes allocated and entries below ``folder`` (what a child wrote: its folder is the only one it may write),
+    counting no further than ``most`` entries. Nothing is followed or opened but folders (``O_NOFOLLOW``), and
+    the walk keeps its own stack, so a chain of thousands of nested folders is no recursion."""
     used = count = 0
-    for root, dirs, files in os.walk(folder, onerror=lambda error: None):
-        for name in dirs + files:
-            count += 1
-            try:
-                used += os.lstat(os.path.join(root, name)).st_blocks * 512
-            except OSError:
-                pass
+    stack = [folder]
+    while stack and count <= most:
+        try:
+            listing = os.scandir(stack.pop())
+        except OSError:
+            continue
+        with listing:
+            for entry in listing:
+                count += 1
+                try:
+                    info = entry.stat(follow_symlinks=False)
+                except OSError:
+                    continue
+                used += info.st_blocks * 512
+                if stat.S_ISDIR(info.st_mode):
+                    stack.append(entry.path)
     return used, count
 
 
@@ -89,7 +104,7 @@ def _wait(pid: int, timeout: float, folder: str, quota: dict[str, int]) -> tuple
         if now >= deadline:
             break
         if now >= next_look:
-            used, count = _disk_use(folder)
+            used, count = _disk_use(folder, quota["files"])
             if used > quota["bytes"] or count > quota["files"]:
                 ended = "disk"
                 break
@@ -113,16 +128,27 @@ def _read_all(fd: int) -> str:
     return b"".join(chunks).decode("utf-8", "replace")[:1000]
 
 
+def _read_memfd(fd: int, most: int, *, last: bool) -> bytes:
+    """At most ``most`` bytes of in-memory file ``fd`` (the first ones, or the ``last``), and close it."""
+    try:
+        size = os.fstat(fd).st_size
+        start = max(0, size - most) if last else 0
+        return os.pread(fd, min(size, most), start)
+    finally:
+        os.close(fd)
+
+
 def main() -> None:
     _become_subreaper()
     for line in sys.stdin:
         request = json.loads(line)
         status_read, status_write = os.pipe()
+        printed, outputs = os.memfd_create("printed"), os.memfd_create("outputs")
         pid = os.fork()
         if pid == 0:
             try:
                 os.close(status_read)
-                child.entry(request, status_write)
+                child.entry(request, status_write, printed, outputs)
             finally:
                 os._exit(70)  # entry exits by itself; this only runs if it raised before it could
         os.close(status_write)
@@ -133,8 +159,11 @@ def main() -> None:
             pass
         _reap_orphans()  # and whatever escaped that group (setsid, double fork)
         setup = _read_all(status_read)  # every writer is gone now
-        sys.stdout.write(json.dumps({"code": code, "ended": ended, "setup": setup}) + "\n")
-        sys.stdout.flush()
+        shown = _read_memfd(printed, request["printed_bytes"], last=True).decode("utf-8", "replace")
+        saved = _read_memfd(outputs, request["limits"]["RLIMIT_FSIZE"], last=False)
+        reply = {"code": code, "ended": ended, "setup": setup, "printed": shown, "outputs_size": len(saved)}
+        sys.stdout.buffer.write(json.dumps(reply).encode() + b"\n" + saved)
+        sys.stdout.buffer.flush()
 
 
 if __name__ == "__main__":

@@ -16,8 +16,10 @@ tests/test_mutants.py applies every catalogued mutant without grading, so such a
 from __future__ import annotations
 
 import importlib
+import os
 import re
 import shutil
+import socket
 import subprocess
 import sys
 from dataclasses import dataclass
@@ -108,6 +110,17 @@ def graded(submission: Path, questions: list[str] | None = None, *,
     assert results["extra_data"]["grader_errors"] == 0, results
     return ({test["name"].split()[0]: test["score"] for test in results["tests"]},
             {test["name"].split()[0]: test["output"].lower() for test in results["tests"]})
+
+
+def bind_socket(path: Path) -> None:
+    """Leave a unix socket file at ``path`` (bound by its short name from its folder: a socket's path must fit in
+    108 bytes, and pytest's folders are long)."""
+    here = os.getcwd()
+    os.chdir(path.parent)
+    try:
+        socket.socket(socket.AF_UNIX).bind(path.name)
+    finally:
+        os.chdir(here)
 
 
 def inject(text: str, function: str, code: str) -> str:

@@ -1,4 +1,5 @@
-"""The class-level hostile catalogue (issue #13): one student attacks everyone else; nobody else loses a point.
+"""The class-level hostile catalogue (issues #13 and #26): one student attacks everyone else; nobody else loses a
+point, and nothing the grader reads with its own rights on the student's behalf reaches the student.
 
 The scenario is ``tests/class_attack.py``: the first-graded student kills (its parent, every grading process and
 zygote, the deciding process, everything it may signal), reads (graders, reference, other students), uses the
@@ -17,7 +18,9 @@ import sys
 import pytest
 
 from autograder import isolation, redact
-from tests.class_attack import ATTACKS, main
+from autograder.registry import QUESTIONS, load_graders
+from tests.class_attack import ATTACKS, CLASSMATE_MARK, main
+from tests.class_attack import QUESTIONS as CLASS_QUESTIONS
 from tests.helpers import REPO
 
 NOBODY = 65534
@@ -28,7 +31,20 @@ def _grader_lines() -> list[str]:
     return [line for path in redact.hidden_sources() for line in redact.code_lines(path) if len(line) >= redact.WINDOW]
 
 
+def _unreadable_lines(summary: dict) -> list[str]:
+    """Lines of files the attacker's uid cannot read (white space taken out): the grader's secret, the reference's
+    answers, the classmate's own line, and /etc/shadow when graded as root."""
+    lines = ["".join(line.split()) for line in summary["secret"].splitlines()]
+    lines += [f"{CLASSMATE_MARK}:bobwrotethis,{summary['mark']}".replace(" ", "")]
+    lines += [line for line in redact.reference_lines() if len(line) >= 12]
+    if summary["root"]:
+        with open("/etc/shadow") as shadow:
+            lines += ["".join(line.split()) for line in shadow if len(line.strip()) >= 8]
+    return lines
+
+
 def _assert_contained(summary: dict, *, expect_uid_drop: bool) -> None:
+    load_graders()
     defences = summary["defences"]
     assert defences["drop_uid"] == expect_uid_drop, defences
     for student, results in summary["honest"].items():
@@ -39,12 +55,29 @@ def _assert_contained(summary: dict, *, expect_uid_drop: bool) -> None:
     assert summary["reached"] == [], f"a grading child reached a listener on this machine: {summary['reached']}"
     assert summary["left"] == [], f"a child left files where another could read them: {summary['left']}"
     feedback = summary["attacker_feedback"]
-    assert summary["attacker_status"] == "graded"
     refused = [a for a in ATTACKS if f"ATTACK {a}: refused" in feedback]
     assert refused == ATTACKS, f"not refused: {sorted(set(ATTACKS) - set(refused))}\n{feedback}"
     assert "DONE" not in feedback and "wrote more than" in feedback, feedback
     squeezed = "".join(feedback.split())
     assert not [line for line in _grader_lines() if line in squeezed], "grader code in the attacker's feedback"
+    for student, text in summary["feedback_files"].items():  # everyone's feedback: results and feedback.md
+        shown = "".join(text.split()) + (squeezed if student == "aaa" else "")
+        leaked = [line for line in _unreadable_lines(summary) if line in shown]
+        assert not leaked, f"{student}'s feedback holds {len(leaked)} lines of unreadable files: {leaked[:3]}"
+    # The submission's links and special files were left out and named; the attacker's scores stand otherwise.
+    assert summary["attacker_status"] == "flagged", summary["attacker_reason"]
+    named = ["secret_copy.txt (a symbolic link)", "hard_copy.txt (a hard link to a file outside the submission)",
+             "pipe.txt (a named pipe (FIFO))", "sock (a socket)", "name-\\udcff.txt (a name that is not UTF-8)"]
+    named += ["shadow_copy.txt (a symbolic link)", "null (a device)"] if summary["root"] else []
+    assert all(f"seq2seq/{entry}" in summary["attacker_reason"] for entry in named), summary["attacker_reason"]
+    assert "n" * 251 not in summary["attacker_reason"]  # a long name is a name: copied, not left out
+    scores = summary["attacker_scores"]
+    assert scores["Q16"] > 0 and scores["Q20"] > 0, scores  # its untouched answers were graded
+    assert not any(scores[q] for q in ("Q1", "Q2", "Q3", "Q12", "Q13", "Q14")), scores  # exited without results
+    dave = summary["dave"]
+    assert dave["status"] == "flagged" and dave["score"] == 0 and "symbolic link" in dave["reason"], dave
+    limit = sum(QUESTIONS[q].timeout for q in CLASS_QUESTIONS) + 60
+    assert summary["seconds"] < limit, f"grade-all took {summary['seconds']} s, more than the limits' sum + 60 s"
 
 
 @pytest.mark.slow

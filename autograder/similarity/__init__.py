@@ -38,13 +38,14 @@ def similarity(root: Path, out: Path, settings: Settings = DEFAULTS, *, release:
     Raises:
         ValueError: ``root`` holds no student folder, or the release does not match ``source/``.
     """
-    from autograder.bulk import find_submissions
+    from autograder.bulk import class_folder, find_submissions
 
     found = find_submissions(root)
     if not found:
         raise ValueError(f"{root} holds no student folder")
     modules = load_release(release, source)
-    submissions = [read_submission(student, None if folder is None else folder / "seq2seq", modules)
+    below = class_folder(root)
+    submissions = [read_submission(student, None if folder is None else folder / "seq2seq", modules, below=below)
                    for student, folder in found.items()]
     table = score_class(submissions, settings)
     counts = write(out, submissions, table, settings, max_pages=max_pages)

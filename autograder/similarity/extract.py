@@ -23,6 +23,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 
+from autograder.submission import Refused, read_tree
 from autograder.similarity.normalise import (
     SNIPPET,
     Context,
@@ -221,31 +222,39 @@ def _callers(units: dict[str, tuple[Def, str | None]]) -> dict[str, str]:
     return {name: known.get(name, OTHER) for name in helpers}
 
 
-def read_submission(student: str, package: Path | None, release: dict[str, ReleaseModule]) -> Submission:
+def read_submission(student: str, package: Path | None, release: dict[str, ReleaseModule], *,
+                    below: Path | None = None) -> Submission:
     """The counted code of one student's ``seq2seq`` package (``package`` None: the student has none).
 
-    Modules the release does not have (a student's own ``helpers.py``) count whole, as "other".
+    Read as the grader reads a submission (``autograder.submission``: no link followed, no FIFO opened, limits
+    kept; ``below``: the class folder, under which no part of the way to ``package`` may be a link). Modules the
+    release does not have (a student's own ``helpers.py``) count whole, as "other".
     """
     found = Submission(student)
     if package is None:
         found.problems.append("no seq2seq/ package")
         return found
-    extra = sorted(str(p.relative_to(package)) for p in package.rglob("*.py") if "__pycache__" not in p.parts)
+    try:
+        tree = read_tree(package, below=below)
+    except Refused as error:
+        found.problems.append(f"not compared: {error}")
+        return found
+    found.problems.extend(f"{entry}: not compared" for entry in tree.left_out)
+    extra = sorted(name for name in tree.files if name.endswith(".py"))
     for module in list(release) + [m for m in extra if m not in release]:
         given = release.get(module, _NOTHING)
-        path = package / module
-        if not path.is_file():
+        if module not in tree.files:
             found.problems.append(f"{module}: missing")
             continue
-        text = path.read_text(encoding="utf-8", errors="replace")
+        text = tree.files[module].decode("utf-8", errors="replace").replace("\r\n", "\n").replace("\r", "\n")
         if text == given.text:  # untouched: nothing of it counts (the common case, and the quick one)
             continue
         try:
-            tree = ast.parse(text)
+            parsed = ast.parse(text)
         except (SyntaxError, ValueError) as error:
             found.problems.append(f"{module}: not compared, it does not parse ({error.__class__.__name__}: {error})")
             continue
-        found.units.extend(_module_units(module, text, tree, given))
+        found.units.extend(_module_units(module, text, parsed, given))
     return found
 
 
