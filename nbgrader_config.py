@@ -2,7 +2,16 @@
 
 ``tools/generate.py`` (``make generate``) calls ``nbgrader generate_assignment`` with this file, in a throw-away
 course root, for the notebooks; it strips the ``.py`` modules itself, since nbgrader copies those verbatim.
+
+Run from the repository root, ``nbgrader generate_assignment attention_seq2seq --force`` makes exactly the release
+``make generate`` makes (and the gradebook entry ``autograde`` needs): nbgrader copies ``source/``'s ``.py`` files
+verbatim, solutions and all, so a hook replaces them with the release's modules, stubbed by ``tools/generate.py``;
+if that fails, no ``.py`` file is left in the release and the command stops with the reason.
 """
+import os
+import sys
+from pathlib import Path
+
 c = get_config()  # noqa: F821  (injected by traitlets when nbgrader loads this file)
 
 c.CourseDirectory.course_id = "attention-seq2seq-course"
@@ -16,13 +25,38 @@ c.CourseDirectory.feedback_directory = "feedback"
 c.ClearSolutions.code_stub = {"python": "# YOUR CODE HERE\nraise NotImplementedError()"}
 c.ClearSolutions.text_stub = "YOUR ANSWER HERE"
 
+_ROOT = Path(__file__).resolve().parent
+
+
+def _write_release_modules(assignment, student, notebooks):  # noqa: ARG001 (nbgrader's hook signature)
+    """After nbgrader copied ``source/``'s ``.py`` files verbatim (solutions and all) into the release: remove
+    them, and write the release's modules as ``make generate`` does. On failure none is left, and the command
+    stops with the reason."""
+    release = _ROOT / c.CourseDirectory.release_directory / assignment
+    for path in release.rglob("*.py"):
+        path.unlink()
+    try:
+        sys.path.insert(0, str(_ROOT / "tools"))
+        from generate import write_modules
+
+        write_modules(_ROOT / c.CourseDirectory.source_directory / assignment, release, student=True)
+    except BaseException as error:
+        for path in release.rglob("*.py"):
+            path.unlink()
+        print(f"nbgrader generate_assignment: writing the release's modules failed ({error}); the release has no "
+              ".py file now: run `make generate`", file=sys.stderr, flush=True)
+        if "generate_assignment" in sys.argv[1:2]:
+            os._exit(1)  # nbgrader would only log a hook's error, and exit 0
+        raise
+
+
+if (_ROOT / "tools" / "generate.py").is_file():  # the repository, not tools/generate.py's throw-away course root
+    c.GenerateAssignment.post_convert_hook = _write_release_modules
+    c.GenerateAssignment.force = True  # safe now, and without it nbgrader skips the release and makes no gradebook
+
 # Autograding (``nbgrader autograde attention_seq2seq`` from the repository root): each question's autograded cell
 # runs the course autograder (autograder/notebook.py), which finds this repository through SEQ2SEQ_COURSE_ROOT.
 # The first of those cells grades the whole submission (about a minute), hence the longer cell time limit.
-import os  # noqa: E402
-import sys  # noqa: E402
-from pathlib import Path  # noqa: E402
-
 os.environ.setdefault("SEQ2SEQ_COURSE_ROOT", str(Path(__file__).resolve().parent))
 sys.path.insert(0, os.environ["SEQ2SEQ_COURSE_ROOT"])  # for autograder.notebook.HideHiddenOutputs below
 c.Execute.timeout = 600

@@ -8,6 +8,7 @@
     python -m autograder export OUT_DIR [--roster roster.csv] [--canvas canvas.csv] [--csv grades.csv]
     python -m autograder gradescope-zip --out autograder.zip [--limit 3 --window 24h]
     python -m autograder gradescope-run [--root /autograder]      (what run_autograder calls on Gradescope)
+    python -m autograder prepare                                  (the reference's outputs, computed and kept)
 
 A submission folder is shaped like ``assignments/attention_seq2seq/``: it holds the ``seq2seq`` package.
 Exit status: 0 whenever grading ran (failing questions are results, not errors); 2 for a bad command line, a
@@ -50,6 +51,10 @@ def build_parser() -> argparse.ArgumentParser:
     pack.add_argument("--window", help="the limit's window: 24h, 90m, 7d, ... (default 24h)")
     run = commands.add_parser("gradescope-run", help="grade ROOT/submission into ROOT/results/results.json")
     run.add_argument("--root", type=Path, default=Path("/autograder"))
+    prepare = commands.add_parser("prepare", help="compute the reference's outputs once and keep them for every "
+                                                  "later grading on this machine (harness.REFERENCE_CACHE)")
+    prepare.add_argument("--reference", type=Path, help="the reference solution folder (default: solutions/...)")
+    prepare.add_argument("--workers", type=int, default=2, help="child processes at once (default 2)")
     return parser
 
 
@@ -219,9 +224,24 @@ def _similarity(args: argparse.Namespace) -> int:
     return 0
 
 
+def _prepare(args: argparse.Namespace) -> int:
+    import time
+
+    from autograder.harness import reference_key, reference_outputs
+    from autograder.registry import QUESTIONS, load_graders
+
+    started = time.monotonic()
+    load_graders()
+    reference = _reference(args).resolve()
+    reference_outputs(reference, list(QUESTIONS), args.workers)
+    print(f"the reference's outputs for {len(QUESTIONS)} questions are kept ({reference_key(reference)}, "
+          f"{time.monotonic() - started:.0f} s)")
+    return 0
+
+
 HANDLERS: dict[str, Callable[[argparse.Namespace], int]] = {
     "grade": _grade, "grade-all": _grade_all, "report": _report, "similarity": _similarity, "export": _export,
-    "compare": _compare, "gradescope-zip": _zip, "gradescope-run": _gradescope_run,
+    "compare": _compare, "gradescope-zip": _zip, "gradescope-run": _gradescope_run, "prepare": _prepare,
 }
 
 

@@ -11,30 +11,50 @@ from __future__ import annotations
 
 import json
 import stat
+import tempfile
 import zipfile
 from pathlib import Path
 
 from autograder import limits
 from autograder.bulk import ASSIGNMENT
 from autograder.feedback import markdown
-from autograder.harness import DEFAULT_REFERENCE, REPO_ROOT, grade
-from autograder.results import attempt, flagged
-from autograder.submission import find_package
+from autograder.harness import DEFAULT_REFERENCE, REPO_ROOT, grade, refused
+from autograder.results import attempt, flag, flagged
+from autograder.submission import Refused, find_package, left_out_reason, read_zip
 
 SETUP_SH = """#!/usr/bin/env bash
-# Gradescope runs this once, as root, when it builds the autograder image.
+# Gradescope runs this once, as root, when it builds the autograder image (its Ubuntu base images: 22.04 and 24.04).
 # What grading needs (README, "Isolation"): root, so that each child drops to a uid of its own from
 # AUTOGRADER_UID_BASE (default 64000) to +999, a range no user of the image may hold; no users are created.
 set -euo pipefail
 ROOT="${AUTOGRADER_ROOT:-/autograder}"
 BASE="${AUTOGRADER_UID_BASE:-64000}"
+# The image has no GPU: torch's CPU-only build keeps ~3 GB of CUDA libraries out of it.
+TORCH_INDEX="${AUTOGRADER_TORCH_INDEX-https://download.pytorch.org/whl/cpu}"
 if awk -F: -v b="$BASE" '$3 >= b && $3 < b + 1000 {found=1} END {exit !found}' /etc/passwd; then
     echo "warning: uids $BASE-$((BASE + 999)) are in use in /etc/passwd; set AUTOGRADER_UID_BASE to a free range" >&2
 fi
-PYTHON="$(command -v python3.11 || command -v python3)"
-"$PYTHON" -m venv "$ROOT/venv"
-"$ROOT/venv/bin/python" -m pip install --quiet --upgrade pip
-"$ROOT/venv/bin/python" -m pip install --quiet -r "$ROOT/source/requirements.txt" -c "$ROOT/source/requirements.lock"
+# Python 3.11, the version the pins are made for, with its venv module: Ubuntu 22.04 has it in its own archive,
+# 24.04 only through the deadsnakes archive (Ubuntu ships 3.10 and 3.12 there, without venv).
+if ! command -v python3.11 >/dev/null || ! python3.11 -c "import ensurepip, venv" 2>/dev/null; then
+    export DEBIAN_FRONTEND=noninteractive
+    apt-get update -qq
+    if ! apt-get install -y -qq python3.11 python3.11-venv; then
+        apt-get install -y -qq software-properties-common
+        add-apt-repository -y ppa:deadsnakes/ppa
+        apt-get update -qq
+        apt-get install -y -qq python3.11 python3.11-venv
+    fi
+fi
+python3.11 -m venv "$ROOT/venv"
+PIP=("$ROOT/venv/bin/python" -m pip install --quiet)
+"${PIP[@]}" --upgrade pip
+if [ -n "$TORCH_INDEX" ]; then
+    "${PIP[@]}" --index-url "$TORCH_INDEX" "$(grep -E '^torch==' "$ROOT/source/requirements.txt")"
+fi
+"${PIP[@]}" -r "$ROOT/source/requirements.txt" -c "$ROOT/source/requirements.lock"
+# The reference solution's outputs, computed once here instead of at every submission (kept where no child reads).
+cd "$ROOT/source" && "$ROOT/venv/bin/python" -m autograder prepare
 """
 
 RUN_AUTOGRADER = """#!/usr/bin/env bash
@@ -88,8 +108,17 @@ def run(root: Path) -> int:
 
 
 def _grade_upload(submission: Path) -> dict:
-    # The package may sit at any depth of the upload; the shallowest seq2seq/ is the one meant.
+    # The package may sit at any depth of the upload; the shallowest seq2seq/ is the one meant. An upload that is
+    # one zip archive (what `python -m seq2seq submit` writes) is read from the archive, never extracted as it is.
     found = find_package(submission) if submission.is_dir() else None
+    archives = [p for p in submission.iterdir() if p.suffix == ".zip"] if found is None and submission.is_dir() else []
+    if found is None and len(archives) == 1:
+        try:
+            tree = read_zip(archives[0])
+        except Refused as error:
+            return refused(f"{archives[0].name}: {error}")
+        with tempfile.TemporaryDirectory(prefix="upload-") as folder:
+            return flag(grade(tree.write(Path(folder) / "upload")), left_out_reason(tree.left_out))
     if found is None:
         return flagged("No seq2seq/ package was found in your submission: upload the "
                        f"{ASSIGNMENT} folder (or its seq2seq/ folder together with its parent).", {})

@@ -1,20 +1,22 @@
 """The deciding process: run the hidden pytest graders against one submission and score them.
 
-Student code never runs here. For every selected question the harness runs the question's probes in two
-children (see sandbox.py): one on the reference solution, one on the submission. The graders' checks, ordinary
-pytest tests, compare the two sets of raw outputs. This module collects each check's verdict, shares out each
-question's points among its checks by their weights (see registry.py), and returns the content of Gradescope's
-``results.json`` (see results.py for the three outcomes: graded, flagged, not graded).
+Student code never runs here. For every selected question the harness runs the question's probes in two children
+(see sandbox.py): one on the reference solution, one on the submission. The graders' checks, ordinary pytest tests,
+compare the two sets of raw outputs. This module collects each check's verdict, shares out each question's points
+among its checks by their weights (see registry.py), and returns the content of Gradescope's ``results.json`` (see
+results.py for the three outcomes: graded, flagged, not graded).
 
 Reference first: the reference's outputs are computed before any student code runs (``grade-all``: once for the
-whole class), by children of their own uid; a probe that fails on the reference is tried once more, then the
-grading stops with an error that names the question, and nobody is scored on it. Reference outputs are kept in
-memory only, for the life of this process, and only when they succeeded; never on disk, where a child could
-forge them. Each submission is staged into a private copy that only its own children's uid can read, read as
-submission.py reads a submission (no link followed, nothing but regular files, limits kept): what it left out is
-named in the result, which is then flagged. The files
-of the autograder and of the reference are fingerprinted when this process first grades and after every
-grading: if they ever change, nothing is scored any more.
+whole class), by children of their own uid; a probe that fails on the reference is tried once more, then the grading
+stops with an error that names the question, and nobody is scored on it. Reference outputs that succeeded are kept
+in memory for the life of this process and in ``REFERENCE_CACHE`` for later ones on the same machine (``python -m
+autograder prepare`` computes them ahead, e.g. when a Gradescope image is built): a folder only the grading user may
+enter, which no child can read or write (children run as other uids, and Landlock keeps them to their submission,
+the probes, Python and the system), named by :func:`reference_key`. Each submission is staged into a private copy
+that only its own children's uid can read, read as submission.py reads a submission (no link followed, nothing but
+regular files, limits kept): what it left out is named in the result, which is then flagged. The files of the
+autograder and of the reference are fingerprinted when this process first grades and after every grading: if they
+ever change, nothing is scored any more.
 """
 from __future__ import annotations
 
@@ -22,6 +24,7 @@ import functools
 import hashlib
 import os
 import platform
+import shutil
 import threading
 import time
 from concurrent.futures import Future, ThreadPoolExecutor, wait
@@ -44,6 +47,9 @@ __all__ = ["GraderError", "InfrastructureError", "StudentCodeError", "grade", "r
 AUTOGRADER_DIR = Path(__file__).resolve().parent
 REPO_ROOT = AUTOGRADER_DIR.parent
 DEFAULT_REFERENCE = REPO_ROOT / "solutions" / "attention_seq2seq"
+# The reference's outputs, kept between processes on this machine (AUTOGRADER_REFERENCE_CACHE: another folder, or
+# "off"); named by reference_key, so a change of reference, graders, Python, torch or processor computes them again.
+REFERENCE_CACHE = REPO_ROOT / ".cache" / "reference-outputs"
 
 # (fingerprint of reference + graders + runtime, question) -> the reference's outputs, for this process's life;
 # successful runs only.
@@ -170,11 +176,21 @@ def fingerprint(*roots: Path) -> dict[str, str]:
             if path.is_file() and "__pycache__" not in path.parts}
 
 
+def _cpu() -> str:
+    """The processor's model name (outputs computed on one are reused only on the same kind)."""
+    try:
+        return next((line.split(":", 1)[1].strip() for line in Path("/proc/cpuinfo").read_text().splitlines()
+                     if line.startswith("model name")), platform.machine())
+    except OSError:
+        return platform.machine()
+
+
 @functools.cache
 def reference_key(reference: Path) -> str:
     """Names the reference, the graders and the runtime as this process first saw them (if the files change later,
     ``_check_files`` refuses to grade), so that outputs and resumed results are never reused across versions."""
-    digest = hashlib.sha256(f"{platform.python_version()} {torch.__version__}".encode())
+    runtime = f"{platform.python_version()} {torch.__version__} {torch.backends.cpu.get_cpu_capability()} {_cpu()}"
+    digest = hashlib.sha256(runtime.encode())
     for path, sha in fingerprint(reference, AUTOGRADER_DIR).items():
         digest.update(f"{path} {sha}".encode())
     return digest.hexdigest()[:16]
@@ -218,6 +234,9 @@ def reference_outputs(reference: Path, questions: list[str], workers: int = 2) -
             _STAGED_REFERENCE[key] = isolation.stage(read_package(reference), sandbox.workspace() / f"reference-{key}",
                                                      isolation.owner_uid(key, reference=True))
         staged = _STAGED_REFERENCE[key]
+        for qid in questions:
+            if (key, qid) not in _REFERENCE and (kept := _load_kept(key, qid)) is not None:
+                _REFERENCE[key, qid] = kept
         missing = [q for q in sorted(questions, key=lambda q: -QUESTIONS[q].timeout) if (key, q) not in _REFERENCE]
         with ThreadPoolExecutor(max_workers=max(1, workers)) as pool:
             for _attempt in (1, 2):
@@ -230,6 +249,7 @@ def reference_outputs(reference: Path, questions: list[str], workers: int = 2) -
                                                      None)
                     if problem is None:
                         _REFERENCE[key, qid] = result
+                        _keep(key, qid, result)
                     else:
                         failed[qid] = problem
                 missing = list(failed)
@@ -240,6 +260,44 @@ def reference_outputs(reference: Path, questions: list[str], workers: int = 2) -
             raise GraderError(f"the reference solution failed {qid} twice, so nobody is graded on it: "
                               f"{failed[qid][:300]}")
         return {qid: _REFERENCE[key, qid] for qid in questions}
+
+
+def _kept_folder(key: str) -> Path | None:
+    """Where the reference's outputs for ``key`` are kept between processes (None: nowhere)."""
+    root = os.environ.get("AUTOGRADER_REFERENCE_CACHE", str(REFERENCE_CACHE))
+    plan = isolation.plan()
+    if root == "off" or not (plan.drop_uid or plan.landlock["files"]):
+        return None  # a child could write there: keep them in memory only
+    return Path(root) / key
+
+
+def _load_kept(key: str, qid: str) -> sandbox.ChildResult | None:
+    folder = _kept_folder(key)
+    path = folder / f"{qid}.pt" if folder is not None else None
+    if path is None or not path.is_file():
+        return None
+    try:
+        saved = torch.load(path, weights_only=True)
+        return sandbox.ChildResult(outputs=saved["outputs"], seconds=float(saved["seconds"]))
+    except Exception:  # noqa: BLE001 - a damaged file is computed again, whatever its damage
+        return None
+
+
+def _keep(key: str, qid: str, result: sandbox.ChildResult) -> None:
+    """Keep ``result`` for later processes on this machine: in a folder only this process's user may enter (no
+    child can read it: children run as other uids, and Landlock keeps them out), older versions' outputs removed."""
+    folder = _kept_folder(key)
+    if folder is None:
+        return
+    for old in folder.parent.glob("*") if folder.parent.is_dir() else []:
+        if old.name != key:
+            shutil.rmtree(old, ignore_errors=True)
+    folder.mkdir(parents=True, mode=0o700, exist_ok=True)
+    os.chmod(folder.parent, 0o700)
+    partial = folder / f".{qid}.{os.getpid()}.{threading.get_ident()}"
+    torch.save({"outputs": result.outputs, "seconds": result.seconds}, partial)
+    os.chmod(partial, 0o600)
+    os.replace(partial, folder / f"{qid}.pt")  # whole or not at all, whoever else writes it
 
 
 def _check_files(reference: Path, submission: Path) -> None:

@@ -22,6 +22,7 @@ import errno
 import hashlib
 import os
 import stat
+import zipfile
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -99,6 +100,71 @@ def find_package(upload: Path, *, depth: int = 4, limits: Limits = LIMITS) -> Pa
             below += [Path(e.path) for e in listing if e.is_dir(follow_symlinks=False) and e.name != "__pycache__"]
         level = below
     return None
+
+
+def read_zip(path: Path, *, limits: Limits = LIMITS) -> Tree:
+    """The ``seq2seq/`` package inside zip archive ``path`` (an upload that is the archive ``python -m seq2seq
+    submit`` writes, or a zip of the assignment folder), at its shallowest place in the archive, as
+    :func:`read_package` gives a folder's: the same kinds left out (a member that is a link or special file, or
+    whose name leaves the archive), the same limits, checked on the sizes the archive declares and again on the bytes
+    it really inflates to, so that a zip bomb costs no more than the limit.
+
+    Raises:
+        Refused: not a regular file or not a zip archive, no package in it, or over the limits.
+    """
+    fd = os.open(path, _FILE)
+    if not stat.S_ISREG(os.fstat(fd).st_mode):
+        os.close(fd)
+        raise Refused(f"{path.name} is not a regular file")
+    with os.fdopen(fd, "rb") as handle:
+        try:
+            archive = zipfile.ZipFile(handle)
+        except zipfile.BadZipFile:
+            raise Refused(f"{path.name} is not a zip archive") from None
+        with archive:
+            members = archive.infolist()
+            if len(members) > 10 * limits.files:
+                raise Refused(f"{path.name} holds {len(members):,} entries: zip the {PACKAGE}/ folder alone")
+            return _zip_package(archive, members, limits)
+
+
+def _zip_package(archive: zipfile.ZipFile, members: list[zipfile.ZipInfo], limits: Limits) -> Tree:
+    places = {tuple(m.filename.split("/")[:m.filename.split("/").index(PACKAGE)]) for m in members
+              if PACKAGE in m.filename.split("/")[:-1]}
+    if not places:
+        raise Refused(f"the archive holds no {PACKAGE}/ folder")
+    prefix = "/".join([*min(places, key=len), PACKAGE]) + "/"
+    walk, tree = _Walk(limits), Tree(folders=[PACKAGE])
+    for member in members:
+        if not member.filename.startswith(prefix) or member.filename == prefix:
+            continue
+        path = PACKAGE + "/" + member.filename[len(prefix):].rstrip("/")
+        parts = path.split("/")
+        if "__pycache__" in parts or path.endswith(".pyc"):
+            continue
+        kind = stat.S_IFMT(member.external_attr >> 16)
+        walk._count(path, member.file_size)
+        if ".." in parts or "" in parts or member.filename.startswith("/") or "\\" in path:
+            tree.left_out.append(f"{ascii(path)[1:-1]} (a name that leaves the archive's folder)")
+        elif len(parts) - 1 > limits.depth:
+            raise Refused(f"{path} is more than {limits.depth} folders deep: submit a flatter package")
+        elif member.is_dir():
+            tree.folders.append(path)
+        elif kind not in (0, stat.S_IFREG):
+            tree.left_out.append(f"{path} ({_KINDS.get(kind, 'not a regular file')})")
+        else:
+            with archive.open(member) as source:
+                data = source.read(limits.bytes + 1)
+            walk._count(path, len(data) - member.file_size, extra=0)  # what it really inflated to
+            tree.files[path] = data
+    for name in list(tree.files):  # folders the archive does not list as members of their own
+        parents = name.split("/")[1:-1]
+        for depth in range(len(parents)):
+            folder = "/".join([PACKAGE, *parents[:depth + 1]])
+            if folder not in tree.folders:
+                tree.folders.append(folder)
+    tree.folders = sorted(dict.fromkeys(tree.folders), key=lambda name: name.count("/"))
+    return tree
 
 
 def read_package(folder: Path, *, below: Path | None = None, limits: Limits = LIMITS) -> Tree:

@@ -102,6 +102,15 @@ def test_gradescope_zip_runs_in_a_fake_autograder_tree(tmp_path):
     assert results["score"] == 0 and len(results["tests"]) >= 4
     assert all(t["name"][0] == "Q" and "max_score" in t for t in results["tests"])
 
+    for uploaded in (STUB, STUB / "seq2seq"):  # a zip of the folder, and a zip of the package alone
+        shutil.rmtree(root / "submission")
+        (root / "submission").mkdir()
+        shutil.make_archive(str(root / "submission" / "upload"), "zip", uploaded.parent, uploaded.name)
+        done = subprocess.run([str(root / "source" / "run_autograder")], env=env, capture_output=True, text=True)
+        zipped = json.loads((root / "results" / "results.json").read_text())
+        assert done.returncode == 0 and zipped["extra_data"]["status"] == "graded", zipped.get("output")
+        assert [(t["name"], t["score"]) for t in zipped["tests"]] == [(t["name"], t["score"]) for t in results["tests"]]
+
     shutil.rmtree(root / "submission")
     (root / "submission").mkdir()
     (root / "submission" / "notes.txt").write_text("oops")

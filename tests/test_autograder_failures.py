@@ -24,8 +24,9 @@ ENV = "seq2seq/environment.py"
 
 @pytest.fixture
 def fresh_reference(monkeypatch):
-    """No reference outputs cached in this process: the next grading computes them."""
+    """No reference outputs kept, in this process or on disk: the next grading computes them."""
     monkeypatch.setattr(harness, "_REFERENCE", {})
+    monkeypatch.setenv("AUTOGRADER_REFERENCE_CACHE", "off")
 
 
 def _failing_reference(monkeypatch, failures: int, qid: str = "Q4") -> list[str]:
@@ -63,6 +64,27 @@ def test_a_reference_that_fails_twice_stops_grading_and_names_the_question(monke
     with pytest.raises(GraderError, match="Q4"):  # grade-all: the whole run stops before any student
         grade_all(klass, tmp_path / "out", questions=QUESTIONS, progress=False)
     assert not (tmp_path / "out" / "alice" / "results.json").exists()
+
+
+def test_kept_reference_outputs_are_used_by_the_next_process_and_recomputed_when_damaged(monkeypatch, tmp_path):
+    """What ``prepare`` (or any grading) keeps on disk saves the next process the reference's runs; a damaged file
+    is computed again; the folder is the grading user's alone."""
+    monkeypatch.setenv("AUTOGRADER_REFERENCE_CACHE", str(tmp_path / "kept"))
+    monkeypatch.setattr(harness, "_REFERENCE", {})
+    reference = harness.DEFAULT_REFERENCE.resolve()
+    first = harness.reference_outputs(reference, QUESTIONS)
+    folder = tmp_path / "kept" / harness.reference_key(reference)
+    assert sorted(p.name for p in folder.iterdir()) == ["Q1.pt", "Q4.pt"]
+    assert oct(folder.stat().st_mode & 0o777) == oct(folder.parent.stat().st_mode & 0o777) == "0o700"
+    monkeypatch.setattr(harness, "_REFERENCE", {})  # a new process
+    log = _failing_reference(monkeypatch, failures=0)
+    (folder / "Q4.pt").write_bytes(b"damaged")
+    again = harness.reference_outputs(reference, QUESTIONS)
+    assert log == ["ref Q4"], "Q1 came from disk, the damaged Q4 was computed again"
+    for qid in QUESTIONS:
+        assert again[qid].outputs.keys() == first[qid].outputs.keys()
+    results = harness.grade(SOLUTION, questions=QUESTIONS)
+    assert results["score"] == results["extra_data"]["max_score"]
 
 
 def test_a_dying_zygote_is_replaced_once_then_the_student_is_not_graded(monkeypatch, tmp_path):

@@ -15,6 +15,7 @@ import shutil
 import stat
 import subprocess
 import time
+import zipfile
 from pathlib import Path
 
 import pytest
@@ -23,7 +24,7 @@ from autograder import gradescope, sandbox
 from autograder.harness import grade
 from autograder.results import FLAGGED, InfrastructureError, status
 from autograder.similarity.extract import load_release, read_submission
-from autograder.submission import LIMITS, Refused, find_package, read_package
+from autograder.submission import LIMITS, Refused, find_package, read_package, read_zip
 from tests.helpers import SOLUTION, bind_socket
 
 QUESTIONS = ["Q1", "Q2", "Q3", "Q4"]
@@ -196,3 +197,48 @@ def test_a_child_folder_nested_thousands_deep_is_removed(tmp_path):
     os.close(fd)
     sandbox.remove(folder)
     assert not folder.exists()
+
+
+def _zip(path: Path, members: dict[str, bytes | None], links: dict[str, str] | None = None) -> Path:
+    """A zip archive with ``members`` (None: a folder entry) and symbolic-link members ``links``."""
+    with zipfile.ZipFile(path, "w", zipfile.ZIP_DEFLATED) as archive:
+        for name, data in members.items():
+            if data is None:
+                archive.writestr(zipfile.ZipInfo(name + "/"), b"")
+            else:
+                archive.writestr(name, data)
+        for name, target in (links or {}).items():
+            info = zipfile.ZipInfo(name)
+            info.external_attr = (stat.S_IFLNK | 0o777) << 16
+            archive.writestr(info, target)
+    return path
+
+
+def test_an_uploaded_zip_is_read_without_extracting_it(tmp_path):
+    modules = {f"attention_seq2seq/seq2seq/{p.name}": p.read_bytes() for p in (SOLUTION / "seq2seq").glob("*.py")}
+    archive = _zip(tmp_path / "upload.zip", {"attention_seq2seq/notes.txt": b"beside", **modules,
+                                             "attention_seq2seq/seq2seq/../../evil.py": b"x",
+                                             "attention_seq2seq/seq2seq/sub": None},
+                   links={"attention_seq2seq/seq2seq/shadow.txt": "/etc/shadow"})
+    tree = read_zip(archive)
+    assert set(tree.files) == {f"seq2seq/{p.name}" for p in (SOLUTION / "seq2seq").glob("*.py")}
+    assert tree.folders == ["seq2seq", "seq2seq/sub"]
+    assert sorted(tree.left_out) == ["seq2seq/../../evil.py (a name that leaves the archive's folder)",
+                                     "seq2seq/shadow.txt (a symbolic link)"]
+    written = tree.write(tmp_path / "written")
+    assert (written / "seq2seq" / "model.py").read_bytes() == (SOLUTION / "seq2seq" / "model.py").read_bytes()
+    assert not (tmp_path / "evil.py").exists()
+
+
+def test_a_zip_bomb_or_an_empty_zip_is_refused(tmp_path):
+    bomb = _zip(tmp_path / "bomb.zip", {"seq2seq/__init__.py": b"", "seq2seq/zeros.bin": bytes(64 << 20)})
+    assert bomb.stat().st_size < 1 << 20  # 64 MiB of zeros deflate to almost nothing
+    started = time.monotonic()
+    with pytest.raises(Refused, match="more than 16 MiB"):
+        read_zip(bomb)
+    assert time.monotonic() - started < 5
+    with pytest.raises(Refused, match="no seq2seq/ folder"):
+        read_zip(_zip(tmp_path / "empty.zip", {"notes.txt": b"x"}))
+    (tmp_path / "not.zip").write_text("not an archive")
+    with pytest.raises(Refused, match="not a zip archive"):
+        read_zip(tmp_path / "not.zip")

@@ -153,23 +153,33 @@ def _nbgrader_release(source_dir: Path, out_dir: Path) -> None:
             target.write_text(json.dumps(nb, indent=1, ensure_ascii=False, sort_keys=True) + "\n", encoding="utf-8")
 
 
+def write_modules(source_dir: Path, out_dir: Path, *, student: bool) -> None:
+    """Write every ``.py`` file of ``source_dir`` to ``out_dir`` (same relative path), its solution regions
+    stubbed (``student``) or kept without their markers."""
+    for path in sorted(source_dir.rglob("*.py")):
+        rel = path.relative_to(source_dir)
+        if _skipped(rel):
+            continue
+        (out_dir / rel).parent.mkdir(parents=True, exist_ok=True)
+        text = strip_regions(path.read_text(encoding="utf-8"), student=student, where=str(rel))
+        (out_dir / rel).write_text(text, encoding="utf-8")
+
+
 def build(out_root: Path) -> None:
     """Write ``out_root/assignments/<id>`` and ``out_root/solutions/<id>`` from ``source/<id>``."""
     source_dir = ROOT / "source" / ASSIGNMENT
     staging = Path(tempfile.mkdtemp(prefix="generate-"))
     try:
         student_dir, solution_dir = staging / "assignments" / ASSIGNMENT, staging / "solutions" / ASSIGNMENT
+        for tree in (student_dir, solution_dir):
+            write_modules(source_dir, tree, student=tree == student_dir)
         for path in sorted(source_dir.rglob("*")):
             rel = path.relative_to(source_dir)
-            if path.is_dir() or _skipped(rel):
+            if path.is_dir() or _skipped(rel) or path.suffix == ".py":
                 continue
             for tree in (student_dir, solution_dir):
                 (tree / rel).parent.mkdir(parents=True, exist_ok=True)
-            if path.suffix == ".py":
-                text = path.read_text(encoding="utf-8")
-                (student_dir / rel).write_text(strip_regions(text, student=True, where=str(rel)), encoding="utf-8")
-                (solution_dir / rel).write_text(strip_regions(text, student=False, where=str(rel)), encoding="utf-8")
-            elif path.suffix == ".ipynb":
+            if path.suffix == ".ipynb":
                 _solution_notebook(path, solution_dir / rel)  # the student copy comes from nbgrader below
             else:
                 for tree in (student_dir, solution_dir):
