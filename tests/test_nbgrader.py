@@ -109,10 +109,10 @@ def _solution_lines() -> list[str]:
     return [line for line in redact.reference_lines() if len(line) >= 24 and line not in release]
 
 
-def _leaks(root: Path) -> list[str]:
+def _leaks(root: Path, suffixes: tuple[str, ...] = (".py", ".ipynb", ".html", ".csv")) -> list[str]:
     found = []
     for path in [root] if root.is_file() else root.rglob("*"):
-        if path.is_file() and path.suffix in (".py", ".ipynb", ".html", ".csv"):
+        if path.is_file() and path.suffix in suffixes:
             text = "".join(path.read_text(errors="replace").split()).replace("&quot;", '"').replace("&#39;", "'")
             found += [f"{path.relative_to(root)}: {line}" for line in _solution_lines() if line in text]
             found += [f"{path.relative_to(root)}: a marker"] if "BEGINSOLUTION" in text else []
@@ -130,8 +130,11 @@ def test_generate_assignment_from_the_repository_root_makes_exactly_the_release(
 
 
 def test_no_solution_line_in_feedback_or_export(course):
+    """What the grader writes (the feedback pages, the export) holds no solution line; nbgrader also hands each
+    student their own files back, so alice's whole feedback folder (she submitted the stubs) holds none either."""
     assert (course / "grades.csv").is_file()
-    assert _leaks(course / "feedback") == [] and _leaks(course / "grades.csv") == []
+    assert _leaks(course / "feedback", (".html",)) == [] and _leaks(course / "grades.csv") == []
+    assert _leaks(course / "feedback" / "alice") == []
 
 
 def test_scores_equal_grade_all(course):
