@@ -31,6 +31,8 @@ module                    questions  what it holds
 ``ensemble``                         the system's decoding with several models, probabilities averaged
 ``distributed``                      the system's training on several processes (torchrun, DDP)
 ``runner``                           the system: train / evaluate / translate / compare / demo (not a question)
+``check``                            the visible checks, ``check("Q4")`` (not a question)
+``submit``                           ``python -m seq2seq submit``: checks the package, writes the zip to hand in
 ========================  =========  ==========================================================
 
 Run ``python -m seq2seq --help`` for the command line, and ``from seq2seq.check import check; check("Q4")``

@@ -10,7 +10,9 @@ Commands:
     compare    attention vs. vanilla with the same budget: BLEU by source length (Q27)
     experiments  the hyperparameter studies (Q31-Q34): learning rate, hidden size, teacher forcing, score
                function; --size quick (synthetic, under a minute) or real (Tatoeba); CSV, PNG, summary.md
-    check      run the visible sanity checks of one question, e.g. ``python -m seq2seq check Q4``
+    check      run the visible sanity checks of one question, e.g. ``python -m seq2seq check Q4``, or of all
+    submit     check the package (imports, visible checks, unanswered questions) and write the zip to hand in,
+               ``attention_seq2seq_submission.zip`` (``--out PATH`` for another)
 
 Examples:
     python -m seq2seq train --corpus multi30k --src de --tgt en --epochs 10 --out-dir runs/m30k
@@ -80,8 +82,12 @@ def _decoding_flags(parser: argparse.ArgumentParser, beam: int) -> None:
                              "(default: off, float32)")
 
 
-def build_parser() -> argparse.ArgumentParser:
-    """The command line: one subcommand per entry of :data:`COMMANDS`."""
+def build_parser(run_config: bool = True) -> argparse.ArgumentParser:
+    """The command line: one subcommand per entry of :data:`COMMANDS`.
+
+    ``run_config``: give ``train`` and ``compare`` their flags, one per RunConfig field; that imports most of the
+    package, so :func:`main` asks for them only when one of those two commands runs (``check`` and ``submit`` must
+    work, and say what is wrong, when a module of the package does not import)."""
     parser = argparse.ArgumentParser(prog="python -m seq2seq", description=__doc__.split("\n\n")[0],
                                      epilog="run 'python -m seq2seq COMMAND --help' for a command's options")
     commands = parser.add_subparsers(dest="command", required=True)
@@ -91,9 +97,12 @@ def build_parser() -> argparse.ArgumentParser:
     demo.add_argument("--device", default="cpu", help="auto | cpu | cuda | cuda:N (default: cpu)")
     demo.add_argument("--out-dir", default=None, help="default: runs/demo (the repository's runs/ inside it)")
     train = commands.add_parser("train", help="train a model (under torchrun: on several processes)")
-    _config_flags(train)
+    if run_config:
+        _config_flags(train)
     train.add_argument("--resume", action="store_true", help="go on from OUT_DIR/last.pt")
-    _config_flags(commands.add_parser("compare", help="attention vs. vanilla, BLEU by source length"))
+    compare = commands.add_parser("compare", help="attention vs. vanilla, BLEU by source length")
+    if run_config:
+        _config_flags(compare)
     evaluate = commands.add_parser("evaluate", help="test BLEU of a checkpoint")
     _decoding_flags(evaluate, beam=5)
     evaluate.add_argument("--split", default="test", choices=("train", "valid", "test"))
@@ -118,6 +127,10 @@ def build_parser() -> argparse.ArgumentParser:
                                   "and lose much on a busy machine; torch's default for real)")
     check = commands.add_parser("check", help="run a question's visible sanity checks")
     check.add_argument("question", help="e.g. Q4, or 'all'")
+    check.add_argument("-v", "--verbose", action="store_true", help="pytest's whole report, tracebacks included")
+    submit = commands.add_parser("submit", help="check the package and write the zip to hand in")
+    submit.add_argument("--out", default=None,
+                        help="the zip to write, or a folder for it (default: ./attention_seq2seq_submission.zip)")
     return parser
 
 
@@ -132,7 +145,14 @@ def _env(args: argparse.Namespace) -> int:
 def _check(args: argparse.Namespace) -> int:
     from seq2seq.check import check
 
-    return 0 if check(args.question) else 1
+    return 0 if check(args.question, verbose=args.verbose) else 1
+
+
+def _submit(args: argparse.Namespace) -> int:
+    from seq2seq.submit import DEFAULT_OUT, submit
+
+    submit(args.out or DEFAULT_OUT)
+    return 0
 
 
 def _demo(args: argparse.Namespace) -> int:
@@ -193,12 +213,14 @@ def _experiments(args: argparse.Namespace) -> int:
 
 COMMANDS: dict[str, Callable[[argparse.Namespace], int]] = {
     "env": _env, "check": _check, "demo": _demo, "train": _train, "compare": _compare, "evaluate": _evaluate,
-    "translate": _translate, "experiments": _experiments}
+    "translate": _translate, "experiments": _experiments, "submit": _submit}
 
 
 def main(argv: list[str] | None = None) -> int:
     """Parse ``argv`` and run the command; errors a user can fix print one line and return 2."""
-    args = build_parser().parse_args(argv)
+    argv = sys.argv[1:] if argv is None else argv
+    command = next((arg for arg in argv if not arg.startswith("-")), None)
+    args = build_parser(run_config=command in ("train", "compare")).parse_args(argv)
     try:
         return COMMANDS[args.command](args)
     except (ValueError, FileNotFoundError, RuntimeError) as error:
