@@ -154,8 +154,6 @@ def test_cli_argument_errors(tmp_path, capsys):
     assert "unknown corpus" in capsys.readouterr().err
     assert cli.main(["evaluate", str(tmp_path / "missing.pt")]) == 2
     assert "no checkpoint" in capsys.readouterr().err
-    assert cli.main(["train", "--device", "cpu", "--amp", "fp16", "--out-dir", str(tmp_path)]) == 2
-    assert "needs a CUDA device" in capsys.readouterr().err
     bad = tmp_path / "bad.json"
     bad.write_text('{"epochs": 2, "learning_rate": 1}')
     assert cli.main(["train", "--config", str(bad)]) == 2
@@ -175,24 +173,23 @@ def test_cli_config_file_and_flags(tmp_path):
 def test_amp_choices_on_cuda_and_cpu():
     cpu, cuda = torch.device("cpu"), torch.device("cuda")
     assert runner.resolve_amp("auto", cpu) is None and runner.resolve_amp("off", cuda) is None
-    with mock.patch.object(runner.onednn, "bf16_native", return_value=False), pytest.raises(ValueError, match="native"):
-        runner.resolve_amp("bf16", cpu)
+    with mock.patch.object(runner.onednn, "bf16_native", return_value=False):  # float32 instead, said in one line
+        assert runner.resolve_amp("bf16", cpu) is None
     with mock.patch.object(runner.onednn, "bf16_native", return_value=True):
         assert runner.resolve_amp("bf16", cpu) == torch.bfloat16 and runner.resolve_amp("auto", cpu) is None
-        with pytest.raises(ValueError, match="CUDA"):
-            runner.resolve_amp("fp16", cpu)
+        assert runner.resolve_amp("fp16", cpu) is None
     with mock.patch("torch.cuda.is_bf16_supported", return_value=True):
         assert runner.resolve_amp("auto", cuda) == torch.bfloat16
     with mock.patch("torch.cuda.is_bf16_supported", return_value=False):
         assert runner.resolve_amp("auto", cuda) == torch.float16
+        assert runner.resolve_amp("bf16", cuda) is None  # a GPU without bfloat16: float32, said in one line
     assert runner.resolve_amp("fp16", cuda) == torch.float16
     assert runner.make_scaler(torch.bfloat16) is None and runner.make_scaler(None) is None
     assert not isinstance(runner.decoding_precision("off", cpu), torch.autocast)
     with mock.patch.object(runner.onednn, "bf16_native", return_value=True):
         precision = runner.decoding_precision("bf16", cpu)
         assert isinstance(precision, torch.autocast) and precision.fast_dtype == torch.bfloat16
-        with pytest.raises(ValueError, match="CUDA"):
-            runner.decoding_precision("fp16", cpu)
+        assert not isinstance(runner.decoding_precision("fp16", cpu), torch.autocast)  # float32 off CUDA
     with mock.patch("torch.cuda.is_available", return_value=True):
         assert runner.get_device("auto") == cuda
         assert isinstance(runner.make_scaler(torch.float16), torch.amp.GradScaler)

@@ -21,7 +21,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
-from seq2seq.data import DataError, resolve_data_dir
+from seq2seq.data import DATA_ENV, DataError, resolve_data_dir
 
 
 @dataclass(frozen=True)
@@ -78,9 +78,9 @@ def download(data_dir: str | Path | None = None, *, mirror: str | None = None,
         The paths of the files now in place.
 
     Raises:
-        DataError: no data directory given, a file whose sha256 differs from the expected one (nothing is
-            written), or a bad archive.
-        OSError: the network failed (urllib's errors).
+        DataError: no data directory given, a file that could not be fetched (the message names its URL and how
+            to put the files in place by hand, offline: :func:`offline_help`), a file whose sha256 differs from the
+            expected one (nothing is written), or a bad archive.
     """
     root = resolve_data_dir(data_dir, create=True)
     done: list[Path] = []
@@ -96,8 +96,11 @@ def download(data_dir: str | Path | None = None, *, mirror: str | None = None,
         fetched = Path(name)
         extracted = fetched.with_suffix(".out")
         try:
-            with urllib.request.urlopen(url, timeout=timeout) as response, open(fetched, "wb") as sink:
-                shutil.copyfileobj(response, sink)
+            try:
+                with urllib.request.urlopen(url, timeout=timeout) as response, open(fetched, "wb") as sink:
+                    shutil.copyfileobj(response, sink)
+            except OSError as error:  # urllib's URLError and HTTPError, timeouts, a refused connection
+                raise DataError(f"could not fetch {url} ({error}). {offline_help(root, sources)}") from error
             _extract(fetched, extracted, source, url)
             got = sha256_of(extracted)
             if got != source.sha256:
@@ -109,6 +112,16 @@ def download(data_dir: str | Path | None = None, *, mirror: str | None = None,
             extracted.unlink(missing_ok=True)
         done.append(target)
     return done
+
+
+def offline_help(root: Path, sources: Sequence[Source] = SOURCES) -> str:
+    """How to do without the network: which files to put where by hand (the data directory is found through
+    ``$SEQ2SEQ_DATA_DIR``, or ``--data-dir``), with where each comes from."""
+    files = "; ".join(f"{root / s.target} (from {s.base}/{s.path}"
+                      f"{f', member {s.member}' if s.member else ', gunzipped' if s.path.endswith('.gz') else ''})"
+                      for s in sources)
+    return (f"Offline, or behind a firewall: fetch them elsewhere and put them in the data directory by hand "
+            f"(${DATA_ENV}, or --data-dir): {files}; their sha256 are in seq2seq.download.SOURCES")
 
 
 def _extract(fetched: Path, out: Path, source: Source, url: str) -> None:

@@ -16,6 +16,7 @@ Commands:
 
 Examples:
     python -m seq2seq train --corpus multi30k --src de --tgt en --epochs 10 --out-dir runs/m30k
+    python -m seq2seq train --out-dir runs/m30k --max-minutes 30   # stops cleanly, saves last.pt
     python -m seq2seq train --out-dir runs/m30k --resume
     torchrun --standalone --nproc-per-node 2 -m seq2seq train ...   # 2 processes share every batch (DDP)
     python -m seq2seq evaluate runs/m30k/best.pt --beam 5
@@ -68,18 +69,20 @@ def _positive(text: str) -> int:
     return value
 
 
-def _decoding_flags(parser: argparse.ArgumentParser, beam: int) -> None:
+def _decoding_flags(parser: argparse.ArgumentParser, beam_help: str) -> None:
+    """The flags ``evaluate`` and ``translate`` share: the checkpoint(s), beam, length penalty, device, amp."""
     parser.add_argument("checkpoint")
-    parser.add_argument("--beam", type=_positive, default=beam,
-                        help=f"beam size (1: greedy; default {beam})" if beam == 1 else
-                        f"beam size besides greedy (1: greedy only; default {beam})")
+    parser.add_argument("--ensemble", nargs="+", default=(), metavar="CHECKPOINT",
+                        help="more checkpoints (same vocabularies) decoded together with the first, their "
+                             "probabilities averaged (seq2seq.ensemble; translate: after the sentences)")
+    parser.add_argument("--beam", type=_positive, default=5, help=beam_help)
     parser.add_argument("--length-penalty", type=float, default=None,
                         help="beam search's length penalty alpha (default: the checkpoint's run config)")
     parser.add_argument("--device", default="auto", help="auto | cpu | cuda | cuda:N (default: auto)")
     parser.add_argument("--amp", default="off", choices=("off", "bf16", "fp16"),
                         help="decode under autocast: bf16 on CUDA or on a CPU with native bfloat16 (faster, "
-                             "translations may differ where two words are nearly tied), fp16 on CUDA "
-                             "(default: off, float32)")
+                             "translations may differ where two words are nearly tied), fp16 on CUDA; float32 "
+                             "elsewhere, said in one line (default: off, float32)")
 
 
 def build_parser(run_config: bool = True) -> argparse.ArgumentParser:
@@ -99,21 +102,23 @@ def build_parser(run_config: bool = True) -> argparse.ArgumentParser:
     train = commands.add_parser("train", help="train a model (under torchrun: on several processes)")
     if run_config:
         _config_flags(train)
-    train.add_argument("--resume", action="store_true", help="go on from OUT_DIR/last.pt")
+    train.add_argument("--resume", action="store_true",
+                       help="go on from OUT_DIR/last.pt (also within an epoch, after --max-steps, --max-minutes or "
+                            "Ctrl-C: the first Ctrl-C stops after the current step and saves last.pt)")
     compare = commands.add_parser("compare", help="attention vs. vanilla, BLEU by source length")
     if run_config:
         _config_flags(compare)
     evaluate = commands.add_parser("evaluate", help="test BLEU of a checkpoint")
-    _decoding_flags(evaluate, beam=5)
+    _decoding_flags(evaluate, "beam size besides greedy (1: greedy only; default 5)")
     evaluate.add_argument("--split", default="test", choices=("train", "valid", "test"))
     evaluate.add_argument("--data-dir", default=None, help="default: the checkpoint's run config's")
-    evaluate.add_argument("--ensemble", nargs="+", default=(), metavar="CHECKPOINT",
-                          help="more checkpoints (same vocabularies) decoded together with the first, their "
-                               "probabilities averaged (seq2seq.ensemble)")
     translate = commands.add_parser("translate", help="translate sentences with a checkpoint")
-    _decoding_flags(translate, beam=1)
+    _decoding_flags(translate, "beam size (default 5, with the checkpoint's length penalty; 1: greedy)")
     translate.add_argument("sentences", nargs="*", help="sentences to translate; none: read lines from stdin")
-    translate.add_argument("--heatmaps", default=None, help="folder for one attention heatmap PNG per sentence")
+    translate.add_argument("--heatmaps", default=None, metavar="DIR",
+                           help="folder for one attention heatmap PNG per sentence: attention_N.png for sentence N; "
+                                "when DIR already holds a run's, attention_N_run2.png, _run3, ... (never "
+                                "overwritten)")
     experiments = commands.add_parser("experiments", help="hyperparameter studies (Q31-Q34): CSV, PNG, summary.md")
     experiments.add_argument("--size", default="quick", choices=("quick", "real"),
                              help="quick: synthetic corpus, tiny models (under a minute on a CPU); real: Tatoeba's "
@@ -163,9 +168,19 @@ def _demo(args: argparse.Namespace) -> int:
 
 
 def _train(args: argparse.Namespace) -> int:
+    """Train; 130 (as a shell reports Ctrl-C) when Ctrl-C stopped it, after saving (or a second Ctrl-C)."""
     from seq2seq.runner import train
 
-    train(_run_config(args), resume=args.resume)
+    config = _run_config(args)
+    try:
+        stopped = train(config, resume=args.resume)["stopped"]
+    except KeyboardInterrupt:
+        print(f"interrupted: {config.out_dir}/last.pt holds the last epoch saved; go on with --resume",
+              file=sys.stderr)
+        return 130
+    if stopped == "Ctrl-C":
+        print("interrupted by Ctrl-C: the checkpoint above was saved; go on with --resume", file=sys.stderr)
+        return 130
     return 0
 
 
@@ -192,7 +207,7 @@ def _translate(args: argparse.Namespace) -> int:
     if not sentences:
         raise ValueError("no sentences: give them as arguments or on stdin")
     translate_sentences(args.checkpoint, sentences, beam_size=args.beam, device=args.device, heatmaps=args.heatmaps,
-                        length_penalty=args.length_penalty, amp=args.amp)
+                        length_penalty=args.length_penalty, amp=args.amp, ensemble=tuple(args.ensemble))
     return 0
 
 

@@ -63,9 +63,11 @@ class RunConfig(ModelOptions):
     patience: int = 3                  # early stopping on the validation loss
     average_last: int = 0              # >0: also write averaged.pt, the mean weights of the last N epochs (runner)
     seed: int = 1234
+    max_steps: int | None = None       # stop after this many optimisation steps of this invocation (seq2seq.stopping)
+    max_minutes: float | None = None   # stop after this many minutes of this invocation; both: whichever comes first
     # system
     device: str = "auto"               # auto | cpu | cuda | cuda:N
-    amp: str = "auto"                  # auto | off | bf16 | fp16; CPU: off or bf16 (see runner)
+    amp: str = "auto"                  # auto | off | bf16 | fp16: float32 where not native (see runner)
     threads: int | None = None         # torch CPU threads; None: torch's default
     out_dir: str = "runs/default"
     progress: bool = True
@@ -84,6 +86,9 @@ class RunConfig(ModelOptions):
             raise ValueError("teacher_forcing_ratio must be in [0, 1]")
         if self.lr_decay_after < 0 or not 0.0 < self.lr_decay <= 1.0:
             raise ValueError("lr_decay_after must be >= 0 and lr_decay in (0, 1]")
+        for name in ("max_steps", "max_minutes"):
+            if getattr(self, name) is not None and getattr(self, name) <= 0:
+                raise ValueError(f"{name} must be positive (None: no cap), got {getattr(self, name)}")
         if self.average_last < 0:
             raise ValueError(f"average_last must be >= 0 (0: no averaging), got {self.average_last}")
         for name in ("epochs", "batch_size", "emb_dim", "hidden_size", "dec_hidden", "n_layers", "beam_size"):

@@ -163,13 +163,16 @@ class Processes:
             torch.manual_seed(seed + 1_000_003 * epoch + self.rank)
 
     def combine(self, step_losses: list[float], epoch_loss: float, loader: DataLoader,
-                device: torch.device) -> tuple[list[float], float]:
+                device: torch.device, first: int = 0) -> tuple[list[float], float]:
         """The epoch's step losses and mean loss per target token over the whole batches, from this process's
-        ``train_epoch`` figures on its shards (one all-reduce); in one process, the figures as they are."""
+        ``train_epoch`` figures on its shards (one all-reduce); in one process, the figures as they are.
+        ``first``: the epoch's batches skipped before these steps (a run resumed within an epoch, or stopped
+        early: :mod:`seq2seq.stopping`)."""
         if not self.active:
             return step_losses, epoch_loss
         sampler: ShardSampler = loader.batch_sampler
         mine, total = sampler.tokens(loader.dataset.lengths())
+        mine, total = mine[first:first + len(step_losses)], total[first:first + len(step_losses)]
         weighted = torch.tensor([loss * n for loss, n in zip(step_losses, mine)], dtype=torch.float64, device=device)
         dist.all_reduce(weighted)
         steps = [float(w) / n for w, n in zip(weighted.tolist(), total)]

@@ -19,8 +19,9 @@ Devices: ``auto`` picks CUDA when there is one. Mixed precision (``amp``): on CU
 where the GPU supports it, else float16 with a ``GradScaler`` (float16 gradients underflow without one). On the
 CPU, ``auto`` means float32 (the course's default: exact and the same on every machine); ``amp=bf16`` trains under
 bfloat16 autocast where the CPU multiplies bfloat16 natively (AVX512-BF16 or AMX: about 1.75x the float32 tokens
-per second for the reference model on the 2-core machine measured), and is an error elsewhere, where oneDNN
-emulates it slower than float32; fp16 is CUDA only. Batches are pinned in memory on CUDA (faster copies).
+per second for the reference model on the 2-core machine measured); elsewhere, where oneDNN would emulate it
+slower than float32, the run says so in one line and goes on in float32 (fp16 likewise, off CUDA). Batches are
+pinned in memory on CUDA (faster copies).
 """
 from __future__ import annotations
 
@@ -38,7 +39,7 @@ from torch import nn
 from torch.nn.utils.rnn import pad_sequence
 
 from seq2seq import ASSIGNMENT_DIR, PAD, onednn
-from seq2seq.checkpoint import average_weights, load_checkpoint, save_checkpoint
+from seq2seq.checkpoint import Checkpoint, average_weights, load_checkpoint, save_checkpoint
 from seq2seq.config import RunConfig
 from seq2seq.corpora import load_multi30k, load_tatoeba, synthetic_corpus
 from seq2seq.data import Corpus, Data, TranslationDataset, detokenize, prepare, tokenize
@@ -48,6 +49,7 @@ from seq2seq.environment import get_device, set_seed
 from seq2seq.evaluation import bleu_signature, compare_models, evaluate
 from seq2seq.model import ModelConfig
 from seq2seq.search import translate
+from seq2seq.stopping import CappedLoader, StopGuard, ctrl_c_stops
 from seq2seq.subwords import SubwordVocab
 from seq2seq.training import EarlyStopping, History, diverged, make_optimizer, smooth, train_epoch
 from seq2seq.variants import build
@@ -56,19 +58,25 @@ from seq2seq.visualisation import alignment_report
 
 # ================================================================================================== devices
 def resolve_amp(amp: str, device: torch.device) -> torch.dtype | None:
-    """The autocast dtype for ``amp`` on ``device``, or None for float32 (see the module docstring)."""
-    if amp == "off":
+    """The autocast dtype for ``amp`` on ``device``, or None for float32 (see the module docstring).
+
+    ``bf16`` and ``fp16`` mean "where this device does it natively": elsewhere the run goes on in float32 and
+    says so in one line (a recipe written on a machine with native bfloat16 still runs on an AVX2 laptop)."""
+    if amp == "off" or (amp == "auto" and device.type != "cuda"):
         return None
-    if device.type != "cuda":
+    if device.type == "cuda":
         if amp == "auto":
-            return None
-        if amp == "bf16" and device.type == "cpu" and onednn.bf16_native():
-            return torch.bfloat16
-        need = "a CPU with native bfloat16 (AVX512-BF16 or AMX)" if amp == "bf16" else "a CUDA device"
-        raise ValueError(f"amp={amp!r} needs {need} (this run is on {device}); use amp=auto or off")
-    if amp == "auto":
-        return torch.bfloat16 if torch.cuda.is_bf16_supported() else torch.float16
-    return {"bf16": torch.bfloat16, "fp16": torch.float16}[amp]
+            return torch.bfloat16 if torch.cuda.is_bf16_supported() else torch.float16
+        if amp == "fp16" or torch.cuda.is_bf16_supported():
+            return {"bf16": torch.bfloat16, "fp16": torch.float16}[amp]
+        why = "this GPU has no bfloat16"
+    elif amp == "bf16" and device.type == "cpu" and onednn.bf16_native():
+        return torch.bfloat16
+    else:
+        why = ("this CPU has no native bfloat16 products (AVX512-BF16 or AMX)" if amp == "bf16" and
+               device.type == "cpu" else f"{amp} autocast needs a CUDA device and this run is on {device}")
+    _say(f"amp={amp}: {why}; running in float32 instead")
+    return None
 
 
 def decoding_precision(amp: str, device: torch.device) -> contextlib.AbstractContextManager:
@@ -144,8 +152,9 @@ def _say(message: str) -> None:
 @dataclass
 class TrainingRun:
     """What a training run carries from epoch to epoch; ``epoch`` is the last one done (0 before the first).
-    ``trainer`` is what ``train_epoch`` trains: the model itself, or DDP around it under torchrun
-    (:mod:`seq2seq.distributed`); ``model`` is always the plain model (evaluated, saved)."""
+    ``guard`` stops it early (:mod:`seq2seq.stopping`). ``trainer`` is what ``train_epoch`` trains: the model
+    itself, or DDP around it under torchrun (:mod:`seq2seq.distributed`); ``model`` is always the plain model
+    (evaluated, saved)."""
 
     config: RunConfig
     data: Data
@@ -159,6 +168,8 @@ class TrainingRun:
     history: History = field(default_factory=History)
     stopper: EarlyStopping = field(default_factory=EarlyStopping)
     epoch: int = 0
+    batches_done: int = 0  # of epoch ``epoch + 1``, when the run stopped within it (seq2seq.stopping)
+    guard: StopGuard = field(default_factory=StopGuard)
 
     def say(self, message: str) -> None:
         """Print, from one process only."""
@@ -180,7 +191,8 @@ def start_run(config: RunConfig, data: Data | None = None, *, resume: bool = Fal
     data = data or prepare_data(config)
     model = build(config.model_config(len(data.src_vocab), len(data.tgt_vocab))).to(device)
     run = TrainingRun(config, data, device, model, make_optimizer(model, config.lr, config.weight_decay), amp_dtype,
-                      make_scaler(amp_dtype), group, stopper=EarlyStopping(config.patience))
+                      make_scaler(amp_dtype), group, stopper=EarlyStopping(config.patience),
+                      guard=StopGuard(config.max_steps, config.max_minutes))
     if resume:
         _resume(run, Path(config.out_dir) / "last.pt")
     run.trainer = group.wrap(model, device)
@@ -200,18 +212,21 @@ def _resume(run: TrainingRun, last: Path) -> None:
     run.history = History(state["history"]["steps"], state["history"]["epochs"])
     run.stopper = EarlyStopping(**state["stopper"])
     torch.set_rng_state(state["torch_rng"].cpu())
-    run.epoch = state["epoch"]
-    run.say(f"resumed from {last} after epoch {run.epoch}")
+    run.epoch, run.batches_done = state["epoch"], state.get("batches_done", 0)
+    within = f" and {run.batches_done} batches of epoch {run.epoch + 1}" if run.batches_done else ""
+    run.say(f"resumed from {last} after epoch {run.epoch}{within}")
 
 
 def train_one_epoch(run: TrainingRun, loader: Any) -> tuple[float, float]:
     """Epoch ``run.epoch + 1``: set its learning rate (:meth:`RunConfig.lr_at`) and train on ``loader`` with
     Q23's ``train_epoch``; return ``(mean training loss per target token, seconds)``. Under torchrun, the loss
-    and the step losses logged are those of the whole batches, every process's shard together."""
+    and the step losses logged are those of the whole batches, every process's shard together. A
+    :class:`CappedLoader` that stopped early leaves ``run.epoch`` as it was and ``run.batches_done`` set."""
     epoch, config = run.epoch + 1, run.config
     for param_group in run.optimizer.param_groups:
         param_group["lr"] = config.lr_at(epoch)
     run.group.seed_epoch(config.seed, epoch)
+    first = run.batches_done  # a run resumed within this epoch goes on after the batches it trained on
     shards = History()
     started = time.perf_counter()
     loss = train_epoch(run.trainer, loader, run.optimizer, clip=config.clip,
@@ -219,9 +234,12 @@ def train_one_epoch(run: TrainingRun, loader: Any) -> tuple[float, float]:
                        progress=config.progress and run.group.is_main, label_smoothing=config.label_smoothing,
                        amp_dtype=run.amp_dtype, scaler=run.scaler)
     seconds = time.perf_counter() - started
-    steps, loss = run.group.combine(shards.steps, loss, loader, run.device)
+    steps, loss = run.group.combine(shards.steps, loss, getattr(loader, "loader", loader), run.device, first)
     run.history.steps.extend(steps)
-    run.epoch = epoch
+    if getattr(loader, "stopped", False):
+        run.batches_done = loader.position
+    else:
+        run.epoch, run.batches_done = epoch, 0
     return loss, seconds
 
 
@@ -237,9 +255,15 @@ def train(config: RunConfig, *, resume: bool = False, data: Data | None = None,
     stop early on ``patience`` epochs without improvement or on divergence. ``on_epoch(epoch, model, row)``, when
     given, is called after that with the epoch's ``log.csv`` row; returning True stops the run (the benchmark's
     time budget). Under ``torchrun`` the processes share every batch (:mod:`seq2seq.distributed`), and process 0
-    alone evaluates, writes, prints and calls ``on_epoch``."""
+    alone evaluates, writes, prints and calls ``on_epoch``.
+
+    ``max_steps``/``max_minutes`` or a first Ctrl-C stop the run after its current step: ``last.pt`` is saved
+    within the epoch (and ``best.pt`` too when no epoch was validated yet), so that ``evaluate`` and ``--resume``
+    work, and the result's ``"stopped"`` says why (None: the run ended as configured)."""
     with processes(get_device(config.device)) as group:
-        return _train_epochs(start_run(config, data, resume=resume, group=group), on_epoch)
+        run = start_run(config, data, resume=resume, group=group)
+        with ctrl_c_stops(run.guard):
+            return _train_epochs(run, on_epoch)
 
 
 def _train_epochs(run: TrainingRun, on_epoch: EpochHook | None) -> dict[str, Any]:
@@ -254,12 +278,17 @@ def _train_epochs(run: TrainingRun, on_epoch: EpochHook | None) -> dict[str, Any
             f"device {run.device}{autocast}{sharing}")
     train_loader = group.shard(data.loader("train", config.batch_size, seed=config.seed, device=run.device))
     train_loader.batch_sampler.set_epoch(run.epoch)  # a resumed run sees the batches it would have seen
+    train_loader = CappedLoader(train_loader, run.guard, skip=run.batches_done,
+                                agree=lambda stop: group.from_main(lambda: stop))
     valid_loader = data.loader("valid", config.batch_size, device=run.device)
     valid_refs = true_references(data, "valid")
     tokens_per_epoch = sum(len(t) - 1 for t in data.datasets["train"].tgt)
     last, best = out / "last.pt", out / "best.pt"
     while run.epoch < config.epochs and run.stopper.bad_epochs < run.stopper.patience:
         train_loss, seconds = train_one_epoch(run, train_loader)
+        if train_loader.stopped:
+            _save_stopped(run, out)
+            break
         valid = group.from_main(lambda s=seconds: _validate(run, valid_loader, valid_refs) | {"seconds": s})
         run.history.log_epoch(train_loss, valid["loss"], valid_bleu=valid["bleu"], lr=config.lr_at(run.epoch),
                               seconds=valid["seconds"], tokens_per_s=tokens_per_epoch / valid["seconds"])
@@ -283,11 +312,25 @@ def _train_epochs(run: TrainingRun, on_epoch: EpochHook | None) -> dict[str, Any
             break
         if on_epoch is not None and group.from_main(lambda: on_epoch(run.epoch, run.model, run.history.epochs[-1])):
             break
-    result = {"best": best, "last": last, "history": run.history, "data": data}
-    if config.average_last and run.epoch:
+    result = {"best": best, "last": last, "history": run.history, "data": data, "stopped": run.guard.reason}
+    if config.average_last and run.epoch and run.guard.reason is None:
         result["averaged"] = out / "averaged.pt"
         group.from_main(lambda: _write_average(run, out, valid_loader, valid_refs))
     return result
+
+
+def _save_stopped(run: TrainingRun, out: Path) -> None:
+    """Save a run stopped within an epoch (:mod:`seq2seq.stopping`): ``last.pt`` with the batches done, and
+    ``best.pt`` as well when no epoch has been validated yet (so there is a checkpoint to evaluate)."""
+    last, best = out / "last.pt", out / "best.pt"
+    if run.group.is_main:
+        save_checkpoint(last, model=run.model, optimizer=run.optimizer, scaler=run.scaler, data=run.data,
+                        config=run.config, history=run.history, stopper=run.stopper, epoch=run.epoch,
+                        batches_done=run.batches_done)
+        if not best.is_file():
+            best.write_bytes(last.read_bytes())
+    run.say(f"stopped: {run.guard.reason}, after {run.batches_done} batches of epoch {run.epoch + 1}; saved {last}. "
+            "Go on with the same command and --resume")
 
 
 def _keep_weights(run: TrainingRun, out: Path) -> None:
@@ -325,6 +368,21 @@ def _validate(run: TrainingRun, loader: Any, references: list[list[str]]) -> dic
 
 
 # ================================================================================================== evaluate
+def with_ensemble(checkpoint: Checkpoint, path: str | Path, ensemble: tuple[str | Path, ...],
+                  device: torch.device) -> nn.Module:
+    """The model that decodes: the checkpoint's, or, with ``ensemble`` (more checkpoints, same vocabularies), an
+    :class:`seq2seq.ensemble.Ensemble` of it and them (their probabilities averaged). Used by ``evaluate`` and
+    ``translate`` alike."""
+    if not ensemble:
+        return checkpoint.model
+    members = [load_checkpoint(other, device) for other in ensemble]
+    for other, member in zip(ensemble, members):
+        if member.src_vocab != checkpoint.src_vocab or member.tgt_vocab != checkpoint.tgt_vocab:
+            raise ValueError(f"{other}: its vocabularies differ from {path}'s, so it cannot join the ensemble")
+    _say(f"ensemble of {len(members) + 1} checkpoints: {path}, {', '.join(map(str, ensemble))}")
+    return Ensemble([checkpoint.model, *(member.model for member in members)])
+
+
 def evaluate_checkpoint(path: str | Path, *, split: str = "test", beams: tuple[int, ...] = (1, 5),
                         device: str = "auto", data: Data | None = None, data_dir: str | None = None,
                         batch_size: int | None = None, length_penalty: float | None = None,
@@ -339,20 +397,14 @@ def evaluate_checkpoint(path: str | Path, *, split: str = "test", beams: tuple[i
     dev = get_device(device)
     precision = decoding_precision(amp, dev)
     checkpoint = load_checkpoint(path, dev)
-    model, config = checkpoint.model, checkpoint.config
+    config = checkpoint.config
     alpha = config.length_penalty if length_penalty is None else length_penalty
     if data_dir is not None:
         config.data_dir = data_dir
     data = data or prepare_data(config)
     if data.src_vocab != checkpoint.src_vocab or data.tgt_vocab != checkpoint.tgt_vocab:
         raise ValueError(f"{path}: the data's vocabularies differ from the checkpoint's")
-    if ensemble:
-        members = [load_checkpoint(other, dev) for other in ensemble]
-        for other, member in zip(ensemble, members):
-            if member.src_vocab != checkpoint.src_vocab or member.tgt_vocab != checkpoint.tgt_vocab:
-                raise ValueError(f"{other}: its vocabularies differ from {path}'s, so it cannot join the ensemble")
-        model = Ensemble([model, *(member.model for member in members)])
-        _say(f"ensemble of {len(members) + 1} checkpoints: {path}, {', '.join(map(str, ensemble))}")
+    model = with_ensemble(checkpoint, path, ensemble, dev)
     # Dataset order on any split, "train" included (it is shuffled by default): hypotheses meet their references.
     loader = data.loader(split, batch_size or config.batch_size, shuffle=False, bucket=False, device=dev)
     results = {}
@@ -383,36 +435,53 @@ def evaluate_checkpoint(path: str | Path, *, split: str = "test", beams: tuple[i
 
 
 # ================================================================================================== translate
-def translate_sentences(path: str | Path, sentences: list[str], *, beam_size: int = 1, device: str = "auto",
+def translate_sentences(path: str | Path, sentences: list[str], *, beam_size: int = 5, device: str = "auto",
                         heatmaps: str | Path | None = None, length_penalty: float | None = None,
-                        batch_size: int | None = None, amp: str = "off") -> list[str]:
-    """Translate raw sentences with a checkpoint, ``batch_size`` (None: the run config's) at a time through
-    :func:`seq2seq.search.translate`; with ``heatmaps``, one attention PNG per sentence there
-    (``length_penalty``: None takes the run config's; ``amp``: :func:`decoding_precision`)."""
+                        batch_size: int | None = None, amp: str = "off", ensemble: tuple[str | Path, ...] = (),
+                        keep_heatmaps: bool = True) -> list[str]:
+    """Translate raw sentences with a checkpoint (and the ``ensemble``'s, :func:`with_ensemble`), ``batch_size``
+    (None: the run config's) at a time through :func:`seq2seq.search.translate`: beam search of ``beam_size``
+    (5 by default, the headline decoding; 1: greedy) with ``length_penalty`` (None: the run config's); ``amp``:
+    :func:`decoding_precision`. With ``heatmaps``, one attention PNG per sentence there, named by
+    :func:`heatmap_paths` (``keep_heatmaps``: never overwrite an earlier run's)."""
     dev = get_device(device)
     precision = decoding_precision(amp, dev)
     checkpoint = load_checkpoint(path, dev)
+    model = with_ensemble(checkpoint, path, ensemble, dev)
     config, src_vocab, tgt_vocab = checkpoint.config, checkpoint.src_vocab, checkpoint.tgt_vocab
     alpha = config.length_penalty if length_penalty is None else length_penalty
     tokenizer = tokenizer_for(config.corpus)
     words = [tokenizer(sentence, checkpoint.src_lang) for sentence in sentences]
+    pngs = heatmap_paths(Path(heatmaps), len(sentences), keep=keep_heatmaps) if heatmaps is not None else None
+    _say(f"decoding: {'greedy' if beam_size == 1 else f'beam {beam_size}, length penalty {alpha}'}")
     size = batch_size or config.batch_size
     outputs = []
     for start in range(0, len(words), size):
         ids = [torch.tensor(src_vocab.encode(w)) for w in words[start:start + size]]  # <sos> ... <eos>
-        src = pad_sequence(ids, batch_first=True, padding_value=PAD).to(dev)
-        lengths = torch.tensor([len(i) for i in ids])
+        src = pad_sequence(ids, batch_first=True, padding_value=PAD).to(dev)  # (batch, src_len)
+        lengths = torch.tensor([len(i) for i in ids])  # (batch,)
         limit = config.max_len or 2 * lengths + 10
         with precision:
-            results = translate(checkpoint.model, src, lengths, beam_size, limit, alpha)
+            results = translate(model, src, lengths, beam_size, limit, alpha)
         for i, result in enumerate(results, start=start):
             out_words = tgt_vocab.decode(result.tokens)
             outputs.append(detokenize(out_words, checkpoint.tgt_lang))
             _say(f"{sentences[i]}\n  -> {outputs[-1]}")
-            if heatmaps is not None:
-                _heatmap(result.attention, words[i], result.tokens, src_vocab, tgt_vocab, sentences[i],
-                         Path(heatmaps) / f"attention_{i + 1}.png")
+            if pngs is not None:
+                _heatmap(result.attention, words[i], result.tokens, src_vocab, tgt_vocab, sentences[i], pngs[i])
     return outputs
+
+
+def heatmap_paths(folder: Path, count: int, *, keep: bool = True) -> list[Path]:
+    """Where the heatmaps of ``count`` sentences go: ``attention_N.png`` for sentence N (from 1) the first time;
+    when the folder already holds a run's heatmaps (and ``keep``), ``attention_N_runR.png`` with R = 2, 3, ...
+    the next run number, so that translating again into the same folder never overwrites earlier files."""
+    runs = [1] if (folder / "attention_1.png").exists() else []
+    runs += [int(p.stem.rsplit("_run", 1)[1]) for p in folder.glob("attention_*_run*.png")
+             if p.stem.rsplit("_run", 1)[1].isdigit()]
+    run = max(runs) + 1 if keep and runs else 1
+    suffix = "" if run == 1 else f"_run{run}"
+    return [folder / f"attention_{n}{suffix}.png" for n in range(1, count + 1)]
 
 
 def _heatmap(attention: torch.Tensor, src_words: list[str], out_ids: list[int], src_vocab: Any, tgt_vocab: Any,
@@ -498,6 +567,6 @@ def demo(device: str = "cpu", out_dir: str | Path | None = None, **overrides: An
     _say(f"loss curves: {curves}")
     examples = [src for src, _ in run["data"].corpus.test[:3]]
     translate_sentences(run["best"], examples, beam_size=config.beam_size, device=config.device,
-                        heatmaps=Path(out_dir))
+                        heatmaps=Path(out_dir), keep_heatmaps=False)  # a new demo run replaces its pictures
     _say(f"demo done in {time.perf_counter() - started:.0f}s; checkpoints, log.csv and PNGs in {out_dir}/")
     return {"bleu": {beam: r["bleu"] for beam, r in results.items()}, "run": run}

@@ -59,9 +59,10 @@ class Checkpoint:
 
 def save_checkpoint(path: Path, *, model: nn.Module, optimizer: torch.optim.Optimizer,
                     scaler: torch.amp.GradScaler | None, data: Data, config: RunConfig, history: History,
-                    stopper: EarlyStopping, epoch: int) -> None:
-    """Write a format-:data:`FORMAT` checkpoint of a run after ``epoch`` (atomically: an interrupted save never
-    leaves a broken file at ``path``)."""
+                    stopper: EarlyStopping, epoch: int, batches_done: int = 0) -> None:
+    """Write a format-:data:`FORMAT` checkpoint of a run after ``epoch`` and ``batches_done`` batches of the next
+    one (a run stopped within an epoch: :mod:`seq2seq.stopping`), atomically: an interrupted save never leaves a
+    broken file at ``path``."""
     model_config = config.model_config(len(data.src_vocab), len(data.tgt_vocab))
     state = {"format": FORMAT, "model": model.state_dict(), "model_config": asdict(model_config),
              "vocab": {"src": data.src_vocab.itos, "tgt": data.tgt_vocab.itos},
@@ -71,7 +72,7 @@ def save_checkpoint(path: Path, *, model: nn.Module, optimizer: torch.optim.Opti
              "run_config": asdict(config), "optimizer": optimizer.state_dict(),
              "scaler": scaler.state_dict() if scaler is not None else None,
              "history": {"steps": history.steps, "epochs": history.epochs}, "stopper": asdict(stopper),
-             "epoch": epoch, "torch_rng": torch.get_rng_state()}
+             "epoch": epoch, "batches_done": batches_done, "torch_rng": torch.get_rng_state()}
     tmp = path.with_suffix(".tmp")
     torch.save(state, tmp)
     tmp.replace(path)
