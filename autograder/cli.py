@@ -116,7 +116,9 @@ def _grade(args: argparse.Namespace) -> int:
     if not (args.submission / "seq2seq" / "__init__.py").is_file():
         print(f"autograder: {args.submission} is not a submission: it has no seq2seq/__init__.py", file=sys.stderr)
         return 2
-    from autograder import isolation
+    from autograder import isolation, sandbox
+
+    sandbox.prestart()  # before this process imports torch and the checks: the zygotes import in the meantime
     from autograder.harness import grade
     from autograder.results import NOT_GRADED, attempt, status
 

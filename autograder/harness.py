@@ -127,6 +127,8 @@ class Grading:
 
     def pytest_collection_modifyitems(self, config: pytest.Config, items: list[pytest.Item]) -> None:
         items[:] = [item for item in items if _qid(item) in self.questions]
+        for item in items:  # verdicts come from _explain: pytest's own failure report (it parses the check's
+            item.repr_failure = item._repr_failure_py = _bare_repr  # module again, every time) is never shown
 
     @pytest.hookimpl(wrapper=True)
     def pytest_runtest_makereport(self, item: pytest.Item, call: pytest.CallInfo):
@@ -146,6 +148,11 @@ class Grading:
                 verdict.message, verdict.grader_error = _explain(call.excinfo.value)
             self.verdicts.append(verdict)
         return report
+
+
+def _bare_repr(excinfo: pytest.ExceptionInfo, style: str | None = None) -> str:
+    """A failed check's report for pytest's own use: the exception in one line, without the traceback's source."""
+    return f"{excinfo.typename}: {str(excinfo.value)[:300]}"
 
 
 def _qid(item: pytest.Item) -> str:

@@ -34,8 +34,6 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-import torch
-
 from autograder import isolation
 from autograder.results import InfrastructureError
 
@@ -60,17 +58,35 @@ class ChildResult:
 
 
 class _Zygote:
-    def __init__(self) -> None:
+    """One zygote: requests written to ``send``, replies read from ``receive``. ``process``: the zygote this process
+    started (None for its twin, whose pid comes as the first line it writes)."""
+
+    def __init__(self, send: int, receive: int, process: subprocess.Popen | None) -> None:
+        self.send, self.receive, self.process = send, receive, process
+        self.pid = process.pid if process is not None else None
+
+    @classmethod
+    def start_pair(cls) -> tuple[_Zygote, _Zygote]:
+        """A zygote and its twin, forked by it after its imports (zygote.py)."""
         env = {"PATH": os.environ.get("PATH", "/usr/bin:/bin"), "HOME": os.environ.get("HOME", "/tmp"), **ZYGOTE_ENV}
-        self.process = subprocess.Popen([sys.executable, "-m", "autograder.zygote"], stdin=subprocess.PIPE,
-                                        stdout=subprocess.PIPE, env=env, cwd=tempfile.gettempdir(), bufsize=0)
+        twin_in, to_twin = os.pipe()
+        from_twin, twin_out = os.pipe()
+        process = subprocess.Popen([sys.executable, "-m", "autograder.zygote", "--twin", str(twin_in), str(twin_out)],
+                                   stdin=subprocess.PIPE, stdout=subprocess.PIPE, env=env, bufsize=0,
+                                   cwd=tempfile.gettempdir(), pass_fds=(twin_in, twin_out))
+        os.close(twin_in)
+        os.close(twin_out)
+        return cls(process.stdin.fileno(), process.stdout.fileno(), process), cls(to_twin, from_twin, None)
 
     def run(self, request: dict[str, Any]) -> tuple[dict[str, Any], bytes]:
         """Send ``request``; the zygote's reply and the child's saved outputs, within the request's timeout plus
         ``REPLY_GRACE`` seconds (the zygote enforces the timeout; the grace covers cleaning up after the child)."""
         deadline = time.monotonic() + request["timeout"] + REPLY_GRACE
         try:
-            self.process.stdin.write(json.dumps(request).encode() + b"\n")
+            self.identify(deadline)
+            message = memoryview(json.dumps(request).encode() + b"\n")
+            while message:
+                message = message[os.write(self.send, message):]
             line, data = self._receive(deadline, lambda got: b"\n" in got).split(b"\n", 1)
             reply = json.loads(line)
             size = reply.pop("outputs_size")
@@ -78,12 +94,19 @@ class _Zygote:
             if need > 0:
                 data += self._receive(deadline, lambda got: len(got) >= need)
         except OSError:
-            raise InfrastructureError(f"the grading zygote died (exit {self.process.wait()})") from None
+            code = self.process.wait() if self.process is not None else "unknown"
+            raise InfrastructureError(f"the grading zygote died (exit {code})") from None
         return reply, data[:size]
+
+    def identify(self, deadline: float) -> int:
+        """The zygote's pid (a twin says it first, once its zygote has forked it)."""
+        if self.pid is None:
+            self.pid = json.loads(self._receive(deadline, lambda got: b"\n" in got))["twin"]
+        return self.pid
 
     def _receive(self, deadline: float, enough: Callable[[bytes], bool]) -> bytes:
         got = bytearray()
-        fd = self.process.stdout.fileno()
+        fd = self.receive
         while not enough(got):
             if not select.select([fd], [], [], max(0.0, deadline - time.monotonic()))[0]:
                 raise InfrastructureError(f"the grading zygote did not answer within the question's time limit "
@@ -95,13 +118,26 @@ class _Zygote:
         return bytes(got)
 
     def close(self) -> None:
-        self.process.kill()
-        self.process.wait()
-        for stream in (self.process.stdin, self.process.stdout):
+        """Kill the zygote (and whatever it runs: its children die with their group, see zygote.py)."""
+        if self.process is not None:
+            self.process.kill()
+            self.process.wait()
+            for stream in (self.process.stdin, self.process.stdout):
+                try:
+                    stream.close()
+                except OSError:  # a request still buffered for a zygote that died
+                    pass
+            return
+        for fd in (self.send, self.receive):  # an idle twin ends at the end of its input
             try:
-                stream.close()
-            except OSError:  # a request still buffered for a zygote that died
+                os.close(fd)
+            except OSError:
                 pass
+        try:  # a busy one is killed, if it is still the twin (its zygote, not this process, reaps it)
+            if self.pid is not None and b"autograder.zygote" in Path(f"/proc/{self.pid}/cmdline").read_bytes():
+                os.kill(self.pid, signal.SIGKILL)
+        except (OSError, ProcessLookupError):
+            pass
 
 
 _IDLE: queue.SimpleQueue[_Zygote] = queue.SimpleQueue()
@@ -114,12 +150,21 @@ def close_zygotes() -> None:
         _IDLE.get_nowait().close()
 
 
+def prestart() -> None:
+    """Start a zygote pair now, when none is idle: their imports take seconds, which the grading process can spend
+    on its own start (importing torch, collecting the checks) instead of waiting for them later."""
+    if _IDLE.empty():
+        for zygote in _Zygote.start_pair():
+            _IDLE.put(zygote)
+
+
 def _run_in_zygote(request: dict[str, Any]) -> tuple[dict[str, Any], bytes]:
     """Run ``request`` in an idle zygote (or a new one); a zygote that fails is closed, never reused."""
     try:
         zygote = _IDLE.get_nowait()
     except queue.Empty:
-        zygote = _Zygote()
+        zygote, twin = _Zygote.start_pair()
+        _IDLE.put(twin)  # for the next worker that needs one
     try:
         reply = zygote.run(request)
     except BaseException:
@@ -202,6 +247,8 @@ def _collect(reply: dict[str, Any], saved: bytes, timeout: float, seconds: float
     result.printed = printed[-OUTPUT_SHOWN:]
     if result.failure is None:
         try:
+            import torch  # here, so that importing this module (to start zygotes early) does not import torch
+
             loaded = torch.load(io.BytesIO(saved), weights_only=True) if code == 0 and saved else None
         except Exception:  # noqa: BLE001 - missing or forged outputs are a failure, whatever their kind
             loaded = None

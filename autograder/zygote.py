@@ -1,6 +1,9 @@
 """The zygote: a process that has imported everything once and forks one child per question.
 
-    python -m autograder.zygote      (started by sandbox.py, one per worker; never run by hand)
+    python -m autograder.zygote [--twin R W]    (started by sandbox.py; never run by hand)
+
+Zygotes come in pairs: the one sandbox.py starts imports everything once, then forks its twin, which serves a
+second worker through the pipe ends R and W (half the import cost of two separate zygotes).
 
 Protocol, one JSON object per line: the parent writes a request (``sandbox.run_question``: submission, qid,
 folder, env, limits, timeout, disk quota, uid, defences) on the zygote's stdin; the zygote forks a child that
@@ -40,9 +43,10 @@ def _become_subreaper() -> None:
         pass
 
 
-def _reap_orphans() -> None:
-    """Kill and collect every process left behind by a child: anything whose parent is now this zygote."""
-    me = str(os.getpid())
+def _reap_orphans(twin: int | None) -> None:
+    """Kill and collect every process left behind by a child: anything whose parent is now this zygote, but its
+    ``twin`` (the second zygote it forked, which runs no student code)."""
+    me, spared = str(os.getpid()), str(twin)
     for _ in range(100):  # a process may fork while we look: go round until none is left
         found = False
         for status in Path("/proc").glob("[0-9]*/stat"):
@@ -50,7 +54,7 @@ def _reap_orphans() -> None:
                 fields = status.read_text().rsplit(")", 1)[1].split()
             except OSError:
                 continue
-            if fields[1] == me:  # ppid
+            if fields[1] == me and status.parent.name != spared:  # ppid
                 found = True
                 try:
                     os.kill(int(status.parent.name), signal.SIGKILL)
@@ -138,7 +142,29 @@ def _read_memfd(fd: int, most: int, *, last: bool) -> bytes:
         os.close(fd)
 
 
+def _start_twin(argv: list[str]) -> int | None:
+    """With ``--twin R W`` (pipe ends the grading process made for a second zygote): fork that second zygote now,
+    after the imports, so that both share one import's cost; it reads requests from R, answers on W, and first
+    writes its pid. Returns the twin's pid in this zygote, None in the twin (or without ``--twin``)."""
+    if argv[1:2] != ["--twin"]:
+        return None
+    read, write = int(argv[2]), int(argv[3])
+    pid = os.fork()
+    if pid == 0:  # the twin: its own standard streams, nothing read from this zygote's yet
+        os.dup2(read, 0)
+        os.dup2(write, 1)
+        os.close(read)
+        os.close(write)
+        sys.stdout.buffer.write(json.dumps({"twin": os.getpid()}).encode() + b"\n")
+        sys.stdout.buffer.flush()
+        return None
+    os.close(read)
+    os.close(write)
+    return pid
+
+
 def main() -> None:
+    twin = _start_twin(sys.argv)
     _become_subreaper()
     for line in sys.stdin:
         request = json.loads(line)
@@ -157,7 +183,7 @@ def main() -> None:
             os.killpg(pid, signal.SIGKILL)
         except (ProcessLookupError, PermissionError):
             pass
-        _reap_orphans()  # and whatever escaped that group (setsid, double fork)
+        _reap_orphans(twin)  # and whatever escaped that group (setsid, double fork)
         setup = _read_all(status_read)  # every writer is gone now
         shown = _read_memfd(printed, request["printed_bytes"], last=True).decode("utf-8", "replace")
         saved = _read_memfd(outputs, request["limits"]["RLIMIT_FSIZE"], last=False)

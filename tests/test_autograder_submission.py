@@ -174,8 +174,8 @@ def test_similarity_reads_no_link_and_opens_no_fifo(tmp_path):
 
 def test_a_zygote_that_never_answers_is_the_graders_failure(monkeypatch):
     monkeypatch.setattr(sandbox, "REPLY_GRACE", 0.5)
-    hung = sandbox._Zygote.__new__(sandbox._Zygote)
-    hung.process = subprocess.Popen(["sleep", "60"], stdin=subprocess.PIPE, stdout=subprocess.PIPE, bufsize=0)
+    process = subprocess.Popen(["sleep", "60"], stdin=subprocess.PIPE, stdout=subprocess.PIPE, bufsize=0)
+    hung = sandbox._Zygote(process.stdin.fileno(), process.stdout.fileno(), process)
     started = time.monotonic()
     try:
         with pytest.raises(InfrastructureError, match="did not answer within"):
