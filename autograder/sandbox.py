@@ -3,7 +3,9 @@
 Children are forked from a *zygote* (zygote.py): a process that imported torch, spaCy, matplotlib and the
 probes once (preload.py; never the checks) and never runs student code. A child starts in milliseconds instead of
 the seconds those imports take, and still shares nothing with the deciding process or with other children. There
-is one zygote per worker thread, started on first use and kept for the life of the grading process.
+is one zygote per worker thread, kept for the life of the grading process; they come in pairs (the second forked
+by the first once it has imported everything, so the imports are paid once), started as early as possible
+(:func:`prestart`, before the grading process imports torch itself).
 
 Limits: wall time (the question's timeout, enforced by the zygote, which kills the child's whole process
 group), address space (``MEMORY_LIMIT`` on top of what the preloaded libraries map), size of any file written
