@@ -51,8 +51,8 @@ def _question(*docstrings: str | None) -> str | None:
 
 
 def _is_stub(function: ast.FunctionDef | ast.AsyncFunctionDef) -> bool:
-    """True when the function's own body (not a branch of it) raises NotImplementedError: the release's stub,
-    ``# YOUR CODE HERE`` + ``raise NotImplementedError()``, or an answer begun above a raise still left there."""
+    """True when the function's own body (not a branch of it) raises NotImplementedError: the release's stub (the
+    ``YOUR CODE HERE`` comment and ``raise NotImplementedError()``), or an answer begun above a raise left there."""
     for statement in function.body:
         if isinstance(statement, ast.Raise) and statement.exc is not None:
             raised = statement.exc.func if isinstance(statement.exc, ast.Call) else statement.exc
