@@ -202,6 +202,9 @@ def _zip(args: argparse.Namespace) -> int:
 
 
 def _gradescope_run(args: argparse.Namespace) -> int:
+    from autograder import sandbox
+
+    sandbox.prestart()  # as in _grade: the zygotes import while this process does
     from autograder.gradescope import run
 
     return run(args.root)
