@@ -19,7 +19,6 @@ similarity report all use it):
 from __future__ import annotations
 
 import errno
-import hashlib
 import os
 import stat
 import zipfile
@@ -56,13 +55,6 @@ class Tree:
     files: dict[str, bytes] = field(default_factory=dict)
     folders: list[str] = field(default_factory=list)
     left_out: list[str] = field(default_factory=list)
-
-    def digest(self) -> str:
-        """sha256 over the paths and contents (what ``grade-all`` compares to know a submission is unchanged)."""
-        total = hashlib.sha256()
-        for name, data in sorted(self.files.items()):
-            total.update(f"{name} {hashlib.sha256(data).hexdigest()}\n".encode())
-        return total.hexdigest()
 
     def write(self, into: Path, *, file_mode: int = 0o600, folder_mode: int = 0o700, group: int | None = None) -> Path:
         """Create ``into`` (a new folder) holding the tree; ``group``: the gid that owns every entry (owner root)."""
