@@ -1,17 +1,20 @@
 """Helpers for testing the graders: build mutated submissions and grade them in this process.
 
-A *mutant* is the generated solution with a few exact text replacements, each a realistic student mistake. The
+A *mutant* is the generated solution with a few pieces of its code replaced, each a realistic student mistake. The
 mistakes are catalogued in one format: a table ``MUTANTS: dict[str, Mutant]`` in each ``tests/test_graders_*.py``,
 keyed by "<question> <mistake>" (``"Q13 missing_sqrt"``); ``catalogue()`` merges them, for the tests that need
 mistakes from every section (tests/test_one_bug_per_question.py, tests/class_factory.py).
 
-Mutants quote the generated solution's text exactly (``solutions/``, generated from ``source/``): the old text of
-each replacement is a verbatim piece of the solution, whitespace and comments included. So a cosmetic change to
-``source/`` (rewording a comment, renaming a local variable, reformatting the solution code) must update the
-mutants that quote the text it changed. ``mutant()`` refuses a replacement whose old text is not found exactly
-once, which is what makes such a change fail loudly (an AssertionError naming the file and the text) rather than
-silently test the unmodified solution, which would keep full marks and prove nothing about the graders.
-tests/test_mutants.py applies every catalogued mutant without grading, so such a change fails there in seconds.
+Mutants quote the generated solution's code (``solutions/``, generated from ``source/``): the old text of each
+replacement is a piece of the solution, matched as a sequence of Python tokens (tests/anchors.py), so cosmetic
+changes to ``source/`` leave the mutants working: comments, blank lines, docstrings elsewhere, line breaks and
+spaces between tokens, a string's quotes. A change to the quoted code itself (a renamed local variable, a changed
+operator or literal) must update the mutants that quote it. ``mutant()`` refuses a replacement whose code is not
+found exactly once, which is what makes such a change fail loudly (an AssertionError naming the file, the quote and
+the closest code found) rather than silently test the unmodified solution, which would keep full marks and prove
+nothing about the graders. A replacement may name a scope, ``(old, new, "Class.method")``, where its code occurs
+in several functions. tests/test_mutants.py applies every catalogued mutant without grading, to the solution and to
+a cosmetically edited copy of it, so such a change fails there in seconds.
 """
 from __future__ import annotations
 
@@ -27,6 +30,7 @@ from functools import cache
 from pathlib import Path
 
 from autograder.harness import grade
+from tests.anchors import replace_once
 
 REPO = Path(__file__).resolve().parent.parent
 SOLUTION = REPO / "solutions" / "attention_seq2seq"
@@ -43,33 +47,39 @@ def run_seq2seq(cwd: Path, *args: str) -> subprocess.CompletedProcess:
                           timeout=HANG_GUARD)
 
 
-def mutant(tmp: Path, edits: dict[str, list[tuple[str, str]]], *, base: Path = SOLUTION) -> Path:
-    """Copy ``base`` to ``tmp/submission`` and apply ``{relative file: [(old, new), ...]}`` replacements."""
+# {file relative to the submission folder: [(old code, new text) or (old code, new text, scope), ...]}
+Edits = dict[str, list[tuple[str, str] | tuple[str, str, str]]]
+
+
+def mutant(tmp: Path, edits: Edits, *, base: Path = SOLUTION) -> Path:
+    """Copy ``base`` to ``tmp/submission`` and apply ``{relative file: [(old, new), ...]}`` replacements, in order:
+    each replaces the one occurrence of the code ``old`` (within the function or class ``scope``, where an entry
+    names one as its third item) by ``new`` (see ``tests.anchors.replace_once``)."""
     target = tmp / "submission"
     shutil.copytree(base, target, ignore=shutil.ignore_patterns("__pycache__"))
     for rel, replacements in edits.items():
         path = target / rel
         text = path.read_text(encoding="utf-8")
-        for old, new in replacements:
-            count = text.count(old)
-            assert count == 1, f"mutation target found {count} times in {rel}: {old!r}"
-            text = text.replace(old, new)
+        for old, new, *scope in replacements:
+            text = replace_once(text, old, new, where=rel, scope=scope[0] if scope else None)
         path.write_text(text, encoding="utf-8")
     return target
 
 
 @dataclass(frozen=True)
 class Mutant:
-    """One realistic mistake: the generated solution with exact text replacements (see the module docstring). The
-    same format holds other correct answers (tests/test_graders_model.py's ALTERNATIVES), which keep full marks.
+    """One realistic mistake: the generated solution with a few of its pieces of code replaced (see the module
+    docstring). The same format holds other correct answers (tests/test_graders_model.py's ALTERNATIVES), which
+    keep full marks.
 
     ``qid``: the question it must cost, e.g. ``"Q13"``. ``edits``: ``{file relative to the submission folder:
-    [(exact old text, new text), ...]}``, e.g. ``{"seq2seq/attention.py": [(old, new)]}``. ``hint``: what the
+    [(old code, new text), ...]}``, e.g. ``{"seq2seq/attention.py": [(old, new)]}``; an entry may add a scope,
+    ``(old, new, "Class.method")``, where the old code occurs in several functions. ``hint``: what the
     feedback on ``qid`` must contain (lower-case): the likely cause, in the student's terms; None where the table's
     tests check no feedback."""
 
     qid: str
-    edits: dict[str, list[tuple[str, str]]]
+    edits: Edits
     hint: str | None = None
 
     def __post_init__(self) -> None:
@@ -77,9 +87,20 @@ class Mutant:
             raise ValueError(f"a mutant's question must look like 'Q13', not {self.qid!r}")
         if not self.edits or not all(self.edits.values()):
             raise ValueError(f"a mutant of {self.qid} needs at least one replacement in every file it names")
-        unchanged = [old for replacements in self.edits.values() for old, new in replacements if old == new]
+        entries = [entry for replacements in self.edits.values() for entry in replacements]
+        malformed = [entry for entry in entries if not (isinstance(entry, tuple) and len(entry) in (2, 3)
+                                                         and all(isinstance(item, str) for item in entry))]
+        if malformed:
+            raise ValueError(f"a mutant's replacement is (old, new) or (old, new, scope), text each: {malformed}")
+        if any(not entry[0].strip() for entry in entries):
+            raise ValueError(f"a mutant of {self.qid} has a replacement with no old text")
+        unchanged = [old for old, new, *_ in entries if old == new]
         if unchanged:
             raise ValueError(f"a mutant of {self.qid} replaces text by itself: {unchanged}")
+        scopes = [extra[0] for _, _, *extra in entries
+                  if extra and not re.fullmatch(r"[A-Za-z_]\w*(\.[A-Za-z_]\w*)*", extra[0])]
+        if scopes:
+            raise ValueError(f"a mutant's scope must name a function or class, 'Class.method': {scopes}")
         if self.hint is not None and (not self.hint or self.hint != self.hint.lower()):
             raise ValueError(f"a mutant's hint must be non-empty lower-case text, not {self.hint!r}")
 

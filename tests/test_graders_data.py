@@ -1,5 +1,5 @@
 """The Q5–Q8 graders: the solution gets full marks, the stub none, and realistic mistakes lose points on their
-own question only. Each mutant is the generated solution with exact text replacements (tests/helpers.py)."""
+own question only. Each mutant is the generated solution with pieces of code replaced (tests/helpers.py)."""
 from __future__ import annotations
 
 import pytest

@@ -13,7 +13,7 @@ QUESTIONS = [f"Q{n}" for n in range(9, 21)]
 POINTS = {q: p for q, p in question_maxima().items() if q in QUESTIONS}
 ENC, ATT, DEC, MOD = "seq2seq/encoder.py", "seq2seq/attention.py", "seq2seq/decoder.py", "seq2seq/model.py"
 
-# name -> Mutant(question that must lose points, {file: [(exact text of the generated solution, replacement)]},
+# name -> Mutant(question that must lose points, {file: [(code of the generated solution, replacement)]},
 # hint: what the feedback on that question must say (lower-case; issue #7, point 6), the likely cause in the student's
 # terms). Each is graded on all of Q9–Q20: it must lose points in its question and keep full marks everywhere else,
 # except those of OWN_ONLY.

@@ -1,7 +1,7 @@
 """A mistake costs its own question (issue #14, point 4): one realistic bug per question Q5–Q34 must lose points
 in its own question and nowhere else, on every question that could depend on it.
 
-Each bug is one mutant of the generated solution (``tests.helpers.Mutant``: exact text replacements, each found
+Each bug is one mutant of the generated solution (``tests.helpers.Mutant``: pieces of code replaced, each found
 exactly once), taken by name from the MUTANTS tables of ``tests/test_graders_*.py`` (``tests.helpers.catalogue``),
 where it is shown to cost its own question. Those files grade a mutant on its own section (or question) only;
 here it is graded on every question it could reach, because a probe that runs the student's own code for another
@@ -69,7 +69,7 @@ def _case(name: str):
 
 def test_one_bug_for_every_question():
     assert set(BUGS) <= set(catalogue()), sorted(set(BUGS) - set(catalogue()))
-    assert [catalogue()[name].qid for name in BUGS] == [f"Q{n}" for n in range(5, 35)]
+    assert [catalogue()[name].qid for name in BUGS] == [qid for qid in MAXIMUM if int(qid[1:]) >= 5]
     assert set(COLLATERAL) <= set(BUGS), sorted(set(COLLATERAL) - set(BUGS))
     for name, (others, why) in COLLATERAL.items():
         assert others and why and set(others) <= set(questions_for(catalogue()[name].edits)), name
