@@ -77,7 +77,8 @@ def _after_grading_commands(commands: argparse._SubParsersAction) -> None:
     sim.add_argument("submissions", type=Path, help="folder of student folders, or nbgrader's course root")
     sim.add_argument("--out", type=Path, required=True, help="folder for index.html, the CSVs and pair pages")
     sim.add_argument("--threshold", type=float, default=Settings.threshold, help="flag pairs scoring at least this")
-    sim.add_argument("--min-shared", type=int, default=Settings.min_shared, help="...sharing this many fingerprints")
+    sim.add_argument("--min-shared", type=float, default=Settings.min_shared,
+                     help="...holding this much evidence (rare shared fingerprints, the reference's not counted)")
     sim.add_argument("--max-pages", type=int, default=500, help="most pair pages to write (default 500)")
     lms = commands.add_parser("export", help="grades to Canvas and/or a plain CSV, through a roster")
     lms.add_argument("grades", type=Path, help="a grade-all output folder")
@@ -120,10 +121,10 @@ def _grade(args: argparse.Namespace) -> int:
 
     sandbox.prestart()  # before this process imports torch and the checks: the zygotes import in the meantime
     from autograder.harness import grade
-    from autograder.results import NOT_GRADED, attempt, status
+    from autograder.results import NOT_GRADED, or_not_graded, status
 
     print(isolation.plan().summary())
-    results = attempt(lambda: grade(args.submission, reference=_reference(args), questions=args.questions,
+    results = or_not_graded(lambda: grade(args.submission, reference=_reference(args), questions=args.questions,
                                     workers=args.workers, max_timeout=args.timeout))
     args.out.parent.mkdir(parents=True, exist_ok=True)
     args.out.write_text(json.dumps(results, indent=2) + "\n", encoding="utf-8")

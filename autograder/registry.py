@@ -84,6 +84,12 @@ def load_probes() -> list[ModuleType]:
     return _import_all(PROBES_PACKAGE)
 
 
+def question_ids() -> list[str]:
+    """Every declared question, in order (``["Q1", "Q2", ...]``): what tests and texts count, never a number."""
+    load_probes()
+    return sorted(QUESTIONS, key=lambda qid: QUESTIONS[qid].number)
+
+
 def load_graders() -> list[ModuleType]:
     """Import every check module (and, through them, the probes) and return the check modules."""
     load_probes()

@@ -85,8 +85,10 @@ def evaluate(plan: Plan, out: Path, settings: Settings) -> None:
     with open(out / "overall.csv", encoding="utf-8") as handle:
         overall = {(row["student_a"], row["student_b"]): row for row in csv.DictReader(handle)}
     whole = [overall.get(tuple(sorted((copier, copied)))) for copier, copied in plan.whole.items()]
-    print(f"whole copies: {sum(1 for row in whole if row and len(row['flagged_questions'].split()) == len(VARIANTS))}"
-          f"/{len(whole)} flagged on every question")
+    print(f"whole copies: {sum(1 for row in whole if row and row['flagged'] == '1')}/{len(whole)} flagged "
+          f"(on {min((len(row['flagged_questions'].split()) for row in whole if row), default=0)} to "
+          f"{max((len(row['flagged_questions'].split()) for row in whole if row), default=0)} of {len(VARIANTS)} "
+          "questions: a question is judged only where it leaves enough distinctive material)")
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -18,6 +18,12 @@ copied, the rest independent); the last ``whole`` students copy an earlier stude
 copies). With 8 variants a question, about 1 pair in 8 is a copy on it: a class with far more copying than a
 real one, which is the hard case for a detector.
 
+The independent class (:func:`build_independent_class`) looks like a real one: the reference solution and
+complete implementations written independently from the student release alone (tests/similarity_independent/,
+each folder's NOTES.md says how), each a student, plus disguised copies of the three: whole ones, and copies of 3
+and 5 questions drawn at random, with the same disguises applied to every function the author wrote
+(:func:`disguise_module`, :func:`transplant`).
+
     python tests/similarity_class.py OUT_DIR [--students 40] [--whole 4] [--seed 0]
 """
 from __future__ import annotations
@@ -329,6 +335,166 @@ def build_class(root: Path, n_students: int, *, whole: int = 4, seed: int = 0) -
     for student in the_plan.students:
         write_student(root / student, the_plan.answers[student])
     return the_plan
+
+
+# ---------------------------------------------------------------------------------------------- the independent class
+INDEPENDENT = ROOT / "tests" / "similarity_independent"
+AUTHORS = ("solution", "a", "b", "c")  # solution: source/'s answers; the others: INDEPENDENT/<author>/ (NOTES.md)
+_Fn = ast.FunctionDef | ast.AsyncFunctionDef
+
+
+def author_modules(author: str) -> dict[str, str]:
+    """The modules that hold questions: the release's, with ``author``'s answers (:func:`port`)."""
+    folder = SOURCE if author == "solution" else INDEPENDENT / author
+    return {module: port((folder / module).read_text(encoding="utf-8"), (RELEASE / module).read_text(encoding="utf-8"),
+                         set(names)) for module, names in question_map().items()}
+
+
+def port(text: str, release: str, stubs: set[str]) -> str:
+    """The author's answers in ``text`` (every function of ``stubs``, and every function or class the release
+    does not have: their helpers) moved into the release module as it is now: the given code the author was
+    handed may since have changed, and changed given code would count as theirs."""
+    tree, given = ast.parse(text), {name for name, _ in _functions(ast.parse(release))}
+    given |= {n.name for n in ast.parse(release).body if isinstance(n, ast.ClassDef)}
+    owned = [name for name, _ in _functions(tree) if name in stubs or name not in given]
+    owned += [n.name for n in tree.body if isinstance(n, ast.ClassDef) and n.name not in given]
+    return transplant(release, text, owned)
+
+
+def _functions(tree: ast.Module) -> list[tuple[str, _Fn]]:
+    """``(qualified name, node)`` of a module's functions and its classes' methods."""
+    found = [(n.name, n) for n in tree.body if isinstance(n, _Fn)]
+    return found + [(f"{c.name}.{n.name}", n) for c in tree.body if isinstance(c, ast.ClassDef)
+                    for n in c.body if isinstance(n, _Fn)]
+
+
+def _start(node: ast.stmt) -> int:
+    """The first line of a statement, decorators included."""
+    return min([node.lineno] + [d.lineno for d in getattr(node, "decorator_list", [])])
+
+
+def disguise_module(text: str, how: str, release: str = "") -> str:
+    """Every function and method of a module that is not as in ``release`` (the author's, not given code)
+    disguised as ``how`` says: its body (after the docstring) as :func:`splice` disguises a stub's, its docstring
+    edited for ``comments``. A body that the disguises cannot take apart (e.g. a multi-line string at column 0)
+    stays as written."""
+    if how == "none":
+        return text
+    lines, theirs = text.splitlines(keepends=True), release.splitlines(keepends=True)
+    given = {"".join(theirs[_start(node) - 1:node.end_lineno]) for _, node in _functions(ast.parse(release))}
+    for _, node in sorted(_functions(ast.parse(text)), key=lambda item: -item[1].lineno):
+        if "".join(lines[_start(node) - 1:node.end_lineno]) in given:
+            continue
+        has_doc = bool(node.body) and isinstance(node.body[0], ast.Expr) and isinstance(node.body[0].value,
+                                                                                          ast.Constant)
+        body = node.body[1:] if has_doc else node.body
+        if not body or _start(body[0]) <= node.lineno:
+            continue
+        start, end = _start(body[0]) - 1, node.end_lineno
+        indent = re.match(r"\s*", lines[start]).group(0)
+        params = {a.arg for a in node.args.args + node.args.kwonlyargs + node.args.posonlyargs}
+        params |= {a.arg for a in (node.args.vararg, node.args.kwarg) if a}
+        try:
+            code = disguise(textwrap.dedent("".join(lines[start:end])), how, params)
+        except (SyntaxError, tokenize.TokenError):
+            continue
+        lines[start:end] = [indent + line if line.strip() else line for line in code.splitlines(keepends=True)]
+        if has_doc and ("comments" in how or how == "all"):
+            doc = node.body[0].lineno - 1
+            lines[doc] = lines[doc].replace('"""', '"""(Solved in the lab.) ', 1)
+    out = "".join(lines)
+    ast.parse(out)
+    return out
+
+
+def transplant(release: str, author: str, names: list[str]) -> str:
+    """The release module ``release`` with the definitions ``names`` (qualified, as extract names its units)
+    taken from the author's module ``author``: a release function or method is replaced, a method of a release
+    class added to it, anything else appended; the author's module-level imports go before the first
+    definition (a copier takes the imports the code needs)."""
+    source, lines = ast.parse(author), author.splitlines(keepends=True)
+    theirs = dict(_functions(source)) | {n.name: n for n in source.body if isinstance(n, ast.ClassDef)}
+    edits: list[tuple[int, int, str]] = []  # (first line, last line, text) of the release, replaced
+    appended = []
+    tree = ast.parse(release)
+    ours = dict(_functions(tree))
+    classes = {n.name: n for n in tree.body if isinstance(n, ast.ClassDef)}
+    for name in names:
+        node = theirs[name]
+        segment = textwrap.dedent("".join(lines[_start(node) - 1:node.end_lineno]))
+        owner = name.split(".")[0] if "." in name else None
+        if name in ours:
+            target = ours[name]
+            edits.append((_start(target), target.end_lineno, textwrap.indent(segment, " " * target.col_offset)))
+        elif owner in classes:
+            end = classes[owner].end_lineno
+            edits.append((end + 1, end, "\n" + textwrap.indent(segment, " " * 4)))
+        else:
+            appended.append(segment)
+    out = release.splitlines(keepends=True)
+    for first, last, text in sorted(edits, key=lambda edit: -edit[0]):
+        out[first - 1:last] = [text if text.endswith("\n") else text + "\n"]
+    imports = ["".join(lines[n.lineno - 1:n.end_lineno]) for n in source.body if isinstance(n, ast.Import | ast.ImportFrom)]
+    first_def = next(_start(n) for n in ast.parse("".join(out)).body if isinstance(n, _Fn | ast.ClassDef))
+    text = "".join(out[:first_def - 1] + imports + ["\n"] + out[first_def - 1:])
+    text = text.rstrip("\n") + "".join("\n\n\n" + segment.rstrip("\n") for segment in appended) + "\n"
+    ast.parse(text)
+    return text
+
+
+@dataclass
+class IndependentClass:
+    """The independent implementations and their disguised copies: who holds whose code on which question."""
+
+    students: list[str]
+    origin: dict[str, dict[str, str]] = field(default_factory=dict)    # student -> question -> whose code it is
+    copies: dict[str, tuple[str, str]] = field(default_factory=dict)   # copier -> (copied author, disguise)
+
+    def common(self, x: str, y: str) -> set[str]:
+        """The questions on which ``x`` and ``y`` hold the same author's code."""
+        return {q for q, author in self.origin[x].items() if self.origin[y].get(q) == author}
+
+
+def _write_modules(folder: Path, modules: dict[str, str]) -> None:
+    shutil.copytree(RELEASE, folder / "seq2seq", ignore=shutil.ignore_patterns("__pycache__"))
+    for module, text in modules.items():
+        (folder / "seq2seq" / module).write_text(text, encoding="utf-8")
+
+
+def build_independent_class(root: Path, *, authors: tuple[str, ...] = AUTHORS, partial: tuple[int, ...] = (3, 5),
+                            seed: int = 0) -> IndependentClass:
+    """Write the class: every author of ``authors`` as a student; for each but the solution, a whole copy and
+    one copy of ``n`` questions for each ``n`` of ``partial`` (drawn at random, the other questions left as
+    stubs), each disguised by the next of :data:`DISGUISES`. Copies of the solution are left out: equal to the
+    reference, they are expected code, never evidence."""
+    from autograder.similarity.extract import load_release, read_submission
+
+    release, rng, found = load_release(), random.Random(seed), IndependentClass([])
+    given = {m: (RELEASE / m).read_text(encoding="utf-8") for m in question_map()}
+    turn = 0
+    for author in authors:
+        modules = author_modules(author)
+        _write_modules(root / author, modules)
+        units = read_submission(author, root / author / "seq2seq", release).units
+        questions = sorted({u.question for u in units} - {"other"}, key=lambda q: int(q[1:]))
+        found.students.append(author)
+        found.origin[author] = dict.fromkeys(questions, author)
+        if author == "solution":
+            continue
+        for n in (None, *partial):
+            how = DISGUISES[turn % len(DISGUISES)]
+            turn += 1
+            copier = f"{author}-copy-{'all' if n is None else f'{n}q'}"
+            chosen = questions if n is None else sorted(rng.sample(questions, n), key=lambda q: int(q[1:]))
+            names = {m: [u.name for u in units if u.module == m and u.question in chosen] for m in modules}
+            disguised = {m: disguise_module(text, how, given[m]) for m, text in modules.items() if n is None or names[m]}
+            if n is not None:
+                disguised = {m: transplant(given[m], text, names[m]) for m, text in disguised.items()}
+            _write_modules(root / copier, disguised)
+            found.students.append(copier)
+            found.origin[copier] = dict.fromkeys(chosen, author)
+            found.copies[copier] = (author, how)
+    return found
 
 
 def main(argv: list[str] | None = None) -> int:
