@@ -22,13 +22,13 @@ from __future__ import annotations
 
 import hashlib
 import json
-import tempfile
+import os
 from pathlib import Path
 from typing import Any
 
 from tqdm.auto import tqdm
 
-from autograder import grades
+from autograder import grades, isolation
 from autograder import results as outcome
 from autograder.feedback import markdown
 from autograder.harness import (DEFAULT_REFERENCE, fingerprint, grade, reference_key, reference_outputs,
@@ -81,7 +81,8 @@ def grade_all(root: Path, out: Path, *, reference: Path = DEFAULT_REFERENCE, que
     out.mkdir(parents=True, exist_ok=True)
     load_graders()  # fills QUESTIONS
     reference_outputs(reference.resolve(), questions or list(QUESTIONS), workers)  # before any student code
-    staging = Path(tempfile.mkdtemp(prefix="grade-all-"))
+    staging = isolation.private_folder("grade-all-")
+    os.chmod(staging, 0o700)  # copies of the whole class: no child passes through
     try:
         staged: dict[str, tuple[Path, str, str] | str] = {}
         for student, folder in submissions.items():  # copy everything before any student code runs
@@ -119,7 +120,7 @@ def _grade_one(student: str, staged: tuple[Path, str, str] | str | None, out: Pa
             results = outcome.not_graded("this submission was modified during grading, by another submission's "
                                          "code: grade it again on its own")
         else:
-            results = outcome.flag(outcome.attempt(lambda: grade(folder, reference=reference, questions=questions,
+            results = outcome.flag(outcome.or_not_graded(lambda: grade(folder, reference=reference, questions=questions,
                                                                  workers=workers, max_timeout=max_timeout)),
                                    left_out)
         results["extra_data"].update(stamp)

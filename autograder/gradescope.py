@@ -19,7 +19,7 @@ from autograder import limits
 from autograder.bulk import ASSIGNMENT
 from autograder.feedback import markdown
 from autograder.harness import DEFAULT_REFERENCE, REPO_ROOT, grade, refused
-from autograder.results import attempt, flag, flagged
+from autograder.results import or_not_graded, flag, flagged
 from autograder.submission import Refused, find_package, left_out_reason, read_zip
 
 SETUP_SH = """#!/usr/bin/env bash
@@ -99,7 +99,7 @@ def run(root: Path) -> int:
     if decision is not None and decision.results is not None:
         results = decision.results  # over the limit
     else:
-        results = attempt(lambda: _grade_upload(root / "submission"))
+        results = or_not_graded(lambda: _grade_upload(root / "submission"))
         if decision is not None:
             limits.annotate(results, decision)
     results_file.write_text(json.dumps(results, indent=2) + "\n", encoding="utf-8")

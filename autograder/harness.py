@@ -36,6 +36,7 @@ import pytest
 import torch
 
 from autograder import isolation, sandbox
+from autograder.provided import RELEASE, overlay
 from autograder.redact import redact, scrub, tail
 from autograder.registry import QUESTIONS, load_graders
 from autograder.results import GraderError, InfrastructureError, flag, flagged, graded
@@ -246,7 +247,7 @@ def reference_outputs(reference: Path, questions: list[str], workers: int = 2) -
                 _REFERENCE[key, qid] = kept
         missing = [q for q in sorted(questions, key=lambda q: -QUESTIONS[q].timeout) if (key, q) not in _REFERENCE]
         with ThreadPoolExecutor(max_workers=max(1, workers)) as pool:
-            for _attempt in (1, 2):
+            for _try in (1, 2):
                 runs = {qid: pool.submit(sandbox.run_question, staged, qid, QUESTIONS[qid].timeout,
                                          isolation.owner_uid(key, reference=True)) for qid in missing}
                 failed = {}
@@ -310,8 +311,8 @@ def _keep(key: str, qid: str, result: sandbox.ChildResult) -> None:
 def _check_files(reference: Path, submission: Path) -> None:
     """Refuse to score when the autograder's or the reference's files differ from when this process first saw
     them (a submission that changed them, on a machine where nothing prevented it)."""
-    now = fingerprint(AUTOGRADER_DIR, reference)
-    roots = [str(AUTOGRADER_DIR), str(reference)]
+    now = fingerprint(AUTOGRADER_DIR, reference, RELEASE)
+    roots = [str(AUTOGRADER_DIR), str(reference), str(RELEASE)]
     with _REFERENCE_LOCK:
         for root in roots:
             if root not in _BASELINE:
@@ -325,11 +326,12 @@ def _check_files(reference: Path, submission: Path) -> None:
 
 
 def grade(submission: Path, *, reference: Path = DEFAULT_REFERENCE, questions: list[str] | None = None,
-          workers: int = 2, max_timeout: float | None = None) -> dict[str, Any]:
-    """Grade ``submission`` (a folder holding the ``seq2seq`` package) and return results.json's content.
+          workers: int = 2, max_timeout: float | None = None, release: Path = RELEASE) -> dict[str, Any]:
+    """Grade ``submission`` (a folder holding the ``seq2seq`` package) and return results.json's content. The
+    provided code is taken from ``release`` (the student release's package), see ``autograder/provided.py``.
 
     Raises :class:`GraderError` (:class:`InfrastructureError`) when the grader, not the submission, failed:
-    entry points turn that into "not graded" with ``results.attempt``."""
+    entry points turn that into "not graded" with ``results.or_not_graded``."""
     started = time.monotonic()
     modules = load_graders()
     selected = sorted(questions or QUESTIONS, key=lambda q: QUESTIONS[q].number)
@@ -342,6 +344,7 @@ def grade(submission: Path, *, reference: Path = DEFAULT_REFERENCE, questions: l
         tree = read_package(submission)
     except Refused as error:
         return refused(str(error), selected)
+    provided = overlay(tree, release)  # provided code is the release's: points depend on the answers alone
     grading = Grading(submission, reference, selected, workers, max_timeout,
                       expected=reference_outputs(reference, selected, workers))
     staged = sandbox.workspace() / f"submission-{time.monotonic_ns()}"
@@ -365,7 +368,10 @@ def grade(submission: Path, *, reference: Path = DEFAULT_REFERENCE, questions: l
     broken = [v for v in grading.verdicts if v.grader_error]
     if broken:
         raise GraderError(f"{len(broken)} checks broke, first {broken[0].qid} ({broken[0].name}): {broken[0].message}")
-    return flag(_results(grading, time.monotonic() - started), left_out_reason(tree.left_out))
+    results = flag(_results(grading, time.monotonic() - started), left_out_reason(tree.left_out))
+    if provided.note():
+        results["output"] = "\n".join(o for o in (results.get("output"), provided.note()) if o)
+    return results
 
 
 def _gate(verdicts: list[Verdict]) -> None:

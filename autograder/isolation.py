@@ -159,10 +159,32 @@ def stage(tree: Tree, into: Path, uid: int | None) -> Path:
 
 
 def private_folder(prefix: str) -> Path:
-    """A folder of the grading process's own, that children may pass through but not list."""
-    folder = Path(tempfile.mkdtemp(prefix=prefix))
+    """A folder of the grading process's own, that children may pass through but not list. Its name carries this
+    process's id, so that the folders of grading processes that were killed (an interrupted ``make test``, a
+    ``kill -9``, whose exit handlers never ran) are removed by the next one (:func:`sweep_stale`)."""
+    sweep_stale(prefix)
+    folder = Path(tempfile.mkdtemp(prefix=f"{prefix}{os.getpid()}-"))
     os.chmod(folder, 0o711)
     return folder
+
+
+def sweep_stale(prefix: str, where: str | None = None) -> list[Path]:
+    """Remove ``where``'s (the temporary folder's) folders named ``<prefix><pid>-...``, owned by this user, whose
+    process is gone; return them. A live process's folder is never touched (a reused pid only delays removal)."""
+    removed = []
+    root = Path(where or tempfile.gettempdir())
+    for entry in root.glob(f"{prefix}*-*"):
+        pid = entry.name[len(prefix):].split("-", 1)[0]
+        try:
+            if not pid.isdigit() or entry.is_symlink() or entry.lstat().st_uid != os.geteuid():
+                continue
+            os.kill(int(pid), 0)
+        except ProcessLookupError:
+            subprocess.run(["rm", "-rf", "--one-file-system", "--", str(entry)], check=False)
+            removed.append(entry)
+        except OSError:  # EPERM: the process lives (under another user); or the entry vanished meanwhile
+            continue
+    return removed
 
 
 # -- in the child, before student code ----------------------------------------------------------------------------

@@ -20,9 +20,10 @@ import tokenize
 from pathlib import Path
 from typing import Any
 
+from autograder.provided import RELEASE
+
 GRADERS_DIR = Path(__file__).resolve().parent / "graders"
 REFERENCE_DIR = Path(__file__).resolve().parent.parent / "solutions" / "attention_seq2seq" / "seq2seq"
-RELEASE_DIR = Path(__file__).resolve().parent.parent / "assignments" / "attention_seq2seq" / "seq2seq"
 PROBES_DIR = Path(__file__).resolve().parent / "probes"  # hidden too: the stand-in implementations live there
 WINDOW = 32
 SHORTEST = 16
@@ -55,7 +56,7 @@ def reference_lines() -> list[str]:
     same name does not have (all of them where there is no release beside it)."""
     lines = []
     for path in sorted(REFERENCE_DIR.glob("*.py")):
-        release = RELEASE_DIR / path.name
+        release = RELEASE / path.name
         if release.is_file() and release.read_bytes() == path.read_bytes():
             continue  # provided code, the same in both: nothing of it is hidden
         given = set(code_lines(release)) if release.is_file() else set()

@@ -10,7 +10,7 @@ content of Gradescope's ``results.json``, whose ``extra_data["status"]`` says wh
                 no score: ``grade`` exits 3, ``grade-all`` leaves the total blank, flags the student and grades
                 them again when it resumes, Gradescope's student is told it is not their score.
 
-A failure of the grader is never turned into a student's zero: :func:`attempt` is the one place that catches it.
+A failure of the grader is never turned into a student's zero: :func:`or_not_graded` is the one place that catches it.
 """
 from __future__ import annotations
 
@@ -69,7 +69,7 @@ def status(results: dict[str, Any]) -> str:
     return results.get("extra_data", {}).get("status", GRADED)
 
 
-def attempt(grading: Callable[[], dict[str, Any]]) -> dict[str, Any]:
+def or_not_graded(grading: Callable[[], dict[str, Any]]) -> dict[str, Any]:
     """Run ``grading`` (which returns results.json's content); whatever the grader raises becomes "not graded"."""
     try:
         return grading()

@@ -207,11 +207,11 @@ def remove(folder: str | Path) -> None:
 
 def run_question(submission: Path, qid: str, timeout: float, uid: int | None = None) -> ChildResult:
     """Run question ``qid``'s probes on ``submission`` in a fresh child process running as ``uid``."""
-    for attempt in (1, 2):
+    for try_number in (1, 2):
         try:
             return _run_once(submission, qid, timeout, uid)
         except InfrastructureError:
-            if attempt == 2:
+            if try_number == 2:
                 raise
     raise AssertionError("unreachable")
 

@@ -18,7 +18,7 @@ import pytest
 
 from autograder import gradescope, harness, isolation, redact, sandbox
 from autograder.bulk import grade_all
-from autograder.results import NOT_GRADED, GraderError, InfrastructureError, attempt, status
+from autograder.results import NOT_GRADED, GraderError, InfrastructureError, or_not_graded, status
 from tests.helpers import REPO, SOLUTION, inject, mutant
 
 QUESTIONS = ["Q1", "Q4"]
@@ -105,11 +105,11 @@ def test_a_dying_zygote_is_replaced_once_then_the_student_is_not_graded(monkeypa
 
     monkeypatch.setattr(sandbox._Zygote, "run", dies)
     limit = 1  # once: the question runs again on a fresh zygote and the student is graded in full
-    results = attempt(lambda: harness.grade(SOLUTION, questions=QUESTIONS))
+    results = or_not_graded(lambda: harness.grade(SOLUTION, questions=QUESTIONS))
     assert status(results) == "graded" and results["score"] == results["extra_data"]["max_score"]
     deaths.clear()
     limit = 2  # twice in a row: not graded, with the reason, and no score
-    results = attempt(lambda: harness.grade(SOLUTION, questions=["Q4"], workers=1))
+    results = or_not_graded(lambda: harness.grade(SOLUTION, questions=["Q4"], workers=1))
     assert status(results) == NOT_GRADED and "zygote died" in results["extra_data"]["reason"]
     assert results["tests"] == [] and "not your score" in results["output"]
 

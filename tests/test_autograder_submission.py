@@ -14,13 +14,14 @@ import os
 import shutil
 import stat
 import subprocess
+import sys
 import time
 import zipfile
 from pathlib import Path
 
 import pytest
 
-from autograder import gradescope, sandbox
+from autograder import gradescope, isolation, sandbox
 from autograder.harness import grade
 from autograder.results import FLAGGED, InfrastructureError, status
 from autograder.similarity.extract import load_release, read_submission
@@ -242,3 +243,18 @@ def test_a_zip_bomb_or_an_empty_zip_is_refused(tmp_path):
     (tmp_path / "not.zip").write_text("not an archive")
     with pytest.raises(Refused, match="not a zip archive"):
         read_zip(tmp_path / "not.zip")
+
+
+def test_folders_of_killed_grading_processes_are_swept(tmp_path):
+    """An interrupted run (killed before its exit handlers) leaves its private folder behind; the next grading
+    process removes it, and never a live process's folder."""
+    dead = subprocess.Popen([sys.executable, "-c", "pass"])
+    dead.wait()
+    stale = tmp_path / f"autograder-{dead.pid}-abc"
+    (stale / "deep" / "er").mkdir(parents=True)
+    live = tmp_path / f"autograder-{os.getpid()}-xyz"
+    live.mkdir()
+    other = tmp_path / "autograder-notapid-x"
+    other.mkdir()
+    assert isolation.sweep_stale("autograder-", str(tmp_path)) == [stale]
+    assert not stale.exists() and live.exists() and other.exists()

@@ -23,7 +23,7 @@ question("Q8", "padding collate and bucketing batch sampler", points=3, timeout=
 SPECIALS = ["<pad>", "<sos>", "<eos>", "<unk>"]  # the fixed indices 0-3 every vocabulary starts with
 
 
-def _attempt(fn, *args, **kwargs) -> list:
+def _value_or_error(fn, *args, **kwargs) -> list:
     """``["ok", value]`` or ``["raised", type name, message, is a ValueError]``; NotImplementedError propagates."""
     value, error = attempt(fn, *args, **kwargs)
     if error is None:
@@ -69,9 +69,9 @@ def q5_read(s):
     pairs, skipped = s.data.read_tsv(messy, strict=False)
     return {"pairs": [list(pair) for pair in pairs], "skipped": [list(item) for item in skipped],
             "types": sorted({type(pair).__name__ for pair in pairs}),
-            "clean": _attempt(lambda: [len(part) for part in s.data.read_tsv(clean)]),
-            "strict": _attempt(s.data.read_tsv, messy),
-            "hopeless": _attempt(s.data.read_tsv, hopeless, strict=False)}
+            "clean": _value_or_error(lambda: [len(part) for part in s.data.read_tsv(clean)]),
+            "strict": _value_or_error(s.data.read_tsv, messy),
+            "hopeless": _value_or_error(s.data.read_tsv, hopeless, strict=False)}
 
 
 @probe("Q5")
@@ -87,7 +87,7 @@ def q5_split(s):
             "other": [list(map(list, part)) for part in other], "odd": [len(part) for part in odd],
             "odd_all": sorted(map(list, odd[0] + odd[1] + odd[2])),
             "given_after": [list(pair) for pair in pairs],
-            "bad_fractions": _attempt(s.data.split_pairs, pairs, (0.5, 0.5, 0.5))}
+            "bad_fractions": _value_or_error(s.data.split_pairs, pairs, (0.5, 0.5, 0.5))}
 
 
 @probe("Q5")
@@ -163,7 +163,7 @@ def q7_decode(s):
     return {"full": decode([1, 4, 5, 6, 7, 2, 0, 0]), "after_eos": decode([1, 4, 3, 7, 2, 5, 6]),
             "pads": decode([4, 0, 5]), "raw": decode([1, 4, 2, 0], strip_specials=False),
             "tensor_list": decode(torch.tensor([1, 5, 2]).tolist()), "nothing": decode([2, 4, 5]),
-            "out_of_range": _attempt(decode, [1, 4, 99])}
+            "out_of_range": _value_or_error(decode, [1, 4, 99])}
 
 
 # ---------------------------------------------------------------------------------------------------- Q8
