@@ -15,8 +15,9 @@
      greedy search (finished rows leave the batch; on the CPU the output layer runs through oneDNN) against
      decoding one sentence at a time with plain ``forward_step``; beam search with beam 1 against greedy;
    * ``search``: greedy and beam 5 tokens on the device against the CPU;
-   * ``amp bf16``, ``amp fp16``: ``train_epoch`` under autocast (float16 with the runner's ``GradScaler``)
-     against float32 from the same weights: first loss, epoch loss, finite weights and scale;
+   * ``amp bf16``, ``amp fp16``: ``train_epoch`` under the runner's mixed precision (``seq2seq.precision``:
+     autocast, and for float16 the runner's ``GradScaler``) against float32 from the same weights: first loss,
+     epoch loss, finite weights and scale;
    * ``pinned``: the device's loader pins its batches (the CPU's does not) and copies them unchanged.
 
 3. Training: ``python -m seq2seq train --config benchmarks/multi30k_reference.json`` (the README's reference
@@ -53,6 +54,7 @@ from seq2seq import EOS, PAD, SOS  # noqa: E402
 from seq2seq.data import Batch  # noqa: E402
 from seq2seq.environment import check_requirements, get_device, read_requirements, set_seed  # noqa: E402
 from seq2seq.model import ModelConfig, build_model  # noqa: E402
+from seq2seq.precision import mixed_precision  # noqa: E402
 from seq2seq.runner import RunConfig, make_scaler, prepare_data, resolve_amp  # noqa: E402
 from seq2seq.search import beam_search, greedy_search  # noqa: E402
 from seq2seq.training import make_optimizer, sequence_loss, train_epoch  # noqa: E402
@@ -240,8 +242,10 @@ def check_amp(dtype: torch.dtype, size: Size, batches: list[Batch], device: torc
     epochs = []
     for model, amp_dtype, amp_scaler in ((reference, None, None), (amp_model, dtype, scaler)):
         set_seed(1)  # the same dropout masks on both sides
-        epochs.append(train_epoch(model, batches, make_optimizer(model, 1e-3), clip=1.0, device=device,
-                                  amp_dtype=amp_dtype, scaler=amp_scaler))
+        # the runner's way: Q23's loop unchanged, autocast and the scaler around its model and optimizer
+        optimizer = make_optimizer(model, 1e-3)
+        trainer, optimizer, clip = mixed_precision(model, optimizer, 1.0, device, amp_dtype, amp_scaler)
+        epochs.append(train_epoch(trainer, batches, optimizer, clip=clip, device=device))
     finite = all(bool(torch.isfinite(p).all()) for p in amp_model.parameters())
     scale = "" if scaler is None else f", scale {scaler.get_scale():g}"
     first_gap, epoch_gap = abs(loss_amp - loss32) / loss32, abs(epochs[1] - epochs[0]) / epochs[0]

@@ -50,6 +50,7 @@ import notebook_baseline as notebook  # noqa: E402
 from seq2seq import EOS, PAD, SOS  # noqa: E402
 from seq2seq.data import Data  # noqa: E402
 from seq2seq.model import ModelConfig, build_model  # noqa: E402
+from seq2seq.precision import mixed_precision  # noqa: E402
 from seq2seq.runner import RunConfig, prepare_data  # noqa: E402
 from seq2seq.search import beam_search, greedy_search  # noqa: E402
 from seq2seq.training import make_optimizer, train_epoch  # noqa: E402
@@ -162,6 +163,12 @@ class Table:
               f"({statistics.median(self.rates[b]):,.0f} vs {statistics.median(self.rates[a]):,.1f}){verdict}")
 
 
+def train_ours(setup: Setup, batches, optimizer: torch.optim.Optimizer, amp: torch.dtype | None) -> float:
+    """One epoch of the package's loop on ``batches``, under ``amp``'s autocast as ``train --amp`` runs it."""
+    model, optimizer, clip = mixed_precision(setup.ours, optimizer, 1.0, "cpu", amp)
+    return train_epoch(model, batches, optimizer, clip=clip)
+
+
 def training_batches(setup: Setup, batch_size: int, count: int, seed: int):
     """The first ``count`` batches of an epoch of each side's batching: ``(notebook's, package's)``."""
     train = setup.data.datasets["train"]
@@ -205,7 +212,7 @@ def main(argv: list[str] | None = None) -> int:
     theirs, ours = training_batches(setup, args.batch_size, 1, seed=-1)
     notebook.train(setup.theirs, theirs, their_optimizer, criterion)
     for _, _, amp in training:
-        train_epoch(setup.ours, ours, our_optimizer, clip=1.0, amp_dtype=amp)
+        train_ours(setup, ours, our_optimizer, amp)
     setup.notebook_decoding(sample[:2])()
     setup.package_decoding(batches[:1], 1)()
 
@@ -218,8 +225,7 @@ def main(argv: list[str] | None = None) -> int:
                   sum(int((trg[1:] != PAD).sum()) for _, _, trg in theirs), "tgt tok/s",
                   f"   padding {padding([(src, trg) for src, _, trg in theirs]):.0%}")
         for _, task, amp in training:
-            table.run(round_, "package", task, lambda b=ours, amp=amp: train_epoch(setup.ours, b, our_optimizer,
-                                                                                   clip=1.0, amp_dtype=amp),
+            table.run(round_, "package", task, lambda b=ours, amp=amp: train_ours(setup, b, our_optimizer, amp),
                       sum(int((b.tgt[:, 1:] != PAD).sum()) for b in ours), "tgt tok/s",
                       f"   padding {padding([(b.src, b.tgt) for b in ours]):.0%}")
         for (side, task), run, count in decoding:

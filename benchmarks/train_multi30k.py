@@ -46,6 +46,7 @@ from seq2seq.checkpoint import average_weights  # noqa: E402
 from seq2seq.config import RunConfig  # noqa: E402
 from seq2seq.environment import get_device  # noqa: E402
 from seq2seq.evaluation import bleu_signature, evaluate  # noqa: E402
+from seq2seq.precision import mixed_precision  # noqa: E402
 from seq2seq.runner import detokenised_bleu, prepare_data, start_run, train, true_references  # noqa: E402
 from seq2seq.training import train_epoch  # noqa: E402
 from seq2seq.variants import build  # noqa: E402
@@ -173,7 +174,8 @@ def speed(run, loader, batches: int, repeats: int, epoch_tokens: int) -> None:
         chosen = list(itertools.islice(iter(loader), batches))  # collated before timing, as a worker would
         tokens = sum(int((b.tgt[:, 1:] != 0).sum()) for b in chosen)
         t0 = time.monotonic()
-        train_epoch(run.model, chosen, run.optimizer, clip=1.0, amp_dtype=run.amp_dtype, scaler=run.scaler)
+        model, optimizer, clip = mixed_precision(run.model, run.optimizer, 1.0, run.device, run.amp_dtype, run.scaler)
+        train_epoch(model, chosen, optimizer, clip=clip)
         rates.append(tokens / (time.monotonic() - t0))
         print(f"repeat {repeat + 1}: {rates[-1]:.0f} tgt tok/s over {batches} batches ({tokens} tokens)", flush=True)
     rate = statistics.median(rates)

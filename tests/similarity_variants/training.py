@@ -122,27 +122,18 @@ numerator = 0.0
 denominator = 0
 for step_no, batch in enumerate(tqdm(loader, disable=not progress, leave=False)):
     batch = batch.to(dev)
-    with torch.autocast(dev.type, dtype=amp_dtype, enabled=amp_dtype is not None):
-        logits, _ = model(batch.src, batch.src_lengths, batch.tgt, teacher_forcing_ratio)
-        loss = sequence_loss(logits, batch.tgt, label_smoothing)
+    logits, _ = model(batch.src, batch.src_lengths, batch.tgt, teacher_forcing_ratio)
+    loss = sequence_loss(logits, batch.tgt, label_smoothing)
     loss_value = loss.item()
     if history is not None:
         history.log_step(loss_value)
     if loss_value != loss_value or abs(loss_value) == float("inf"):
         raise FloatingPointError(f"step {step_no + 1}: loss became {loss_value}")
     optimizer.zero_grad()
-    if scaler is None:
-        loss.backward()
-        if clip is not None:
-            nn.utils.clip_grad_norm_(model.parameters(), clip)
-        optimizer.step()
-    else:
-        scaler.scale(loss).backward()
-        scaler.unscale_(optimizer)
-        if clip is not None:
-            nn.utils.clip_grad_norm_(model.parameters(), clip)
-        scaler.step(optimizer)
-        scaler.update()
+    loss.backward()
+    if clip is not None:
+        nn.utils.clip_grad_norm_(model.parameters(), clip)
+    optimizer.step()
     real = (batch.tgt[:, 1:] != PAD).sum().item()
     numerator += loss_value * real
     denominator += real

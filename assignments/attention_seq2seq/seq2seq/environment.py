@@ -73,9 +73,12 @@ def package_versions(names: Sequence[str]) -> dict[str, str | None]:
 def check_requirements(pins: Mapping[str, str]) -> dict[str, str]:
     """Q1 (part b): compare the installed packages with pinned versions.
 
-    A pin is satisfied when the installed version equals the pinned one after dropping the *local version
-    label* of the installed version (the part after ``+``): ``2.13.0+cpu`` satisfies ``torch==2.13.0``, as it
-    does for pip. Use :func:`package_versions` for the lookup.
+    Versions are compared as *strings*, exactly as the metadata and the pin write them (no parsing, no
+    normalisation: ``2.13`` does not satisfy ``2.13.0``). A pin is satisfied when the installed version equals
+    it, or equals it once the installed version's *local version label* (the part after ``+``) is dropped:
+    ``2.13.0+cpu`` satisfies ``torch==2.13.0``, as it does for pip, and ``2.13.0+cpu`` satisfies
+    ``2.13.0+cpu``; a pin with a local label is never satisfied by another label or by none (``2.13.0`` does not
+    satisfy ``2.13.0+cpu``). Use :func:`package_versions` for the lookup.
 
     Args:
         pins: ``{distribution name: pinned version}``, e.g. from :func:`read_requirements`.

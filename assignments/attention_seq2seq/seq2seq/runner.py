@@ -20,13 +20,15 @@ where the GPU supports it, else float16 with a ``GradScaler`` (float16 gradients
 CPU, ``auto`` means float32 (the course's default: exact and the same on every machine); ``amp=bf16`` trains under
 bfloat16 autocast where the CPU multiplies bfloat16 natively (AVX512-BF16 or AMX: about 1.75x the float32 tokens
 per second for the reference model on the 2-core machine measured); elsewhere, where oneDNN would emulate it
-slower than float32, the run says so in one line and goes on in float32 (fp16 likewise, off CUDA). Batches are
-pinned in memory on CUDA (faster copies).
+slower than float32, the run says so in one line and goes on in float32 (fp16 likewise, off CUDA). Q23's
+``train_epoch`` trains in every precision unchanged: :mod:`seq2seq.precision` wraps the model in autocast and the
+optimizer in the ``GradScaler``'s steps. Batches are pinned in memory on CUDA (faster copies).
 """
 from __future__ import annotations
 
 import contextlib
 import json
+import os
 import time
 from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
@@ -42,12 +44,13 @@ from seq2seq import ASSIGNMENT_DIR, PAD, onednn
 from seq2seq.checkpoint import Checkpoint, average_weights, load_checkpoint, save_checkpoint
 from seq2seq.config import RunConfig
 from seq2seq.corpora import load_multi30k, load_tatoeba, synthetic_corpus
-from seq2seq.data import Corpus, Data, TranslationDataset, detokenize, prepare, tokenize
+from seq2seq.data import DATA_ENV, Corpus, Data, TranslationDataset, detokenize, prepare, resolve_data_dir, tokenize
 from seq2seq.distributed import Processes, processes
 from seq2seq.ensemble import Ensemble
 from seq2seq.environment import get_device, set_seed
 from seq2seq.evaluation import bleu_signature, compare_models, evaluate
 from seq2seq.model import ModelConfig
+from seq2seq.precision import mixed_precision
 from seq2seq.search import translate
 from seq2seq.stopping import CappedLoader, StopGuard, ctrl_c_stops
 from seq2seq.subwords import SubwordVocab
@@ -94,13 +97,25 @@ def make_scaler(amp_dtype: torch.dtype | None) -> torch.amp.GradScaler | None:
 
 # ================================================================================================== data
 def load_corpus(config: RunConfig) -> Corpus:
+    """The run's corpus. For a real one, ``config.data_dir`` is set to the folder it came from (absolute), so that
+    the run's checkpoints remember it: ``evaluate`` and ``translate`` find the data again without being told."""
     if config.corpus == "synthetic":
         reverse = config.src == "fr"
         return synthetic_corpus(config.synthetic_train, config.synthetic_eval, config.synthetic_eval,
                                 seed=config.seed, reverse=reverse)
+    config.data_dir = str(data_folder(config.data_dir))
     if config.corpus == "tatoeba":
         return load_tatoeba(config.data_dir, reverse=config.src == "fr")
     return load_multi30k(config.data_dir, config.src or "de", config.tgt or "en")
+
+
+def data_folder(recorded: str | None) -> Path:
+    """The data folder: ``recorded`` (given, or remembered by a checkpoint) or ``$SEQ2SEQ_DATA_DIR``; where the
+    remembered folder is gone (a checkpoint brought from another machine), ``$SEQ2SEQ_DATA_DIR`` when it is set."""
+    if recorded is not None and not Path(recorded).is_dir() and os.environ.get(DATA_ENV):
+        print(f"data folder {recorded} not found: using ${DATA_ENV} ({os.environ[DATA_ENV]})")
+        recorded = None
+    return resolve_data_dir(recorded).resolve()
 
 
 def split_tokens(text: str, lang: str, *, lower: bool = True) -> list[str]:
@@ -229,10 +244,12 @@ def train_one_epoch(run: TrainingRun, loader: Any) -> tuple[float, float]:
     first = run.batches_done  # a run resumed within this epoch goes on after the batches it trained on
     shards = History()
     started = time.perf_counter()
-    loss = train_epoch(run.trainer, loader, run.optimizer, clip=config.clip,
-                       teacher_forcing_ratio=config.teacher_forcing_ratio, device=run.device, history=shards,
-                       progress=config.progress and run.group.is_main, label_smoothing=config.label_smoothing,
-                       amp_dtype=run.amp_dtype, scaler=run.scaler)
+    # Q23's loop knows nothing of mixed precision: autocast and the GradScaler come with the model and optimizer
+    trainer, optimizer, clip = mixed_precision(run.trainer, run.optimizer, config.clip, run.device, run.amp_dtype,
+                                               run.scaler)
+    loss = train_epoch(trainer, loader, optimizer, clip=clip, teacher_forcing_ratio=config.teacher_forcing_ratio,
+                       device=run.device, history=shards, progress=config.progress and run.group.is_main,
+                       label_smoothing=config.label_smoothing)
     seconds = time.perf_counter() - started
     steps, loss = run.group.combine(shards.steps, loss, getattr(loader, "loader", loader), run.device, first)
     run.history.steps.extend(steps)

@@ -20,6 +20,16 @@ def test_q1_requirement_statuses():
     assert status == {"torch": "ok", "numpy": "wrong version", "surely-not-installed-package": "missing"}
 
 
+def test_q1_local_version_labels(tmp_path, monkeypatch):
+    info = tmp_path / "visiblecheckfake-1.2.3+local7.dist-info"  # a made-up installed distribution
+    info.mkdir()
+    (info / "METADATA").write_text("Metadata-Version: 2.1\nName: visiblecheckfake\nVersion: 1.2.3+local7\n")
+    monkeypatch.syspath_prepend(str(tmp_path))
+    assert environment.check_requirements({"visiblecheckfake": "1.2.3"}) == {"visiblecheckfake": "ok"}, (
+        "an installed 1.2.3+local7 satisfies the pin 1.2.3: drop the local label (after '+') of the installed version")
+    assert environment.check_requirements({"visiblecheckfake": "1.2.4"}) == {"visiblecheckfake": "wrong version"}
+
+
 def test_q2_modules_by_short_name():
     modules = environment.import_libraries()
     assert modules["torch"] is torch and modules["np"] is np

@@ -4,7 +4,8 @@ import math
 import torch
 from torch import nn
 
-from seq2seq import PAD, evaluation, training
+from seq2seq import EOS, PAD, SOS, evaluation, training
+from seq2seq.data import Batch
 from seq2seq.model import ModelConfig, build_model
 
 
@@ -42,6 +43,48 @@ def test_q23_one_epoch_lowers_the_loss():
     assert len(history.steps) == 2 * len(loader), "one history step per batch"
 
 
+class _NanAtSecondBatch(nn.Module):
+    """A stand-in model with Seq2Seq's call signature whose logits turn NaN at its second call."""
+
+    def __init__(self):
+        super().__init__()
+        self.out = nn.Embedding(9, 9)
+        self.calls = 0
+
+    def forward(self, src, src_lengths, tgt, teacher_forcing_ratio=1.0):
+        self.calls += 1
+        logits = self.out(tgt)
+        return (logits * math.nan if self.calls == 2 else logits), torch.zeros(tgt.size(0), tgt.size(1), src.size(1))
+
+
+class _CountingSGD(torch.optim.SGD):
+    def __init__(self, params):
+        super().__init__(params, lr=0.1)
+        self.steps = 0
+
+    def step(self, closure=None):
+        self.steps += 1
+        return super().step(closure)
+
+
+def test_q23_nan_loss_is_logged_then_refused():
+    model = _NanAtSecondBatch()
+    optimizer = _CountingSGD(model.parameters())
+    history = training.History()
+    tgt = torch.tensor([[SOS, 5, 6, EOS], [SOS, 7, EOS, PAD]])
+    batches = [Batch(tgt, torch.tensor([4, 3]), tgt) for _ in range(3)]
+    try:
+        training.train_epoch(model, batches, optimizer, history=history, device="cpu")
+    except FloatingPointError:
+        pass
+    else:
+        raise AssertionError("a NaN loss must raise FloatingPointError")
+    assert optimizer.steps == 1, "no optimizer step on the NaN batch (raise before zero_grad, backward and step)"
+    assert all(torch.isfinite(p).all() for p in model.parameters()), "the weights must stay finite"
+    assert len(history.steps) == 2 and math.isnan(history.steps[-1]), (
+        "log every step's loss, the NaN one too, before raising: the history ends with the NaN")
+
+
 def test_q25_evaluate_keys_and_mode():
     data = _tiny_data()
     model = _tiny_model(data)
@@ -72,9 +115,17 @@ def test_q24_perplexity_and_smoothing():
 
 def test_q24_divergence_and_early_stopping():
     assert training.diverged([3.0, float("nan")]) and not training.diverged([3.0, 2.0])
+    assert not training.diverged([2.0, 6.0]), "exactly factor (3) times the best is not divergence: strictly greater"
+    assert training.diverged([2.0, 6.5]) and training.diverged([5.0, 1.0, 3.5]), (
+        "compare the last loss with factor times the smallest loss before it")
+    assert not training.diverged([float("nan"), 1.0, 2.0]), "NaN and inf among the earlier losses are skipped"
     stopper = training.EarlyStopping(patience=1)
     assert not stopper.step(2.0) and stopper.improved
     assert stopper.step(2.5) and stopper.best == 2.0
+    stopper = training.EarlyStopping(patience=2)
+    stopper.step(2.0)
+    assert not stopper.step(2.0) and not stopper.improved, "a loss equal to the best does not improve"
+    assert stopper.step(2.0) and stopper.best_epoch == 1, "the second epoch in a row without improvement stops"
 
 
 def test_q26_perfect_and_disjoint_translations():

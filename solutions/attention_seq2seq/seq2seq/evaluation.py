@@ -28,7 +28,13 @@ def bleu(hypotheses: Sequence[Sequence[str]], references: Sequence[Sequence[str]
     """sacrebleu's corpus BLEU of token lists (joined by spaces, ``tokenize="none"``, default exp smoothing).
 
     ``bleu(h, r).score`` is the number on the 0–100 scale; :func:`bleu_signature` says how it was computed.
+
+    Raises:
+        ValueError: the two lists differ in length (sacrebleu alone would quietly score the pairs that exist).
     """
+    if len(hypotheses) != len(references):
+        raise ValueError(f"{len(hypotheses)} hypotheses but {len(references)} references: BLEU pairs the i-th "
+                         "hypothesis with the i-th reference, so there must be exactly one reference per hypothesis")
     return _BLEU.corpus_score([" ".join(h) for h in hypotheses], [[" ".join(r) for r in references]])
 
 
@@ -120,6 +126,8 @@ def evaluate(model: nn.Module, loader: Any, tgt_vocab: Vocab, *, device: torch.d
     ``references`` are paired by position only, so they must come in that same order: with
     ``references=[tgt for _, tgt in data.tokens[split]]``, evaluate on ``data.loader(split, batch_size)``, whose
     evaluation splits keep dataset order by default. A loader that shuffles, buckets or sorts is refused then.
+    They must be exactly one per sentence the loader yields: with more or fewer, :func:`bleu` raises
+    ``ValueError`` after the last batch, instead of quietly scoring only the pairs that exist (as sacrebleu would).
 
     Args:
         model: a ``Seq2Seq``.
@@ -138,7 +146,7 @@ def evaluate(model: nn.Module, loader: Any, tgt_vocab: Vocab, *, device: torch.d
 
     Raises:
         ValueError: ``references`` given with a loader that reorders its dataset
-            (:func:`seq2seq.data.keeps_dataset_order`): they would be paired with the wrong sentences.
+            (:func:`seq2seq.data.keeps_dataset_order`), or not one per sentence the loader yields (:func:`bleu`).
     """
     if references is not None and not keeps_dataset_order(loader):
         raise ValueError("references= pairs the i-th reference with the i-th sentence the loader yields, but this "

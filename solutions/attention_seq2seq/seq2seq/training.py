@@ -96,9 +96,13 @@ def smooth(values: Sequence[float], beta: float = 0.9) -> list[float]:
 def diverged(losses: Sequence[float], factor: float = 3.0) -> bool:
     """Q24 (part c): has training diverged? Decided from the step losses so far, the last one being new.
 
-    True when the last loss is NaN or infinite, or when it exceeds ``factor`` times the smallest loss
-    recorded *before* it (a spike far above the best seen so far). False for an empty list and for a single
-    finite loss.
+    * True when the last loss is NaN or infinite (``+inf`` or ``-inf``);
+    * otherwise True when it is strictly greater than ``factor`` times the smallest *finite* loss recorded before
+      it (a spike far above the best seen so far): exactly ``factor`` times is not divergence, so
+      ``diverged([2.0, 6.0])`` is False and ``diverged([2.0, 6.5])`` is True;
+    * NaN and infinite losses among the earlier ones are skipped (they cannot be a best): ``diverged([nan, 1.0,
+      2.0])`` is False, and a finite last loss with no finite loss before it (``[]``, ``[5.0]``, ``[inf, 5.0]``)
+      is not divergence.
     """
     if not losses:
         return False
@@ -114,9 +118,17 @@ class EarlyStopping:
     """Q24 (part d): stop when the validation loss has not improved for ``patience`` epochs in a row.
 
     Call :meth:`step` once per epoch with the validation loss. An epoch *improves* when its loss is lower than
-    the best so far by more than ``min_delta`` (the first epoch always improves). ``best`` holds the best loss,
-    ``best_epoch`` its 1-based epoch number, and ``improved`` whether the last call improved (save a
-    checkpoint then).
+    the best so far by more than ``min_delta``: ``valid_loss < best - min_delta``, strictly (a loss equal to the
+    best does not improve). ``best`` starts at ``inf``, so the first epoch improves whenever its loss is finite; a
+    NaN loss never improves (every comparison with NaN is False), nor does ``inf``, at the first epoch too: such
+    an epoch counts as an epoch without improvement, and ``best`` stays as it was. ``best`` holds the best loss,
+    ``best_epoch`` its 1-based epoch number (0 until an epoch improves), ``improved`` whether the last call
+    improved (save a checkpoint then), and ``bad_epochs`` the epochs in a row without improvement (0 after an
+    improving one).
+
+    :meth:`step` returns ``bad_epochs >= patience``: with ``patience=2``, the second epoch in a row without
+    improvement stops. ``patience=0`` stops at once: every call returns True, the improving ones included (no
+    epoch without improvement is tolerated, and the check comes after each epoch).
     """
 
     patience: int = 3
@@ -128,7 +140,7 @@ class EarlyStopping:
     bad_epochs: int = 0
 
     def step(self, valid_loss: float) -> bool:
-        """Record one epoch's validation loss; return True when training should stop now."""
+        """Record one epoch's validation loss; return True when training should stop now (see the class)."""
         self.epochs += 1
         self.improved = valid_loss < self.best - self.min_delta
         if self.improved:
@@ -164,8 +176,7 @@ class History:
 
 def train_epoch(model: nn.Module, loader: Iterable, optimizer: torch.optim.Optimizer, *, clip: float | None = 1.0,
                 teacher_forcing_ratio: float = 1.0, device: torch.device | str | None = None,
-                history: History | None = None, progress: bool = False, label_smoothing: float = 0.0,
-                amp_dtype: torch.dtype | None = None, scaler: torch.amp.GradScaler | None = None) -> float:
+                history: History | None = None, progress: bool = False, label_smoothing: float = 0.0) -> float:
     """Q23: train the model for one epoch (one pass over ``loader``); return its mean loss per target token.
 
     Put the model in training mode (dropout on), then for every batch:
@@ -173,10 +184,12 @@ def train_epoch(model: nn.Module, loader: Iterable, optimizer: torch.optim.Optim
     1. move it to ``device`` (``batch.to(device)``; ``None`` means the device of the model's parameters);
     2. ``logits, _ = model(batch.src, batch.src_lengths, batch.tgt, teacher_forcing_ratio)``;
     3. ``loss = sequence_loss(logits, batch.tgt, label_smoothing)`` (Q21);
-    4. log ``loss.item()`` with ``history.log_step`` when a history is given; when the loss is NaN or infinite,
-       raise ``FloatingPointError`` with a message that names the step and the loss, *before* ``backward`` (never
-       train on a NaN: one NaN step ruins every weight). Spikes are not judged per step, since batches grouped by
-       length have very different losses (short sentences are easier); :func:`diverged` judges the epoch means;
+    4. log ``loss.item()`` with ``history.log_step`` when a history is given, whatever its value: a NaN or
+       infinite loss is logged too, *then* checked. When it is NaN or infinite, raise ``FloatingPointError`` with a
+       message that names the step and the loss, before ``zero_grad``, ``backward`` and ``step`` (never train on a
+       NaN: one NaN step ruins every weight), so the history ends with the bad loss and the weights are those of
+       the step before. Spikes are not judged per step, since batches grouped by length have very different losses
+       (short sentences are easier); :func:`diverged` judges the epoch means;
     5. ``optimizer.zero_grad()``, ``loss.backward()``, ``nn.utils.clip_grad_norm_(model.parameters(), clip)``
        (skipped when ``clip`` is None), ``optimizer.step()``;
     6. with ``progress``, show a tqdm bar over the batches with the running loss.
@@ -192,15 +205,14 @@ def train_epoch(model: nn.Module, loader: Iterable, optimizer: torch.optim.Optim
         clip: the maximum total gradient norm (``None``: no clipping).
         teacher_forcing_ratio: passed to the model as is.
         device: where to train; ``None``: where the model is.
-        history: when given, every step's loss goes into it with ``history.log_step`` (floats).
+        history: when given, every step's loss goes into it with ``history.log_step`` (floats; a NaN or
+            infinite one too, just before the ``FloatingPointError``).
         progress: show a tqdm progress bar.
         label_smoothing: passed to :func:`sequence_loss`.
-        amp_dtype, scaler: mixed precision, passed only by the command line (CUDA, or bfloat16 on a CPU with
-            native bfloat16; ``None`` elsewhere, the graders included: an answer that ignores them loses no
-            points). The reference runs steps 2 and 3 under ``torch.autocast(device.type, dtype=amp_dtype)``
-            when ``amp_dtype`` is given; with a ``GradScaler`` (float16 only) it calls
-            ``scaler.scale(loss).backward()``, then ``scaler.unscale_(optimizer)`` before clipping, and
-            ``scaler.step(optimizer)``, ``scaler.update()`` in place of ``optimizer.step()``.
+
+    Mixed precision is not this function's business: the command line trains in float32, bfloat16 or float16 with
+    this same loop, by handing it a model that runs under autocast and, for float16, an optimizer that does the
+    gradient scaling (:mod:`seq2seq.precision`).
 
     Returns:
         The epoch's mean training loss per target token, a float (nats).
@@ -214,29 +226,20 @@ def train_epoch(model: nn.Module, loader: Iterable, optimizer: torch.optim.Optim
     bar = tqdm(loader, desc="train", leave=False, disable=not progress)
     for batch in bar:
         batch = batch.to(device, non_blocking=True)
-        with torch.autocast(device.type, dtype=amp_dtype, enabled=amp_dtype is not None):
-            logits, _ = model(batch.src, batch.src_lengths, batch.tgt, teacher_forcing_ratio)
-            loss = sequence_loss(logits, batch.tgt, label_smoothing)
+        logits, _ = model(batch.src, batch.src_lengths, batch.tgt, teacher_forcing_ratio)
+        loss = sequence_loss(logits, batch.tgt, label_smoothing)
         value = loss.item()  # one sync per step; the logging and the divergence check need it anyway
         if history is not None:
-            history.log_step(value)
+            history.log_step(value)  # a NaN or infinite loss too: logged, then refused below
         if not math.isfinite(value):
             raise FloatingPointError(f"training diverged at step {steps + 1} of this epoch: loss {value} "
                                      "(lower the learning rate or clip the gradients harder)")
         steps += 1
         optimizer.zero_grad(set_to_none=True)
-        if scaler is not None:
-            scaler.scale(loss).backward()
-            scaler.unscale_(optimizer)  # clip the true gradients, not the scaled ones
-        else:
-            loss.backward()
+        loss.backward()
         if clip is not None:
             nn.utils.clip_grad_norm_(model.parameters(), clip)
-        if scaler is not None:
-            scaler.step(optimizer)
-            scaler.update()
-        else:
-            optimizer.step()
+        optimizer.step()
         n = int((batch.tgt[:, 1:] != PAD).sum())
         total, tokens = total + value * n, tokens + n
         bar.set_postfix(loss=f"{total / max(tokens, 1):.3f}")

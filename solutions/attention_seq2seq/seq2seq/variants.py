@@ -13,7 +13,8 @@ both what a word means as input and when to say it, which regularises a small co
 :func:`build` is the one place the system builds a model from a :class:`seq2seq.model.ModelConfig`: Q18's
 ``build_model`` for the course's model (``output="linear"``, no ``output_dropout``), with the decoder swapped
 for :class:`AttentionalOutputDecoder` otherwise. Training, checkpoints, evaluation and search see the same decoder
-interface either way (``precompute``, ``step``, ``project``, ``forward_step``).
+interface either way (``precompute``, ``step`` returning ``(hidden, context, weights)``, ``project``, and
+``forward_step`` returning ``(logits, hidden, weights)``: see :mod:`seq2seq.decoder`).
 """
 from __future__ import annotations
 

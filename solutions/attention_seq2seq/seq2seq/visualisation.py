@@ -120,9 +120,17 @@ def attention_entropy(weights: torch.Tensor) -> torch.Tensor:
 def monotonicity(alignment: Sequence[tuple[int, int]]) -> float:
     """Q29 (part d): the fraction of consecutive target positions whose source position does not go back.
 
-    Sort the links by target position (then source position); over each consecutive pair of links, count those
-    where the source position stays or moves right (``>=``). 1.0 is a perfectly monotone (word-by-word)
-    alignment; reordering languages score lower. An alignment of fewer than two links gives 1.0.
+    Each link is ``(source position, target position)``, as :func:`hard_alignment` returns them. Sort the links by
+    target position (then source position); over each consecutive pair of links, count those where the source
+    position stays or moves right (``>=``), and divide by the number of pairs, ``len(alignment) - 1``. 1.0 is a
+    perfectly monotone (word-by-word) alignment; reordering languages score lower. An alignment of fewer than two
+    links gives 1.0.
+
+    The links are taken as they are, never de-duplicated or merged: a target word with several links (a gold
+    alignment may link one word to two) contributes each of them, next to each other in source order, so the
+    pairs within one target word always count as monotone; a link given twice counts twice. For example
+    ``monotonicity([(0, 0), (2, 0), (1, 1)])`` sorts to ``(0, 0), (2, 0), (1, 1)``: one of its two pairs goes
+    back, 0.5.
     """
     links = sorted(alignment, key=lambda link: (link[1], link[0]))
     if len(links) < 2:
@@ -171,9 +179,10 @@ def stepwise_attention(model: torch.nn.Module, src: torch.Tensor, src_lengths: t
 
     Encode once with ``model.encode(src, src_lengths)``, which returns ``(encoder_outputs, hidden, mask, keys)``.
     Then, for ``t = 1 .. tgt_len - 1``, run one step ``logits, hidden, weights =
-    model.decoder.forward_step(tgt[:, t - 1], hidden, encoder_outputs, mask, keys)``, feeding the gold previous
-    token (teacher forcing), and keep each step's ``weights``. Run with dropout off (``model.eval()``) and without
-    recording gradients (``torch.no_grad()``), and put the model back in the mode it was in.
+    model.decoder.forward_step(tgt[:, t - 1], hidden, encoder_outputs, mask, keys)`` (``forward_step`` returns
+    the logits *first*, then the new state; the decoder's ``step`` returns the state first), feeding the gold
+    previous token (teacher forcing), and keep each step's ``weights``. Run with dropout off (``model.eval()``)
+    and without recording gradients (``torch.no_grad()``), and put the model back in the mode it was in.
 
     Args:
         model: a ``Seq2Seq`` (only ``encode`` and ``decoder.forward_step`` are used).

@@ -76,18 +76,24 @@ class Seq2Seq(nn.Module):
         """Q20: decode the whole target sentence, step by step, for the whole batch at once.
 
         Encode with :meth:`encode`. Start from ``tgt[:, 0]`` (``<sos>``) and the encoder's ``hidden``; at step
-        ``t = 1 .. tgt_len - 1`` call ``self.decoder.step(prev, hidden, encoder_outputs, mask, keys)`` and
-        ``self.decoder.project(hidden, context)``, keep the new state, and choose the next ``prev`` with
-        :func:`teacher_force` (``tgt[:, t]`` or this step's prediction). With ``teacher_forcing_ratio`` 1.0 the
-        inputs are known in advance, so project all steps at once after the loop (one matrix product instead of
-        one per step).
+        ``t = 1 .. tgt_len - 1`` call ``hidden, context, weights = self.decoder.step(prev, hidden,
+        encoder_outputs, mask, keys)`` (``step`` returns the new state *first*; the decoder's ``forward_step``
+        returns the logits first) and ``self.decoder.project(hidden, context)``, keep the new state, and choose the
+        next ``prev`` with :func:`teacher_force` (``tgt[:, t]`` or this step's prediction). With
+        ``teacher_forcing_ratio`` 1.0 the inputs are known in advance, so project all steps at once after the loop
+        (one matrix product instead of one per step).
 
         Random numbers, which matter for reproducing a run draw for draw (``set_seed``): below ratio 1.0 the
         reference calls :func:`teacher_force` at every step ``t = 1 .. tgt_len - 1``, the last one included (its
-        choice is not used), so a forward pass draws exactly ``tgt_len - 1`` numbers; at ratio 1.0 (and above) it
-        never calls :func:`teacher_force` and draws none. The outputs at ratios 1.0 and 0.0 do not depend on the
-        draws; at any other ratio, a seeded run repeats the reference's dropout masks and choices only when it
-        draws the same numbers in the same order.
+        choice is not used), so a forward pass draws exactly ``tgt_len - 1`` teacher-forcing numbers; at ratio 1.0
+        (and above) it never calls :func:`teacher_force` and draws none. In training mode the dropout masks come
+        from the same generator, in the order of the calls: :meth:`encode` draws the encoder's masks first; then
+        each step ``t`` draws, in this order, the decoder's dropout mask (inside ``self.decoder.step``), then its
+        teacher-forcing number (:func:`teacher_force`, after ``project``), and only then does step ``t + 1``
+        begin. So every ``teacher_force`` draw comes *after* the dropout of its own step and *before* the dropout
+        of the next. The outputs at ratios 1.0 and 0.0 do not depend on the teacher-forcing draws; at any other
+        ratio, with dropout on, a seeded run repeats the reference's dropout masks and choices only when it draws
+        the same numbers in the same order.
 
         Args:
             src: ``(batch, src_len)``; src_lengths: ``(batch,)``.
