@@ -5,11 +5,12 @@ PY     := $(VENV)/bin/python
 STAMP  := $(VENV)/.installed
 export SEQ2SEQ_DATA_DIR ?= $(abspath ../shared/data)
 
-.PHONY: help venv demo test lint generate grade lock clean
+.PHONY: help venv demo test check lint generate grade lock clean
 
 help:
 	@echo "make demo      train the solution on the embedded corpus: test BLEU, translations, heatmap, loss curves"
-	@echo "make test      run the test suite (generation, autograder validity, public checks)"
+	@echo "make test      run the whole test suite (what CI runs)"
+	@echo "make check     the fast tier: every unit test and one grading (developers, before make test)"
 	@echo "make lint      ruff over everything but the generated trees (configured in pyproject.toml; CI runs it)"
 	@echo "make generate  rebuild assignments/ and solutions/ from source/"
 	@echo "make grade SUBMISSION=dir [OUT=results.json]   grade one submission folder"
@@ -28,6 +29,9 @@ demo: $(STAMP)
 
 test: $(STAMP)
 	$(PY) -m pytest
+
+check: $(STAMP)
+	$(PY) -m pytest -m "not slow or smoke" -q
 
 lint: $(STAMP)
 	$(VENV)/bin/ruff check .

@@ -13,6 +13,7 @@ Layout:
     sandbox.py    asks a zygote for a child with time, memory and disk limits and a quiet environment
     isolation.py  what else confines a child: its own uid, no network, Landlock (landlock.py); staged copies
     submission.py what a submission may hold, and the one reader of it (no link followed, no FIFO opened, limits)
+    provided.py   provided code comes from the release: the graded package is the release with the student's answers
     harness.py    computes the reference's outputs first, runs the checks (pytest, pytest.ini) and builds results.json
     results.py    the three outcomes of a grading (graded, flagged, not graded) and the one failure policy
     redact.py     keeps the hidden graders' code and the reference's answers out of any text student code controls

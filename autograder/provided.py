@@ -18,6 +18,7 @@ package is rebuilt from the student release (``assignments/<assignment>/seq2seq`
 from __future__ import annotations
 
 import ast
+import functools
 import textwrap
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -140,7 +141,8 @@ def _section(release: list[str], item: _Node, student: list[str], own: _Node | N
     if not _has_stub(release, item):
         if own is None and item.key[0] == "def":
             report.restored.append(name)
-        elif own is not None and item.key[0] != "other" and ast.dump(own.node) != ast.dump(item.node):
+        elif (own is not None and item.key[0] != "other" and student[own.start:own.end] != release[item.start:item.end]
+              and ast.dump(own.node) != ast.dump(item.node)):  # the text first: dumping a class takes long
             report.replaced.append(name)
         return release[item.start:item.end]
     if own is None:
@@ -153,19 +155,29 @@ def _section(release: list[str], item: _Node, student: list[str], own: _Node | N
 
 def merge_module(release_text: str, student_text: str, where: str, report: Overlay) -> str:
     """The module graded for a submission whose file reads ``student_text`` (see the module docstring)."""
+    if student_text == release_text:
+        return student_text
     try:
         student_tree = ast.parse(student_text)
     except (SyntaxError, ValueError):
         return student_text
-    release = release_text.splitlines(keepends=True)
+    release, release_body = _parsed(release_text)
     student = student_text.splitlines(keepends=True)
-    merged = "".join(_merge(release, _nodes(ast.parse(release_text).body), (0, len(release)), student,
-                            _nodes(student_tree.body), f"{where} ", 0, report))
+    merged = "".join(_merge(release, release_body, (0, len(release)), student, _nodes(student_tree.body),
+                            f"{where} ", 0, report))
+    if merged == student_text:
+        return merged
     try:
         ast.parse(merged)
     except SyntaxError:  # a layout this merge cannot rebuild: grade the student's text as it is
         return student_text
     return merged
+
+
+@functools.lru_cache(maxsize=64)
+def _parsed(release_text: str) -> tuple[list[str], list[_Node]]:
+    """The release module's lines and top-level statements (parsed once per process)."""
+    return release_text.splitlines(keepends=True), _nodes(ast.parse(release_text).body)
 
 
 def release_modules(release: Path) -> dict[str, bytes]:

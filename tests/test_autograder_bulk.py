@@ -17,6 +17,9 @@ from autograder import landlock
 from autograder.harness import question_maxima
 from tests.helpers import REPO, SOLUTION, STUB, mutant, scores
 
+# Grading (or a whole run) in every test: the full tier only (make test), not make check.
+pytestmark = pytest.mark.slow
+
 QUESTIONS = ["Q1", "Q2", "Q3", "Q4"]
 ENV = "seq2seq/environment.py"
 

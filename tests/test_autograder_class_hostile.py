@@ -23,6 +23,9 @@ from tests.class_attack import ATTACKS, CLASSMATE_MARK, main
 from tests.class_attack import QUESTIONS as CLASS_QUESTIONS
 from tests.helpers import REPO
 
+# Grading (or a whole run) in every test: the full tier only (make test), not make check.
+pytestmark = pytest.mark.slow
+
 NOBODY = 65534
 
 

@@ -90,6 +90,7 @@ def test_kept_reference_outputs_are_used_by_the_next_process_and_recomputed_when
     assert results["score"] == results["extra_data"]["max_score"]
 
 
+@pytest.mark.slow
 def test_a_dying_zygote_is_replaced_once_then_the_student_is_not_graded(monkeypatch, tmp_path):
     harness.reference_outputs(harness.DEFAULT_REFERENCE.resolve(), QUESTIONS)
     deaths = []
@@ -114,6 +115,7 @@ def test_a_dying_zygote_is_replaced_once_then_the_student_is_not_graded(monkeypa
     assert results["tests"] == [] and "not your score" in results["output"]
 
 
+@pytest.mark.slow
 def test_grade_all_flags_what_it_could_not_grade_and_grades_it_again(monkeypatch, tmp_path):
     klass = tmp_path / "class"
     for student in ("alice", "bob"):
@@ -151,6 +153,7 @@ def test_gradescope_run_writes_results_whatever_the_exception(monkeypatch, tmp_p
         assert "not your score" in results["output"]
 
 
+@pytest.mark.slow
 def test_graders_read_by_student_code_do_not_reach_feedback(monkeypatch, tmp_path):
     """With Landlock off (the grader files are then readable: they are world-readable in this checkout), student
     code prints one grader module and raises another as its error: feedback keeps none of their code."""

@@ -15,6 +15,9 @@ import pytest
 from autograder import landlock
 from tests.helpers import SOLUTION, inject, mutant, scores
 
+# Grading (or a whole run) in every test: the full tier only (make test), not make check.
+pytestmark = pytest.mark.slow
+
 QUESTIONS = ["Q1", "Q2", "Q3", "Q4"]
 ENV = "seq2seq/environment.py"
 ATTACKED = {"package_versions": "Q1", "import_libraries": "Q2", "get_device": "Q3", "set_seed": "Q4"}

@@ -8,6 +8,8 @@ import json
 import subprocess
 import sys
 
+import pytest
+
 from tests.helpers import REPO
 
 AUTOGRADER = REPO / "autograder"
@@ -25,6 +27,7 @@ def _imports(path) -> set[str]:
     return found
 
 
+@pytest.mark.slow
 def test_a_zygote_imports_the_probes_and_no_check():
     """What a zygote imports (and so every child's memory holds): no check module, no harness, no pytest."""
     code = ("import json, sys, autograder.preload\n"
@@ -36,7 +39,7 @@ def test_a_zygote_imports_the_probes_and_no_check():
     hidden = [m for m in got["modules"] if m.startswith(("autograder.graders", "autograder.harness", "autograder.bulk",
                                                          "autograder.redact", "pytest", "_pytest"))]
     assert hidden == [], hidden
-    assert len(got["questions"]) == 34 and got["probed"] == got["questions"], "every question has its probes"
+    assert got["questions"] and got["probed"] == got["questions"], "every question has its probes"
 
 
 def test_probe_and_check_modules_keep_to_their_side():

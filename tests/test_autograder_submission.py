@@ -109,6 +109,7 @@ def test_a_sparse_2gb_file_is_refused_at_a_glance(tmp_path):
     assert len(got["tests"]) == len(QUESTIONS)
 
 
+@pytest.mark.slow
 def test_100000_empty_files_are_refused_at_a_glance(tmp_path):
     sub = _copy(tmp_path)
     many = sub / "seq2seq" / "many"
@@ -186,6 +187,7 @@ def test_a_zygote_that_never_answers_is_the_graders_failure(monkeypatch):
     assert time.monotonic() - started < 5
 
 
+@pytest.mark.slow
 def test_a_child_folder_nested_thousands_deep_is_removed(tmp_path):
     folder = tmp_path / "child"
     os.makedirs(folder)

@@ -42,6 +42,7 @@ def _digest(corpus: data.Corpus) -> str:
     return hashlib.sha256(json.dumps(content, ensure_ascii=False).encode()).hexdigest()
 
 
+@pytest.mark.slow
 def test_synthetic_is_byte_identical_for_a_seed(synthetic):
     again = SYNTHETIC(n_train=2000, n_valid=200, n_test=200, seed=0)
     assert _digest(again) == _digest(synthetic)
@@ -125,6 +126,7 @@ def test_synthetic_reordering_and_agreement(synthetic):
     assert any(" ne " in tgt and " pas " in tgt for _, tgt in synthetic.train)
 
 
+@pytest.mark.slow
 def test_synthetic_spacy_tokens_are_the_words(synthetic):
     for src, tgt in synthetic.test[:100]:
         assert data.tokenize(src, "en") == src.split()
@@ -144,6 +146,7 @@ def test_synthetic_impossible_request_fails():
 
 
 # ------------------------------------------------------------------------------------------ real corpora
+@pytest.mark.slow
 @needs_real
 def test_tatoeba_whole_corpus_and_direction():
     corpus = corpora.load_tatoeba()
@@ -156,6 +159,7 @@ def test_tatoeba_whole_corpus_and_direction():
     assert corpora.load_tatoeba().test == corpus.test, "a fixed seed gives a fixed split"
 
 
+@pytest.mark.slow
 @needs_real
 def test_tatoeba_tutorial_subset():
     corpus = corpora.load_tatoeba(subset="tutorial")
@@ -167,6 +171,7 @@ def test_tatoeba_tutorial_subset():
         assert len(data.tokenize(fr, "fr")) <= 10
 
 
+@pytest.mark.slow
 @needs_real
 def test_tatoeba_full_pipeline_is_fast():
     # CPU time of this (single-threaded) process: the wall time also counts whatever else shares the cores.

@@ -24,6 +24,9 @@ from seq2seq import runner  # noqa: E402
 from seq2seq.data import BucketBatchSampler  # noqa: E402
 from seq2seq.distributed import Processes, ShardSampler  # noqa: E402
 
+# Grading (or a whole run) in every test: the full tier only (make test), not make check.
+pytestmark = pytest.mark.slow
+
 TOLERANCE = 1e-5
 TINY = dict(synthetic_train=120, synthetic_eval=16, min_freq=1, emb_dim=8, hidden_size=8, dec_hidden=8, dropout=0.0,
             batch_size=32, lr=0.01, lr_decay_after=1, device="cpu", threads=1, progress=False, patience=5)

@@ -7,6 +7,9 @@ import pytest
 from autograder.harness import grade
 from tests.helpers import SOLUTION, STUB, Mutant, assert_hint, graded, scores
 
+# Grading (or a whole run) in every test: the full tier only (make test), not make check.
+pytestmark = pytest.mark.slow
+
 QUESTIONS = ["Q5", "Q6", "Q7", "Q8"]
 DATA = "seq2seq/data.py"
 RNG_LINE = '        rng = random.Random(f"{self.seed}:{self.epoch}")\n'

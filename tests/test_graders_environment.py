@@ -16,6 +16,9 @@ from tests.helpers import (
     REPO, SOLUTION, STUB, Mutant, assert_costs_only, assert_hint, full_marks, graded, inject, mutant, scores,
 )
 
+# Grading (or a whole run) in every test: the full tier only (make test), not make check.
+pytestmark = pytest.mark.slow
+
 QUESTIONS = ["Q1", "Q2", "Q3", "Q4"]
 ENV = "seq2seq/environment.py"
 
@@ -27,6 +30,7 @@ def maximum():
     return marks
 
 
+@pytest.mark.smoke  # the fast tier's one grading (make check)
 def test_solution_full_marks(maximum):
     assert scores(SOLUTION, QUESTIONS) == maximum
 
@@ -59,7 +63,7 @@ MUTANTS: dict[str, Mutant] = {
          "        except ImportError:\n            raise\n"),
     ]}, hint="catch importlib.metadata.packagenotfounderror"),
     "Q1 exact version compare": Mutant("Q1", {ENV: [
-        ("elif have.split(\"+\", 1)[0] == wanted:", "elif have == wanted:"),
+        ("elif have == wanted or have.split(\"+\", 1)[0] == wanted:", "elif have == wanted:"),
     ]}, hint="compare only the part before '+'"),
     "Q2 F is nn": Mutant("Q2", {ENV: [
         ('"F": "torch.nn.functional"', '"F": "torch.nn"'),

@@ -13,6 +13,9 @@ import pytest
 
 from tests.helpers import SOLUTION, STUB, Mutant, assert_costs_only, full_marks, mutant, run_seq2seq, scores
 
+# Grading (or a whole run) in every test: the full tier only (make test), not make check.
+pytestmark = pytest.mark.slow
+
 QUESTIONS = ["Q31", "Q32", "Q33", "Q34"]
 EXP = "seq2seq/experiments.py"
 

@@ -9,6 +9,9 @@ import pytest
 from autograder.harness import grade, question_maxima
 from tests.helpers import SOLUTION, STUB, Mutant, assert_costs_only, assert_hint, graded, scores
 
+# Grading (or a whole run) in every test: the full tier only (make test), not make check.
+pytestmark = pytest.mark.slow
+
 QUESTIONS = [f"Q{n}" for n in range(9, 21)]
 POINTS = {q: p for q, p in question_maxima().items() if q in QUESTIONS}
 ENC, ATT, DEC, MOD = "seq2seq/encoder.py", "seq2seq/attention.py", "seq2seq/decoder.py", "seq2seq/model.py"

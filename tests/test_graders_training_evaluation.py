@@ -11,6 +11,9 @@ import pytest
 from autograder.harness import grade
 from tests.helpers import SOLUTION, STUB, Mutant, assert_costs_only, assert_hint, full_marks, graded, mutant, scores
 
+# Grading (or a whole run) in every test: the full tier only (make test), not make check.
+pytestmark = pytest.mark.slow
+
 QUESTIONS = ["Q21", "Q22", "Q23", "Q24", "Q25", "Q26", "Q27"]
 CHEAP = ["Q21", "Q22", "Q24", "Q25", "Q26"]
 TRAIN, EVAL = "seq2seq/training.py", "seq2seq/evaluation.py"
@@ -66,7 +69,7 @@ MUTANTS: dict[str, Mutant] = {
         ("[p for p in model.parameters() if p.requires_grad]", "list(model.parameters())"),
     ]}, hint="a frozen parameter (requires_grad=false) was given to the optimizer"),
     "Q23 no optimizer.step": Mutant("Q23", {TRAIN: [
-        ("        else:\n            optimizer.step()", "        else:\n            pass"),
+        ("        optimizer.step()\n        n = int(", "        pass\n        n = int("),
     ]}, hint="optimizer.step() ran 0 times"),
     "Q23 no zero_grad": Mutant("Q23", {TRAIN: [
         ("optimizer.zero_grad(set_to_none=True)", "pass"),

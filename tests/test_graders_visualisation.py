@@ -5,6 +5,9 @@ import pytest
 
 from tests.helpers import SOLUTION, STUB, Mutant, assert_costs_only, assert_hint, full_marks, graded, mutant, scores
 
+# Grading (or a whole run) in every test: the full tier only (make test), not make check.
+pytestmark = pytest.mark.slow
+
 VIS = "seq2seq/visualisation.py"
 
 

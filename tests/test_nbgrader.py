@@ -33,6 +33,9 @@ from autograder.bulk import grade_all
 from autograder.harness import question_maxima
 from tests.helpers import REPO, SOLUTION, STUB, catalogue, mutant
 
+# Grading (or a whole run) in every test: the full tier only (make test), not make check.
+pytestmark = pytest.mark.slow
+
 ASSIGNMENT = "attention_seq2seq"
 NOTEBOOK = f"{ASSIGNMENT}.ipynb"
 COURSE_FILES = ("nbgrader_config.py", f"source/{ASSIGNMENT}", f"assignments/{ASSIGNMENT}", "tools/generate.py")

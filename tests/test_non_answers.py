@@ -104,6 +104,7 @@ def test_the_table_names_real_checks_and_kinds():
         assert kinds and kinds <= set(KIND_IDS) and why, (qid, check)
 
 
+@pytest.mark.slow
 def test_every_stub_answers(tmp_path):
     """The builder rewrites every stub of the release, and the non-answers are what they claim to be."""
     package = STUB / "seq2seq"

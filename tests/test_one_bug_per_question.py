@@ -33,6 +33,9 @@ import pytest
 from autograder.harness import question_maxima
 from tests.helpers import REPO, catalogue, scores
 
+# Grading (or a whole run) in every test: the full tier only (make test), not make check.
+pytestmark = pytest.mark.slow
+
 # bug -> (the other questions it costs, why). Empty: every bug costs its own question alone. A bug found costing
 # more goes here (its case becomes xfail(strict=True)) until the graders isolate those questions.
 COLLATERAL: dict[str, tuple[list[str], str]] = {}

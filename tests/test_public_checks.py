@@ -6,6 +6,9 @@ import pytest
 
 from tests.helpers import SOLUTION, STUB, run_seq2seq
 
+# Grading (or a whole run) in every test: the full tier only (make test), not make check.
+pytestmark = pytest.mark.slow
+
 
 @pytest.mark.parametrize("question", ["Q1", "Q2", "Q3", "Q4"])
 def test_visible_checks_pass_on_the_solution_and_fail_on_the_stub(question):
@@ -16,7 +19,7 @@ def test_visible_checks_pass_on_the_solution_and_fail_on_the_stub(question):
 
 
 def test_every_visible_check_passes_on_the_solution():
-    """All of Q1–Q34 in one run (the notebook's check cells are skipped when CI executes it)."""
+    """Every question's checks in one run (the notebook's check cells are skipped when CI executes it)."""
     done = run_seq2seq(SOLUTION, "check", "all")
     assert done.returncode == 0 and "all visible checks passed" in done.stdout, done.stdout + done.stderr
 

@@ -119,6 +119,7 @@ def test_subword_run_saves_and_loads_its_vocabularies(subword_run):
     assert checkpoint.model.decoder.out.weight is checkpoint.model.decoder.embedding.weight, "still tied"
 
 
+@pytest.mark.slow
 def test_subword_run_evaluates_on_words_and_draws_pieces(subword_run, tmp_path, capsys):
     out, data = subword_run
     results = runner.evaluate_checkpoint(out / "best.pt", beams=(1,), device="cpu", data=data)

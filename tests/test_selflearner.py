@@ -11,6 +11,7 @@ with tiny models.
 """
 from __future__ import annotations
 
+import os
 import shutil
 import signal
 import socket
@@ -27,6 +28,9 @@ TINY = ["--corpus", "synthetic", "--synthetic-train", "120", "--synthetic-eval",
         "--emb-dim", "8", "--hidden-size", "8", "--dec-hidden", "8", "--dropout", "0.0", "--batch-size", "32",
         "--lr", "0.01", "--device", "cpu", "--threads", "1", "--no-progress", "--patience", "50"]
 SENTENCES = ["the cat sees the dog", "a small bird eats"]
+
+# Every test runs the command line (training, decoding): the full tier only (make test), not make check.
+pytestmark = pytest.mark.slow
 
 
 def cli(app: Path, *args: str, patch: str = "") -> subprocess.CompletedProcess:
@@ -161,3 +165,32 @@ def test_download_error_names_the_url_and_the_offline_way(app, tmp_path):
     assert f"could not fetch http://127.0.0.1:{port}/tutorial/data.zip" in done.stderr
     assert "by hand" in done.stderr and "SEQ2SEQ_DATA_DIR" in done.stderr
     assert str(tmp_path / "d" / "eng-fra.txt") in done.stderr and "multi30k/train.de" in done.stderr
+
+
+def test_a_checkpoint_remembers_its_data_folder(app, tmp_path):
+    """Trained on a real corpus from $SEQ2SEQ_DATA_DIR, ``evaluate`` finds the data again without it; a checkpoint
+    whose folder is gone (brought from another machine) falls back to $SEQ2SEQ_DATA_DIR."""
+    folder = tmp_path / "data" / "multi30k"
+    folder.mkdir(parents=True)
+    words = [("hund", "dog"), ("katze", "cat"), ("vogel", "bird"), ("mann", "man"), ("frau", "woman")]
+    pairs = [(f"ein {a} sieht einen {b} .", f"a {c} sees a {d} .") for a, c in words for b, d in words]
+    for split, rows in (("train", pairs * 2), ("val", pairs[:8]), ("test_2016_flickr", pairs[8:16])):
+        (folder / f"{split}.de").write_text("".join(de + "\n" for de, _ in rows), encoding="utf-8")
+        (folder / f"{split}.en").write_text("".join(en + "\n" for _, en in rows), encoding="utf-8")
+    env = {k: v for k, v in os.environ.items() if k != "SEQ2SEQ_DATA_DIR"}
+    real = [*TINY[TINY.index("--min-freq"):], "--corpus", "multi30k", "--src", "de", "--tgt", "en"]
+
+    def run(*args: str, data: Path | None = None) -> subprocess.CompletedProcess:
+        extra = {"SEQ2SEQ_DATA_DIR": str(data)} if data else {}
+        return subprocess.run([sys.executable, "-m", "seq2seq", *args], cwd=app, capture_output=True, text=True,
+                              timeout=HANG_GUARD, env={**env, **extra})
+
+    trained = run("train", *real, "--epochs", "1", "--out-dir", "runs/real", data=tmp_path / "data")
+    assert trained.returncode == 0, trained.stdout + trained.stderr
+    evaluated = run("evaluate", "runs/real/last.pt", "--beam", "1")
+    assert evaluated.returncode == 0 and "BLEU" in evaluated.stdout, evaluated.stdout + evaluated.stderr
+    (tmp_path / "data").rename(tmp_path / "moved")
+    lost = run("evaluate", "runs/real/last.pt", "--beam", "1")
+    assert lost.returncode != 0 and "does not exist" in lost.stderr, lost.stdout + lost.stderr
+    moved = run("evaluate", "runs/real/last.pt", "--beam", "1", data=tmp_path / "moved")
+    assert moved.returncode == 0 and "not found: using $SEQ2SEQ_DATA_DIR" in moved.stdout, moved.stdout + moved.stderr

@@ -111,6 +111,77 @@ def split_glue(source: str, nbgrader: dict, where: str) -> str:
     return visible.rstrip("\n") if visible != source else source
 
 
+def _cell(cell_id: str, cell_type: str, source: str, points: float | None = None) -> dict:
+    """A locked nbgrader cell: autograded when ``points`` is given."""
+    meta = {"grade": points is not None, "grade_id": cell_id, "locked": True, "schema_version": 3,
+            "solution": False, "task": False}
+    if points is not None:
+        meta["points"] = points
+    cell = {"cell_type": cell_type, "id": cell_id, "metadata": {"nbgrader": meta},
+            "source": source.splitlines(keepends=True)}
+    if cell_type == "code":
+        cell |= {"execution_count": None, "outputs": []}
+    return cell
+
+
+def question_cells(qid: str, points: float) -> list[dict]:
+    """The cells the notebook holds for every question, derived from its declaration (``autograder/probes``):
+    the visible check, and the autograded cell carrying the question's points and the hidden glue."""
+    stated = f"{points:g} point{'' if points == 1 else 's'}"
+    grade = (f"# {qid} ({stated}) is graded by the course autograder when your instructor runs nbgrader;\n"
+             f"# check(\"{qid}\") above runs its visible checks now.\n" + HIDDEN_GLUE.format(qid=qid))
+    return [_cell(f"{qid.lower()}-check", "code", f"check(\"{qid}\");"),
+            _cell(f"{qid.lower()}-grade", "code", grade, points)]
+
+
+def sync_notebook(nb: dict, questions: dict) -> list[str]:
+    """Make ``nb``'s check and autograded cells those of ``questions`` (``autograder.registry.QUESTIONS``), in
+    place: rewritten where they exist, added after the question's own cells (``qN-text``, ``qN-demo``) or, for a
+    question the notebook does not introduce yet, at the end under a heading from its title; cells of questions
+    that are no longer declared are removed. Returns what changed, one line each ("" when nothing did)."""
+    changes: list[str] = []
+    cells = nb["cells"]
+    derived = re.compile(r"q(\d+)-(check|grade)")
+    for cell in list(cells):
+        found = derived.fullmatch(cell.get("id", ""))
+        if found and f"Q{found[1]}" not in questions:
+            cells.remove(cell)
+            changes.append(f"removed {cell['id']} (Q{found[1]} is not declared)")
+    for qid, question in questions.items():
+        prefix = f"{qid.lower()}-"
+        for want in question_cells(qid, question.points):
+            index = next((i for i, cell in enumerate(cells) if cell.get("id") == want["id"]), None)
+            if index is not None:
+                if cells[index] != want:
+                    cells[index] = want
+                    changes.append(f"rewrote {want['id']}")
+                continue
+            own = [i for i, cell in enumerate(cells) if cell.get("id", "").startswith(prefix)]
+            if not own:
+                cells.append(_cell(f"{prefix}text", "markdown", f"### {qid}: {question.title}"))
+                own = [len(cells) - 1]
+            cells.insert(own[-1] + 1, want)
+            changes.append(f"added {want['id']}")
+    return changes
+
+
+def sync_source_notebooks(source_dir: Path) -> list[str]:
+    """:func:`sync_notebook` on every notebook of ``source_dir``, written back where it changed."""
+    if str(ROOT) not in sys.path:  # run as a script: tools/ is on the path, the repository is not
+        sys.path.insert(0, str(ROOT))
+    from autograder.registry import QUESTIONS, load_probes  # the one declaration of each question
+
+    load_probes()
+    changes = []
+    for path in sorted(source_dir.glob("*.ipynb")):
+        nb = json.loads(path.read_text(encoding="utf-8"))
+        done = sync_notebook(nb, dict(sorted(QUESTIONS.items(), key=lambda item: item[1].number)))
+        if done:
+            path.write_text(json.dumps(nb, indent=1, ensure_ascii=False, sort_keys=True) + "\n", encoding="utf-8")
+            changes += [f"{path.name}: {line}" for line in done]
+    return changes
+
+
 def _solution_notebook(src: Path, dst: Path) -> None:
     """Write the solution notebook: markers and hidden glue dropped from code cells, outputs cleared, metadata
     kept."""
@@ -166,8 +237,11 @@ def write_modules(source_dir: Path, out_dir: Path, *, student: bool) -> None:
 
 
 def build(out_root: Path) -> None:
-    """Write ``out_root/assignments/<id>`` and ``out_root/solutions/<id>`` from ``source/<id>``."""
+    """Write ``out_root/assignments/<id>`` and ``out_root/solutions/<id>`` from ``source/<id>`` (whose notebook's
+    question cells are first brought in line with the questions' declarations)."""
     source_dir = ROOT / "source" / ASSIGNMENT
+    for line in sync_source_notebooks(source_dir):
+        print(f"generate: {line}")
     staging = Path(tempfile.mkdtemp(prefix="generate-"))
     try:
         student_dir, solution_dir = staging / "assignments" / ASSIGNMENT, staging / "solutions" / ASSIGNMENT
