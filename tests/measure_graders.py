@@ -4,10 +4,10 @@ Not a test (pytest does not collect it): a report for whoever fixes the graders 
 
     SEQ2SEQ_DATA_DIR=... .venv/bin/python -m tests.measure_graders [--part nonanswers|bugs|both] [--json out.json]
 
-For every non-answer kind of tests/test_non_answers.py (plain and with patched comparisons) it grades all 34
+For every non-answer kind of tests/test_non_answers.py (plain and with patched comparisons) it grades all
 questions and lists the points wrongly awarded per question, and the checks that paid (the first line of
 their docstrings, as the feedback in results.json names them). For every mutant of
-tests/test_one_bug_per_question.py it grades all 34 questions and lists the points lost by questions other than
+tests/test_one_bug_per_question.py it grades all questions and lists the points lost by questions other than
 the one with the bug (collateral), and whether the buggy question lost any. It prints Markdown tables.
 """
 from __future__ import annotations

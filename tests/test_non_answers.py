@@ -4,7 +4,7 @@ raising must get 0 points on every question.
 A grader check that pays for a non-answer pays every student who wrote nothing, or who returned something of
 the right shape without solving the question. For each kind of non-answer (tests/nonanswers.py builds the
 submissions; tests/nonanswer_runtime.py says exactly what each stub returns) the release is graded once on all
-34 questions, and each (kind, question) is one test case:
+declared questions, and each (kind, question) is one test case:
 
 * ``stub``: the release unchanged; ``none``: every stub returns None; ``input``: its first argument unchanged;
 * ``zeros``, ``ones``, ``rand``: the real answer's type and shape (the solution is run, in a forked copy of the

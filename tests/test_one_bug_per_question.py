@@ -9,7 +9,7 @@ question counts the bug twice. Where a question has several realistic bugs, the 
 reaches furthest (a bug that stops the model from learning rather than one it can learn around), so the list
 below shows what is wrong.
 
-Which questions a bug is graded on (``questions_for``): all 34 for a bug in ``data.py``, the model files,
+Which questions a bug is graded on (``questions_for``): all for a bug in ``data.py``, the model files,
 ``training.py`` or ``evaluation.py`` (Q23's and Q27's probes train the student's model with the student's data
 pipeline); Q28–Q34 for a bug in ``visualisation.py`` or ``experiments.py``, which no probe of Q1–Q27 imports
 (checked by ``test_no_earlier_probe_imports_the_late_modules``). Q23 and Q27 take most of the time (about 10 s

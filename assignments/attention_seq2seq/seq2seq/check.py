@@ -78,7 +78,7 @@ def _definitions(body: list[ast.stmt], module: str, owner: ast.ClassDef | None =
 @functools.lru_cache(maxsize=256)
 def _module_definitions(path: Path, stamp: tuple[int, int]) -> tuple[Definition, ...] | None:
     """The functions of one module, None when it does not parse; cached by the file's (mtime, size) ``stamp``, so
-    that the notebook's 34 check cells parse the package once, and again only where a file changed."""
+    that the notebook's check cells (one per question) parse the package once, and again only where a file changed."""
     try:
         tree = ast.parse(path.read_text(encoding="utf-8", errors="replace"), filename=str(path))
     except (SyntaxError, ValueError):
