@@ -3,8 +3,9 @@
 
     python -m tests.class_attack WORK_DIR      (prints one JSON object: what happened)
 
-The attacker (``aaa``, graded first) puts code at the top of ``seq2seq/__init__.py``, so that it runs in every
-one of its children, and tries: killing its parent (the zygote), every other grading child and zygote on the
+The attacker (``aaa``, graded first) puts code in a module of its own, ``seq2seq/_attack.py``, imported at the end
+of every module that holds answers, so that it runs in every one of its children (given modules such as
+``__init__.py`` are graded as released, autograder/provided.py: code added there never runs), and tries: killing its parent (the zygote), every other grading child and zygote on the
 machine, the deciding process and every process it may signal; reading the hidden graders, the reference
 solution and other students' folders (the class's staging folders included); connecting to a TCP listener and
 sending to a UDP listener on this machine; raising its resource limits; leaving files in ``/tmp`` and
@@ -14,7 +15,7 @@ grading of the solution runs in parallel, in another process, while the class is
 
 The grader's edges (issue #26): what the grader itself reads with its own rights. The attacker's submission holds
 links to a file only the grader may read (``SECRET``, and ``/etc/shadow`` when graded as root), a hard link to
-it, a FIFO, a socket, a device (as root), a name that is not UTF-8 and a 255-byte name; its ``__init__.py`` tries
+it, a FIFO, a socket, a device (as root), a name that is not UTF-8 and a 255-byte name; its ``_attack.py`` tries
 to read the linked copies. In some questions its code replaces the names a grader once read back from the child's
 folder (``printed.txt``, ``outputs.pt``) with links to the secret, the reference solution and a classmate's code,
 or with a FIFO, nests folders 1,500 deep, and exits. A fourth student's folder (``dave``) is a link to ``bob``'s.
@@ -143,6 +144,8 @@ def _attack():
 _attack()
 '''
 
+ANSWERED = ("environment.py", "data.py", "encoder.py", "attention.py", "decoder.py", "model.py", "training.py",
+            "evaluation.py", "visualisation.py", "experiments.py")  # the modules that hold answers
 FILL_DISK = ('    import os\n    for i in range(64):\n'
              '        open(f"fill-{i}", "wb").write(b"x" * (60 << 20))\n')
 
@@ -156,8 +159,10 @@ def make_class(root: Path, mark: str, tcp_port: int, udp_port: int, secret: Path
     code = (ATTACK.replace("REPO", repr(str(REPO))).replace("CLASS", repr(str(subs)))
             .replace("TCP_PORT", str(tcp_port)).replace("UDP_PORT", str(udp_port)).replace("MARK", repr(mark)))
     package = attacker / "seq2seq"
-    init = package / "__init__.py"
-    init.write_text(init.read_text() + EDGE + code)
+    (package / "_attack.py").write_text(EDGE + code)
+    for module in ANSWERED:  # the attacker's own import, kept by the grader like any helper next to an answer
+        path = package / module
+        path.write_text(path.read_text() + "\nfrom seq2seq import _attack  # noqa: E402, F401\n")
     env = package / "environment.py"
     env.write_text(inject(env.read_text(), "set_seed", FILL_DISK))
     targets = {"LINK_TARGET": "/etc/shadow" if os.geteuid() == 0 else str(secret), "SECRET": str(secret),
@@ -168,7 +173,7 @@ def make_class(root: Path, mark: str, tcp_port: int, udp_port: int, secret: Path
             edge = edge.replace(name, repr(value))
         indent = edge[:len(edge) - len(edge.lstrip())]
         text = (package / module).read_text()
-        (package / module).write_text(inject(text, function, f"{indent}from seq2seq import _edge\n{edge}"))
+        (package / module).write_text(inject(text, function, f"{indent}from seq2seq._attack import _edge\n{edge}"))
     _plant_edges(package, secret)
     for honest in ("bob", "carol"):
         copy = subs / honest / "attention_seq2seq"
