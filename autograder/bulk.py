@@ -22,7 +22,6 @@ from __future__ import annotations
 
 import hashlib
 import json
-import os
 from pathlib import Path
 from typing import Any
 
@@ -81,8 +80,7 @@ def grade_all(root: Path, out: Path, *, reference: Path = DEFAULT_REFERENCE, que
     out.mkdir(parents=True, exist_ok=True)
     load_graders()  # fills QUESTIONS
     reference_outputs(reference.resolve(), questions or list(QUESTIONS), workers)  # before any student code
-    staging = isolation.private_folder("grade-all-")
-    os.chmod(staging, 0o700)  # copies of the whole class: no child passes through
+    staging = isolation.private_folder("grade-all-", 0o700)  # copies of the whole class: no child passes through
     try:
         staged: dict[str, tuple[Path, str, str] | str] = {}
         for student, folder in submissions.items():  # copy everything before any student code runs

@@ -310,11 +310,11 @@ def _keep(key: str, qid: str, result: sandbox.ChildResult) -> None:
     os.replace(partial, folder / f"{qid}.pt")  # whole or not at all, whoever else writes it
 
 
-def _check_files(reference: Path, submission: Path) -> None:
-    """Refuse to score when the autograder's or the reference's files differ from when this process first saw
-    them (a submission that changed them, on a machine where nothing prevented it)."""
-    now = fingerprint(AUTOGRADER_DIR, reference, RELEASE)
-    roots = [str(AUTOGRADER_DIR), str(reference), str(RELEASE)]
+def _check_files(reference: Path, release: Path, submission: Path) -> None:
+    """Refuse to score when the autograder's, the reference's or the release's files differ from when this process
+    first saw them (a submission that changed them, on a machine where nothing prevented it)."""
+    now = fingerprint(AUTOGRADER_DIR, reference, release)
+    roots = [str(AUTOGRADER_DIR), str(reference), str(release)]
     with _REFERENCE_LOCK:
         for root in roots:
             if root not in _BASELINE:
@@ -340,8 +340,8 @@ def grade(submission: Path, *, reference: Path = DEFAULT_REFERENCE, questions: l
     unknown = [q for q in selected if q not in QUESTIONS]
     if unknown:
         raise ValueError(f"no graders for {', '.join(unknown)}; known: {', '.join(QUESTIONS)}")
-    reference = reference.resolve()
-    _check_files(reference, submission)
+    reference, release = reference.resolve(), release.resolve()
+    _check_files(reference, release, submission)
     try:  # the submission as given (its own path is the caller's); nothing below it is followed
         tree = read_package(submission)
     except Refused as error:
@@ -359,7 +359,7 @@ def grade(submission: Path, *, reference: Path = DEFAULT_REFERENCE, questions: l
             wait(grading.student.values())
     finally:
         sandbox.remove(staged)
-    _check_files(reference, submission)
+    _check_files(reference, release, submission)
     for run in grading.student.values():
         if run.exception() is not None:
             raise run.exception()

@@ -158,13 +158,13 @@ def stage(tree: Tree, into: Path, uid: int | None) -> Path:
     return tree.write(into, file_mode=0o640, folder_mode=0o750, group=uid)
 
 
-def private_folder(prefix: str) -> Path:
+def private_folder(prefix: str, mode: int = 0o711) -> Path:
     """A folder of the grading process's own, that children may pass through but not list. Its name carries this
     process's id, so that the folders of grading processes that were killed (an interrupted ``make test``, a
     ``kill -9``, whose exit handlers never ran) are removed by the next one (:func:`sweep_stale`)."""
     sweep_stale(prefix)
     folder = Path(tempfile.mkdtemp(prefix=f"{prefix}{os.getpid()}-"))
-    os.chmod(folder, 0o711)
+    os.chmod(folder, mode)
     return folder
 
 

@@ -136,8 +136,8 @@ def _section(release: list[str], item: _Node, student: list[str], own: _Node | N
              report: Overlay) -> list[str]:
     """The text that stands for the release statement ``item``: the student's answer, the release's provided
     code, or (a class holding answers) a class of both."""
-    name = where + {"def": lambda: item.key[1], "assign": lambda: ", ".join(item.key[1])}.get(
-        item.key[0], lambda: "(module code)")()
+    kind, what = item.key
+    name = where + (what if kind == "def" else ", ".join(what) if kind == "assign" else "(module code)")
     if not _has_stub(release, item):
         if own is None and item.key[0] == "def":
             report.restored.append(name)
@@ -211,6 +211,11 @@ def overlay(tree: Tree, release: Path) -> Overlay:
 
 
 def _add(tree: Tree, name: str, data: bytes) -> None:
+    """Put the release's file ``name`` in ``tree``; a folder the submission holds under that name (and what is in
+    it) gives way, since the tree could not be written with both."""
+    tree.folders = [f for f in tree.folders if f != name and not f.startswith(name + "/")]
+    for inside in [f for f in tree.files if f.startswith(name + "/")]:
+        del tree.files[inside]
     parts = name.split("/")
     for depth in range(1, len(parts)):
         folder = "/".join(parts[:depth])

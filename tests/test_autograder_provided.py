@@ -179,3 +179,18 @@ def test_provided_code_neither_costs_nor_earns_points(tmp_path):
     for build in (_without_provided, _edited_provided):
         scores, _ = graded(build(tmp_path))
         assert scores == expected, (build.__name__, {q: s for q, s in scores.items() if s != expected[q]})
+
+
+def test_a_folder_where_a_given_module_belongs_gives_way(tmp_path):
+    """A submission holding a folder named ``checkpoint.py`` (with a file in it): the release's module takes its
+    place, and the tree can still be written (a student-made shape never becomes the grader's failure)."""
+    sub = tmp_path / "s"
+    shutil.copytree(SOLUTION, sub, ignore=shutil.ignore_patterns("__pycache__"))
+    (sub / "seq2seq" / "checkpoint.py").unlink()
+    (sub / "seq2seq" / "checkpoint.py" / "inner").mkdir(parents=True)
+    (sub / "seq2seq" / "checkpoint.py" / "inner" / "x.py").write_text("x = 1\n")
+    tree = read_package(sub)
+    report = overlay(tree, RELEASE)
+    assert tree.files == read_package(SOLUTION).files and report.restored == ["checkpoint.py"]
+    written = tree.write(tmp_path / "staged")
+    assert (written / "seq2seq" / "checkpoint.py").read_bytes() == (RELEASE / "checkpoint.py").read_bytes()
