@@ -165,8 +165,9 @@ def sync_notebook(nb: dict, questions: dict) -> list[str]:
     return changes
 
 
-def sync_source_notebooks(source_dir: Path) -> list[str]:
-    """:func:`sync_notebook` on every notebook of ``source_dir``, written back where it changed."""
+def sync_source_notebooks(source_dir: Path, *, write: bool = True) -> list[str]:
+    """:func:`sync_notebook` on every notebook of ``source_dir``, written back where it changed (``write``), or
+    only said (a build into another folder must not edit ``source/``)."""
     if str(ROOT) not in sys.path:  # run as a script: tools/ is on the path, the repository is not
         sys.path.insert(0, str(ROOT))
     from autograder.registry import QUESTIONS, load_probes  # the one declaration of each question
@@ -176,7 +177,7 @@ def sync_source_notebooks(source_dir: Path) -> list[str]:
     for path in sorted(source_dir.glob("*.ipynb")):
         nb = json.loads(path.read_text(encoding="utf-8"))
         done = sync_notebook(nb, dict(sorted(QUESTIONS.items(), key=lambda item: item[1].number)))
-        if done:
+        if done and write:
             path.write_text(json.dumps(nb, indent=1, ensure_ascii=False, sort_keys=True) + "\n", encoding="utf-8")
             changes += [f"{path.name}: {line}" for line in done]
     return changes
@@ -240,7 +241,12 @@ def build(out_root: Path) -> None:
     """Write ``out_root/assignments/<id>`` and ``out_root/solutions/<id>`` from ``source/<id>`` (whose notebook's
     question cells are first brought in line with the questions' declarations)."""
     source_dir = ROOT / "source" / ASSIGNMENT
-    for line in sync_source_notebooks(source_dir):
+    in_place = out_root.resolve() == ROOT.resolve()
+    changes = sync_source_notebooks(source_dir, write=in_place)
+    if changes and not in_place:
+        raise GenerateError("source/'s notebook disagrees with the questions' declarations (run make generate): "
+                            + "; ".join(changes))
+    for line in changes:
         print(f"generate: {line}")
     staging = Path(tempfile.mkdtemp(prefix="generate-"))
     try:
