@@ -58,6 +58,10 @@ class Settings:
             raise ValueError(f"rare must be at least 2 and rare_fraction in [0, 1), got {self.rare}, "
                              f"{self.rare_fraction}")
 
+    def limit(self, answered: int) -> float:
+        """How many of the ``answered`` students may hold a fingerprint before it is common."""
+        return max(self.rare, self.rare_fraction * answered)
+
     @property
     def pooled(self) -> float:
         """The evidence that a pair's matching questions must hold together to flag the pair as a whole."""
@@ -99,7 +103,7 @@ class Basis:
 
     def limit(self, question: str) -> float:
         """How many students may hold a fingerprint before it is common."""
-        return max(self.settings.rare, self.settings.rare_fraction * self.answered.get(question, 0))
+        return self.settings.limit(self.answered.get(question, 0))
 
     def weight(self, question: str, fingerprint: int) -> float:
         return self.weights.get(question, {}).get(fingerprint, 1.0)
@@ -176,7 +180,7 @@ def question_order(question: str) -> tuple[int, str]:
 
 def common_weights(sets: list[frozenset[int]], answered: int, settings: Settings) -> dict[int, float]:
     """The weight of every fingerprint of ``sets`` held by more than the limit (module docstring)."""
-    limit = max(settings.rare, settings.rare_fraction * answered)
+    limit = settings.limit(answered)
     holders = Counter(p for prints in sets for p in prints)
     return {p: math.log(answered / n) / math.log(answered / limit) for p, n in holders.items() if n > limit}
 
@@ -236,7 +240,7 @@ def score_class(submissions: list[Submission], settings: Settings = DEFAULTS,
         weights = common_weights(sets, answered, settings)
         basis.reference[question], basis.weights[question], basis.answered[question] = expected, weights, answered
         evidence, shared = _products(sets, weights)
-        material = np.array([sum(weights.get(p, 1.0) for p in prints) for prints in sets])
+        material = np.array([basis.material(question, prints) for prints in held])
         f = _figures(evidence, shared, material, settings)
         pairs[question] = _listed(question, f)
         a, b = f["a"], f["b"]
