@@ -1,19 +1,20 @@
 """A mistake costs its own question (issue #14, point 4): one realistic bug per question Q5–Q34 must lose points
-in its own question and nowhere else, on every question that could depend on it.
+in its own question and nowhere else.
 
 Each bug is one mutant of the generated solution (``tests.helpers.Mutant``: pieces of code replaced, each found
 exactly once), taken by name from the MUTANTS tables of ``tests/test_graders_*.py`` (``tests.helpers.catalogue``),
-where it is shown to cost its own question. Those files grade a mutant on its own section (or question) only;
-here it is graded on every question it could reach, because a probe that runs the student's own code for another
-question counts the bug twice. Where a question has several realistic bugs, the one picked is the one that
-reaches furthest (a bug that stops the model from learning rather than one it can learn around), so the list
+where it is shown to cost its own question. Where a question has several realistic bugs, the one picked is the one
+that reaches furthest (a bug that stops the model from learning rather than one it can learn around), so the list
 below shows what is wrong.
 
-Which questions a bug is graded on (``questions_for``): all for a bug in ``data.py``, the model files,
-``training.py`` or ``evaluation.py`` (Q23's and Q27's probes train the student's model with the student's data
-pipeline); Q28–Q34 for a bug in ``visualisation.py`` or ``experiments.py``, which no probe of Q1–Q27 imports
-(checked by ``test_no_earlier_probe_imports_the_late_modules``). Q23 and Q27 take most of the time (about 10 s
-of one thread per bug): the file takes 3–4 minutes on two cores.
+Which questions a bug is graded on: its own, and every question whose probes enter a function the bug edits, as
+traced on the solution (``tests/reach.py``: each question's probes in a forked child, as a grading runs them,
+recording the submission's functions they enter). That is every question the bug can reach: a grading child that
+never enters the edited function runs none of its lines, and children share nothing, so its outputs are the
+solution's. The argument needs two things, both checked here: every edit lies inside a function's body (a bug at
+module level would be graded on every question), and no code the probes enter starts another process (which the
+trace would not follow). The trace also confirms each bug's own question enters its function. (Until this
+catalogue was traced, every bug was graded on all questions: 4 minutes, and no bug was found costing another.)
 
 ``COLLATERAL`` is the one table of bugs that cost other questions too; its cases are ``xfail(strict=True,
 raises=AssertionError)``, so a fixed grader turns them into failures that ask for the entry to be removed, and
@@ -24,14 +25,18 @@ stand-in models on tasks of the grader's own (``autograder/probes/standins.py``)
 """
 from __future__ import annotations
 
+import ast
+import difflib
+import json
 import re
-from collections.abc import Iterable
-from pathlib import Path
+import subprocess
+import sys
 
 import pytest
 
 from autograder.harness import question_maxima
-from tests.helpers import REPO, catalogue, scores
+from tests.anchors import replace_once
+from tests.helpers import HANG_GUARD, REPO, SOLUTION, Mutant, catalogue, scores
 
 # Grading (or a whole run) in every test: the full tier only (make test), not make check.
 pytestmark = pytest.mark.slow
@@ -53,13 +58,56 @@ BUGS = [
 ]
 
 MAXIMUM = question_maxima()
-LATE_MODULES = ("seq2seq/visualisation.py", "seq2seq/experiments.py")
+# What would start a process that the trace does not follow (tests/reach.py's argument needs none).
+STARTS_PROCESSES = re.compile(r"\b(subprocess|multiprocessing|os\.(fork|exec\w*|spawn\w*|system|popen|posix_spawn))\b")
 
 
-def questions_for(files: Iterable[str]) -> list[str]:
-    """The questions a bug in ``files`` (relative paths) is graded on (see the module docstring)."""
-    first = 28 if all(path in LATE_MODULES for path in files) else 1
-    return [qid for qid in MAXIMUM if int(qid[1:]) >= first]
+@pytest.fixture(scope="module")
+def reached() -> dict[str, set[str]]:
+    """``{question: the solution's functions its probes enter}`` (tests/reach.py), traced once for the file."""
+    done = subprocess.run([sys.executable, str(REPO / "tests" / "reach.py"), str(SOLUTION)], capture_output=True,
+                          text=True, timeout=HANG_GUARD)
+    assert done.returncode == 0, done.stderr
+    return {qid: set(functions) for qid, functions in json.loads(done.stdout).items()}
+
+
+def _function_at(tree: ast.Module, first: int, last: int) -> int | None:
+    """The first line of the innermost function (its first decorator's line) holding lines first..last."""
+    best = None
+    for node in ast.walk(tree):
+        if isinstance(node, ast.FunctionDef | ast.AsyncFunctionDef | ast.Lambda):
+            start = min([node.lineno, *(d.lineno for d in getattr(node, "decorator_list", []))])
+            if start <= first and last <= node.end_lineno and (best is None or start > best):
+                best = start
+    return best
+
+
+def edited_functions(bug: Mutant) -> set[str] | None:
+    """The solution's functions the bug edits, as tests/reach.py names them ("seq2seq/data.py:228"); None where
+    an edit lies outside every function (module-level code: every question could see it)."""
+    functions = set()
+    for rel, replacements in bug.edits.items():
+        text = (SOLUTION / rel).read_text(encoding="utf-8")
+        edited = text
+        for old, new, *scope in replacements:
+            edited = replace_once(edited, old, new, where=rel, scope=scope[0] if scope else None)
+        tree, lines = ast.parse(text), text.splitlines()
+        matcher = difflib.SequenceMatcher(None, lines, edited.splitlines(), autojunk=False)
+        for tag, i1, i2, _, _ in matcher.get_opcodes():
+            if tag == "equal":
+                continue
+            first, last = (i1 + 1, i2) if i2 > i1 else (i1, i1 + 1)  # an insertion: the lines around it
+            start = _function_at(tree, first, last)
+            if start is None:
+                return None
+            functions.add(f"{rel}:{start}")
+    return functions
+
+
+def questions_for(bug: Mutant, reached: dict[str, set[str]]) -> list[str]:
+    """The questions ``bug`` is graded on (see the module docstring), in order."""
+    functions = edited_functions(bug)
+    return [qid for qid in MAXIMUM if functions is None or qid == bug.qid or reached[qid] & functions]
 
 
 def _case(name: str):
@@ -74,27 +122,29 @@ def test_one_bug_for_every_question():
     assert set(BUGS) <= set(catalogue()), sorted(set(BUGS) - set(catalogue()))
     assert [catalogue()[name].qid for name in BUGS] == [qid for qid in MAXIMUM if int(qid[1:]) >= 5]
     assert set(COLLATERAL) <= set(BUGS), sorted(set(COLLATERAL) - set(BUGS))
-    for name, (others, why) in COLLATERAL.items():
-        assert others and why and set(others) <= set(questions_for(catalogue()[name].edits)), name
+    assert all(others and why for others, why in COLLATERAL.values())
 
 
-def test_no_earlier_probe_imports_the_late_modules():
-    """Why a bug in visualisation.py or experiments.py is graded on Q28-Q34 only: nothing else reaches them."""
-    late = [Path(path).stem for path in LATE_MODULES]
-    uses = re.compile(r"\b(s|seq2seq)\.(" + "|".join(late) + r")\b")
-    for path in (REPO / "autograder").rglob("*.py"):  # the grader files of those sections themselves excepted
-        if not any(module in path.stem for module in late):
-            assert not uses.search(path.read_text(encoding="utf-8")), path
-    for path in (REPO / "solutions" / "attention_seq2seq" / "seq2seq").glob("*.py"):
-        if path.stem in ("data", "encoder", "attention", "decoder", "model", "training", "evaluation", "environment"):
-            assert not uses.search(path.read_text(encoding="utf-8")), path
+def test_every_bug_edits_function_bodies_only():
+    """The argument for grading a bug only where its functions are entered needs every edit inside a function."""
+    outside = [name for name in BUGS if edited_functions(catalogue()[name]) is None]
+    assert not outside, f"these bugs edit module-level code: grade them on every question or move the edit: {outside}"
+
+
+def test_no_code_the_probes_enter_starts_a_process(reached):
+    """The trace follows this process and its threads only: no file the probes enter may start another process."""
+    files = {function.split(":")[0] for functions in reached.values() for function in functions}
+    assert "seq2seq/environment.py" in files and "seq2seq/experiments.py" in files, sorted(files)  # a real trace
+    starting = [rel for rel in sorted(files) if STARTS_PROCESSES.search((SOLUTION / rel).read_text(encoding="utf-8"))]
+    assert not starting, f"the probes enter files that may start processes, which tests/reach.py does not trace: {starting}"
 
 
 @pytest.mark.slow
 @pytest.mark.parametrize("name", [_case(name) for name in BUGS])
-def test_a_bug_costs_its_own_question_only(tmp_path, name):
+def test_a_bug_costs_its_own_question_only(tmp_path, reached, name):
     bug = catalogue()[name]
-    qid, questions = bug.qid, questions_for(bug.edits)
+    qid, questions = bug.qid, questions_for(bug, reached)
+    assert reached[qid] & edited_functions(bug), f"{name}: the {qid} probes never enter the functions it edits"
     got = scores(bug.build(tmp_path), questions)
     if got[qid] >= MAXIMUM[qid]:
         pytest.fail(f"{name}: the {qid} graders did not notice the bug")
