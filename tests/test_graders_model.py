@@ -286,12 +286,3 @@ def test_other_correct_answers_keep_full_marks(tmp_path, name):
     m = ALTERNATIVES[name]
     assert scores(m.build(tmp_path), [m.qid])[m.qid] == POINTS[m.qid], f"{name} lost points in {m.qid}"
 
-
-def test_visible_checks_pass_on_the_solution():
-    """The students' visible checks for Q9–Q20 (public_tests/test_model.py) pass on the solution."""
-    import subprocess
-    import sys
-
-    done = subprocess.run([sys.executable, "-m", "pytest", "public_tests/test_model.py", "-q", "-p", "no:cacheprovider",
-                           "-c", "public_tests/pytest.ini"], cwd=SOLUTION, capture_output=True, text=True)
-    assert done.returncode == 0, done.stdout[-2000:]

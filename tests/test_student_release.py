@@ -160,9 +160,16 @@ def test_an_unknown_question_is_an_error_that_lists_the_questions(capsys):
 
 @pytest.mark.slow
 def test_check_all_lists_its_results_in_question_order():
+    """On the release every question's visible checks all fail, each saying the stub is not implemented yet (with
+    tests/test_public_checks.py's run on the solution: every visible check tells the two apart)."""
     done = run_seq2seq(STUB, "check", "all")
     assert done.returncode == 1, done.stdout + done.stderr
     assert re.findall(r"^(Q\d+): ", done.stdout, re.M) == QUESTIONS, done.stdout
+    counts = re.findall(r"^Q\d+: (\d+) of (\d+) visible checks failed:$", done.stdout, re.M)
+    assert len(counts) == len(QUESTIONS) and all(failed == total for failed, total in counts), done.stdout
+    failures = re.findall(r"^  x test_q\d+_\w+: (.*)$", done.stdout, re.M)
+    assert len(failures) == sum(int(total) for _, total in counts), done.stdout
+    assert all("NotImplementedError" in line for line in failures), done.stdout
     assert done.stdout.rstrip().splitlines()[-1].startswith("ALL: some visible checks failed")
 
 
