@@ -36,7 +36,8 @@ Choices, for what has no "zeros" of its own:
   replaced result: nothing the real function does is seen by the caller (``train_epoch`` training the model,
   ``EarlyStopping.step`` counting, ``plot_attention`` drawing on the given axes, the grader's recorders and
   random generators); when the real function raises, or its result cannot be sent back, the non-answer is None
-  (a non-answer never raises the right exception);
+  (a non-answer never raises the right exception). Functions of plain data (``PURE``) and ``teacher_force``
+  (``RANDOM_ONLY``, with every random generator's state put back) run in the child itself: same result, no fork;
 * a result that is an ``nn.Module``, an optimizer, a ``Vocab`` or any other object becomes a bare instance of
   the same class, made without ``__init__`` (``nn.Module.__init__`` only, for modules): the type is kept and the
   content dropped; a ``Figure`` becomes a blank ``Figure()``, a ``torch.device`` ``torch.device("meta")``, a
@@ -72,6 +73,9 @@ PURE = {"data.read_tsv", "data.split_pairs", "data.normalize_text", "data.tokeni
         "encoder.encoder_parameter_formula", "evaluation.corpus_bleu", "training.perplexity", "training.smooth",
         "training.diverged", "visualisation.hard_alignment", "visualisation.alignment_error_rate",
         "visualisation.attention_entropy", "visualisation.monotonicity", "visualisation.attention_movement"}
+# Functions whose one side effect is the random numbers they draw: computed in this process too, every generator's
+# state put back afterwards (Q19's probes call teacher_force 270 times: a fork each took 9 s a grading).
+RANDOM_ONLY = {"model.teacher_force"}
 _depth = 0  # > 0 while a real answer is being computed: stubs reached then behave as the solution
 _rng = random.Random(0)
 _generator = torch.Generator().manual_seed(0)
@@ -424,16 +428,21 @@ def _real(module: str, qualname: str) -> Any:
 def _replaced_answer(fn: Any, args: dict[str, Any], leaf, where: str) -> Any:
     """Run the real ``fn(**args)`` in a forked copy of this process and return its result with every leaf
     replaced; None when it raised or died. Nothing the real function does (to its arguments, to global state,
-    to the grader's recorders) reaches this process. ``PURE`` functions run here, without a fork."""
+    to the grader's recorders) reaches this process. ``PURE`` and ``RANDOM_ONLY`` functions run here, without a
+    fork (the latter with every random generator's state put back)."""
     global _depth
-    if where in PURE:
+    if where in PURE or where in RANDOM_ONLY:
         _depth += 1
+        states = random.getstate(), np.random.get_state(), torch.get_rng_state()
         try:
             return _finish(replace(fn(**args), leaf))
         except Exception:  # noqa: BLE001 - the real answer raised: a non-answer does not
             return None
         finally:
             _depth -= 1
+            random.setstate(states[0])
+            np.random.set_state(states[1])
+            torch.set_rng_state(states[2])
     read, write = os.pipe()
     pid = os.fork()
     if pid == 0:  # the copy: compute, replace, send back, vanish
