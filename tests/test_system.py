@@ -140,6 +140,12 @@ def test_on_epoch_hook_sees_each_epoch_and_can_stop_the_run(tmp_path):
     assert seen == [(1, 1)] and len(result["history"].epochs) == 1, "True from the hook stops after that epoch"
 
 
+def test_patience_zero_stops_after_the_first_epoch(tmp_path):
+    """EarlyStopping(patience=0) stops at once (Q24's docstring): the run trains one epoch, not none."""
+    result = runner.train(runner.RunConfig(**{**TINY, "patience": 0}, epochs=3, out_dir=str(tmp_path)))
+    assert len(result["history"].epochs) == 1 and (tmp_path / "last.pt").is_file()
+
+
 def test_resume_refuses_other_vocabularies(run):
     out, _, _ = run
     other = runner.RunConfig(**{**TINY, "synthetic_train": 60}, epochs=3, out_dir=str(out))

@@ -301,7 +301,8 @@ def _train_epochs(run: TrainingRun, on_epoch: EpochHook | None) -> dict[str, Any
     valid_refs = true_references(data, "valid")
     tokens_per_epoch = sum(len(t) - 1 for t in data.datasets["train"].tgt)
     last, best = out / "last.pt", out / "best.pt"
-    while run.epoch < config.epochs and run.stopper.bad_epochs < run.stopper.patience:
+    # A resumed run whose stopper had stopped it trains no more; patience=0 still trains one epoch, then stops.
+    while run.epoch < config.epochs and not (run.epoch and run.stopper.bad_epochs >= run.stopper.patience):
         train_loss, seconds = train_one_epoch(run, train_loader)
         if train_loader.stopped:
             _save_stopped(run, out)
