@@ -20,7 +20,7 @@ real one, which is the hard case for a detector.
 
 The independent class (:func:`build_independent_class`) looks like a real one: the reference solution and
 complete implementations written independently from the student release alone (tests/similarity_independent/,
-each folder's NOTES.md says how), each a student, plus disguised copies of the three: whole ones, and copies of 3
+each folder's NOTES.md says how), each a student, plus disguised copies of each: whole ones, and copies of 3
 and 5 questions drawn at random, with the same disguises applied to every function the author wrote
 (:func:`disguise_module`, :func:`transplant`).
 
@@ -339,7 +339,7 @@ def build_class(root: Path, n_students: int, *, whole: int = 4, seed: int = 0) -
 
 # ---------------------------------------------------------------------------------------------- the independent class
 INDEPENDENT = ROOT / "tests" / "similarity_independent"
-AUTHORS = ("solution", "a", "b", "c")  # solution: source/'s answers; the others: INDEPENDENT/<author>/ (NOTES.md)
+AUTHORS = ("solution", "a", "b", "c", "d", "e")  # solution: source/'s answers; the others: INDEPENDENT/<author>/ (NOTES.md)
 _Fn = ast.FunctionDef | ast.AsyncFunctionDef
 
 
