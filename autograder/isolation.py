@@ -6,7 +6,8 @@ The defences, each used where this machine allows it (:func:`plan` finds out, :f
 * **Landlock** (``landlock.py``): files (read the submission, Python and the system; write only the child's own
   folder), TCP bind/connect (ABI 4+), signals and abstract unix sockets scoped to the child (ABI 6+).
 * **Its own uid** (when grading as root): every child drops to an unprivileged uid and gid, no supplementary
-  groups. The reference solution's children get one uid, each submission's children another
+  groups. The reference solution's children get one uid, each submission's children another, claimed for the
+  grading process's life so that no other grading process on the machine gives it to a student at the same time
   (``AUTOGRADER_UID_BASE``, default 64000: uids BASE .. BASE+999 must belong to nobody else). A child cannot
   signal, trace or write what belongs to root or to another uid, nor raise its resource limits. Where the Python
   installation is not readable by other users (under ``/root``, say) and Landlock confines reads, the child
@@ -24,6 +25,7 @@ where they misbehave and for the tests of the fallbacks); the record then says t
 from __future__ import annotations
 
 import ctypes
+import fcntl
 import functools
 import itertools
 import os
@@ -39,6 +41,7 @@ from pathlib import Path
 from typing import Any
 
 from autograder import landlock
+from autograder.results import InfrastructureError
 from autograder.submission import Tree
 
 UID_BASE = int(os.environ.get("AUTOGRADER_UID_BASE", "64000"))
@@ -136,17 +139,64 @@ def plan() -> Plan:
 _OWNERS: dict[str, int] = {}
 _NEXT = itertools.count(1)
 _OWNERS_LOCK = threading.Lock()
+_CLAIMED: dict[int, int] = {}  # uid -> the descriptor of its claim file, held (flock) for this process's life
+UID_CLAIMS = "autograder-uids"  # folder (in the temporary folder) of one claim file per uid, private to the grader
+
+
+def _claim_folder() -> int:
+    """A descriptor of the claim folder, made private (0700) by this user; refused when it is a link or another
+    user's (someone else could then hold claims, or read them)."""
+    path = os.path.join(tempfile.gettempdir(), UID_CLAIMS)
+    try:
+        os.mkdir(path, 0o700)
+    except FileExistsError:
+        pass
+    fd = os.open(path, os.O_RDONLY | os.O_DIRECTORY | os.O_NOFOLLOW)
+    info = os.fstat(fd)
+    if info.st_uid != os.geteuid() or info.st_mode & 0o077:
+        os.close(fd)
+        raise InfrastructureError(f"{path} is not this user's private folder: uids for students cannot be claimed")
+    return fd
+
+
+def _claim(uid: int, folder: int) -> bool:
+    """Claim ``uid`` for this process (True), unless another grading process on the machine holds it."""
+    if uid in _CLAIMED:
+        return True
+    fd = os.open(str(uid), os.O_RDWR | os.O_CREAT | os.O_NOFOLLOW | os.O_CLOEXEC, 0o600, dir_fd=folder)
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except BlockingIOError:
+        os.close(fd)
+        return False
+    _CLAIMED[uid] = fd
+    return True
 
 
 def owner_uid(key: str, *, reference: bool = False) -> int | None:
-    """The uid of ``key``'s children (a submission's staged path): the reference's own, else one per submission."""
+    """The uid of ``key``'s children (a submission's staged path): the reference's own, else one per submission.
+
+    A student's uid is claimed machine-wide (a lock on a file of its own, held until this process ends), so that
+    two grading processes at once (two ``grade-all`` of two sections, nbgrader beside ``grade``) never give two
+    students the same uid; the reference's uid is shared, for the reference's code is the grader's own."""
     if not plan().drop_uid:
         return None
     if reference:
         return UID_BASE
     with _OWNERS_LOCK:
         if key not in _OWNERS:
-            _OWNERS[key] = UID_BASE + 1 + (next(_NEXT) - 1) % (UID_COUNT - 1)
+            folder = _claim_folder()
+            try:
+                for _ in range(UID_COUNT - 1):
+                    uid = UID_BASE + 1 + (next(_NEXT) - 1) % (UID_COUNT - 1)
+                    if _claim(uid, folder):
+                        break
+                else:
+                    raise InfrastructureError(f"all {UID_COUNT - 1} student uids from {UID_BASE + 1} are held by "
+                                              "other grading processes on this machine")
+            finally:
+                os.close(folder)
+            _OWNERS[key] = uid
         return _OWNERS[key]
 
 

@@ -12,6 +12,8 @@ import json
 import os
 import shutil
 import signal
+import subprocess
+import sys
 import time
 
 import pytest
@@ -175,6 +177,33 @@ def test_graders_read_by_student_code_do_not_reach_feedback(monkeypatch, tmp_pat
     code = [line for path in redact.hidden_sources() for line in redact.code_lines(path) if len(line) >= redact.WINDOW]
     assert code and not [line for line in code if line in squeezed], "grader code reached the student"
     assert "def test_" not in feedback and "@pytest" not in feedback
+
+
+def test_two_grading_processes_never_give_two_students_one_uid():
+    """Two grading processes at once (two sections' grade-all, say) claim their students' uids machine-wide: the
+    second never gets a uid the first holds, and a claim ends with its process."""
+    if not isolation.plan().drop_uid:
+        pytest.skip("children keep the grader's uid here (not root): there are no student uids to share")
+    claim = ("import sys, time; from autograder import isolation; "
+             "print(' '.join(str(isolation.owner_uid(f'student-{i}')) for i in range(5)), flush=True); "
+             "sys.stdin.readline()")
+    env = {**os.environ, "PYTHONPATH": str(REPO)}
+
+    def start():
+        process = subprocess.Popen([sys.executable, "-c", claim], stdin=subprocess.PIPE, stdout=subprocess.PIPE,
+                                   text=True, env=env)
+        return process, {int(uid) for uid in process.stdout.readline().split()}
+
+    first, held = start()
+    second, others = start()
+    try:
+        assert len(held) == len(others) == 5 and not held & others, (held, others)
+    finally:
+        for process in (first, second):
+            process.communicate("\n", timeout=60)
+    third, again = start()
+    third.communicate("\n", timeout=60)
+    assert again & (held | others), "claims of ended processes are free again"
 
 
 def test_every_defence_is_recorded_and_said(capsys, tmp_path):
