@@ -27,8 +27,9 @@ $(STAMP): requirements.txt requirements.lock source/attention_seq2seq/requiremen
 demo: $(STAMP)
 	cd solutions/attention_seq2seq && ../../$(PY) -m seq2seq demo
 
+# Two worker processes, a test file each at a time (pytest-xdist; module fixtures stay shared within a file).
 test: $(STAMP)
-	$(PY) -m pytest
+	$(PY) -m pytest -n 2 --dist loadfile
 
 check: $(STAMP)
 	$(PY) -m pytest -m "not slow or smoke" -q

@@ -3,6 +3,7 @@ their own question only, another correct implementation scores full marks, hosti
 from __future__ import annotations
 
 import json
+import shutil
 import subprocess
 import sys
 import time
@@ -11,7 +12,7 @@ from pathlib import Path
 import pytest
 
 from autograder import isolation, landlock
-from autograder.harness import GraderError
+from autograder.harness import GraderError, grade
 from tests.helpers import (
     REPO, SOLUTION, STUB, Mutant, assert_costs_only, assert_hint, full_marks, graded, inject, mutant, scores,
 )
@@ -233,20 +234,26 @@ def test_tampering_with_the_graders_is_prevented(tmp_path, maximum):
 
 
 def test_tampering_is_reported_not_scored_without_landlock(tmp_path, monkeypatch):
-    """The last fallback, with Landlock and the uid drop both off: the harness fingerprints its files around
-    grading and refuses to score once they changed."""
-    target = REPO / "autograder" / "graders" / "__init__.py"
+    """The last fallback, with Landlock and the uid drop both off: the harness fingerprints its files (its own,
+    the reference's, the release's) around grading and refuses to score once they changed. The student's code
+    writes to a copy of the reference, so that nothing of the repository changes under a test running beside
+    this one."""
+    reference = tmp_path / "reference"
+    shutil.copytree(SOLUTION, reference, ignore=shutil.ignore_patterns("__pycache__"))
+    target = reference / "seq2seq" / "__init__.py"
     original = target.read_bytes()
     monkeypatch.setenv("AUTOGRADER_LANDLOCK", "0")
     monkeypatch.setenv("AUTOGRADER_DROP_PRIVILEGES", "0")
+    monkeypatch.setenv("AUTOGRADER_REFERENCE_CACHE", "off")
     isolation.plan.cache_clear()  # the plan is read once per process
     try:
         with pytest.raises(GraderError, match="changed"):
-            scores(_tampering(tmp_path, target), ["Q4"])
+            grade(_tampering(tmp_path, target), reference=reference, questions=["Q4"])
+        assert target.read_bytes() != original, "the student's code did write: the refusal was for that"
         target.write_bytes(original)
-        assert scores(SOLUTION, ["Q4"]) == {"Q4": 2.0}, "restored: grading goes on"
+        results = grade(SOLUTION, reference=reference, questions=["Q4"])
+        assert [(t["name"][:2], t["score"]) for t in results["tests"]] == [("Q4", 2.0)], "restored: grading goes on"
     finally:
-        target.write_bytes(original)
         monkeypatch.undo()
         isolation.plan.cache_clear()
 
