@@ -359,6 +359,7 @@ def grade(submission: Path, *, reference: Path = DEFAULT_REFERENCE, questions: l
             wait(grading.student.values())
     finally:
         sandbox.remove(staged)
+        isolation.release_uid(str(staged))  # its children are gone: run_question waited for each
     _check_files(reference, release, submission)
     for run in grading.student.values():
         if run.exception() is not None:

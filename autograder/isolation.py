@@ -139,7 +139,7 @@ def plan() -> Plan:
 _OWNERS: dict[str, int] = {}
 _NEXT = itertools.count(1)
 _OWNERS_LOCK = threading.Lock()
-_CLAIMED: dict[int, int] = {}  # uid -> the descriptor of its claim file, held (flock) for this process's life
+_CLAIMED: dict[int, int] = {}  # uid -> the descriptor of its claim file, held (flock) until release_uid
 UID_CLAIMS = "autograder-uids"  # folder (in the temporary folder) of one claim file per uid, private to the grader
 
 
@@ -176,9 +176,10 @@ def _claim(uid: int, folder: int) -> bool:
 def owner_uid(key: str, *, reference: bool = False) -> int | None:
     """The uid of ``key``'s children (a submission's staged path): the reference's own, else one per submission.
 
-    A student's uid is claimed machine-wide (a lock on a file of its own, held until this process ends), so that
-    two grading processes at once (two ``grade-all`` of two sections, nbgrader beside ``grade``) never give two
-    students the same uid; the reference's uid is shared, for the reference's code is the grader's own."""
+    A student's uid is claimed machine-wide (a lock on a file of its own, held until :func:`release_uid` or the end
+    of this process), so that two grading processes at once (two ``grade-all`` of two sections, nbgrader beside
+    ``grade``) never give two students the same uid; the reference's uid is shared, for the reference's code is the
+    grader's own."""
     if not plan().drop_uid:
         return None
     if reference:
@@ -198,6 +199,15 @@ def owner_uid(key: str, *, reference: bool = False) -> int | None:
                 os.close(folder)
             _OWNERS[key] = uid
         return _OWNERS[key]
+
+
+def release_uid(key: str) -> None:
+    """Give ``key``'s uid back once its grading is over and every child of it is gone (a class of a thousand
+    students would otherwise hold a thousand claim files open)."""
+    with _OWNERS_LOCK:
+        uid = _OWNERS.pop(key, None)
+        if uid is not None and uid not in _OWNERS.values() and uid in _CLAIMED:
+            os.close(_CLAIMED.pop(uid))  # closing the descriptor ends its lock
 
 
 def stage(tree: Tree, into: Path, uid: int | None) -> Path:

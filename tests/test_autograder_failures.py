@@ -204,6 +204,9 @@ def test_two_grading_processes_never_give_two_students_one_uid():
     third, again = start()
     third.communicate("\n", timeout=60)
     assert again & (held | others), "claims of ended processes are free again"
+    before = set(isolation._CLAIMED)
+    harness.grade(SOLUTION, questions=["Q4"])
+    assert set(isolation._CLAIMED) <= before, "a finished grading gives its student's uid back"
 
 
 def test_every_defence_is_recorded_and_said(capsys, tmp_path):
