@@ -6,8 +6,8 @@ The defences, each used where this machine allows it (:func:`plan` finds out, :f
 * **Landlock** (``landlock.py``): files (read the submission, Python and the system; write only the child's own
   folder), TCP bind/connect (ABI 4+), signals and abstract unix sockets scoped to the child (ABI 6+).
 * **Its own uid** (when grading as root): every child drops to an unprivileged uid and gid, no supplementary
-  groups. The reference solution's children get one uid, each submission's children another, claimed for the
-  grading process's life so that no other grading process on the machine gives it to a student at the same time
+  groups. The reference solution's children get one uid, each submission's children another, claimed while its
+  grading runs so that no other grading process on the machine gives it to a student at the same time
   (``AUTOGRADER_UID_BASE``, default 64000: uids BASE .. BASE+999 must belong to nobody else). A child cannot
   signal, trace or write what belongs to root or to another uid, nor raise its resource limits. Where the Python
   installation is not readable by other users (under ``/root``, say) and Landlock confines reads, the child
@@ -151,7 +151,11 @@ def _claim_folder() -> int:
         os.mkdir(path, 0o700)
     except FileExistsError:
         pass
-    fd = os.open(path, os.O_RDONLY | os.O_DIRECTORY | os.O_NOFOLLOW)
+    try:
+        fd = os.open(path, os.O_RDONLY | os.O_DIRECTORY | os.O_NOFOLLOW)
+    except OSError as error:  # a link or a file in its place
+        raise InfrastructureError(f"{path} is not a folder of this user's: uids for students cannot be claimed "
+                                  f"({error})") from None
     info = os.fstat(fd)
     if info.st_uid != os.geteuid() or info.st_mode & 0o077:
         os.close(fd)

@@ -59,11 +59,15 @@ def mutant(tmp: Path, edits: Edits, *, base: Path = SOLUTION) -> Path:
     shutil.copytree(base, target, ignore=shutil.ignore_patterns("__pycache__"))
     for rel, replacements in edits.items():
         path = target / rel
-        text = path.read_text(encoding="utf-8")
-        for old, new, *scope in replacements:
-            text = replace_once(text, old, new, where=rel, scope=scope[0] if scope else None)
-        path.write_text(text, encoding="utf-8")
+        path.write_text(edited(path.read_text(encoding="utf-8"), rel, replacements), encoding="utf-8")
     return target
+
+
+def edited(text: str, rel: str, replacements: list) -> str:
+    """``text`` (the module ``rel``) with ``replacements`` applied in order, as ``mutant()`` applies them."""
+    for old, new, *scope in replacements:
+        text = replace_once(text, old, new, where=rel, scope=scope[0] if scope else None)
+    return text
 
 
 @dataclass(frozen=True)

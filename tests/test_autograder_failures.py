@@ -14,6 +14,7 @@ import shutil
 import signal
 import subprocess
 import sys
+import tempfile
 import time
 
 import pytest
@@ -207,6 +208,19 @@ def test_two_grading_processes_never_give_two_students_one_uid():
     before = set(isolation._CLAIMED)
     harness.grade(SOLUTION, questions=["Q4"])
     assert set(isolation._CLAIMED) <= before, "a finished grading gives its student's uid back"
+
+
+def test_a_link_in_place_of_the_uid_claims_folder_stops_grading_as_a_grader_failure(tmp_path, monkeypatch):
+    """Whoever put a link (or another user's folder) where the claims are kept holds no claim of ours: the grader
+    refuses to hand out uids, as a grader failure (not graded), and follows nothing."""
+    if not isolation.plan().drop_uid:
+        pytest.skip("children keep the grader's uid here (not root): no uid is claimed")
+    (tmp_path / "elsewhere").mkdir()
+    (tmp_path / isolation.UID_CLAIMS).symlink_to(tmp_path / "elsewhere")
+    monkeypatch.setattr(tempfile, "tempdir", str(tmp_path))
+    with pytest.raises(InfrastructureError, match="cannot be claimed"):
+        isolation.owner_uid(str(tmp_path / "a-submission"))
+    assert not list((tmp_path / "elsewhere").iterdir())
 
 
 def test_every_defence_is_recorded_and_said(capsys, tmp_path):

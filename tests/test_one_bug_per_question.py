@@ -35,8 +35,7 @@ import sys
 import pytest
 
 from autograder.harness import question_maxima
-from tests.anchors import replace_once
-from tests.helpers import HANG_GUARD, REPO, SOLUTION, Mutant, catalogue, scores
+from tests.helpers import HANG_GUARD, REPO, SOLUTION, Mutant, catalogue, edited, scores
 
 # Grading (or a whole run) in every test: the full tier only (make test), not make check.
 pytestmark = pytest.mark.slow
@@ -88,11 +87,8 @@ def edited_functions(bug: Mutant) -> set[str] | None:
     functions = set()
     for rel, replacements in bug.edits.items():
         text = (SOLUTION / rel).read_text(encoding="utf-8")
-        edited = text
-        for old, new, *scope in replacements:
-            edited = replace_once(edited, old, new, where=rel, scope=scope[0] if scope else None)
         tree, lines = ast.parse(text), text.splitlines()
-        matcher = difflib.SequenceMatcher(None, lines, edited.splitlines(), autojunk=False)
+        matcher = difflib.SequenceMatcher(None, lines, edited(text, rel, replacements).splitlines(), autojunk=False)
         for tag, i1, i2, _, _ in matcher.get_opcodes():
             if tag == "equal":
                 continue
@@ -104,10 +100,10 @@ def edited_functions(bug: Mutant) -> set[str] | None:
     return functions
 
 
-def questions_for(bug: Mutant, reached: dict[str, set[str]]) -> list[str]:
-    """The questions ``bug`` is graded on (see the module docstring), in order."""
-    functions = edited_functions(bug)
-    return [qid for qid in MAXIMUM if functions is None or qid == bug.qid or reached[qid] & functions]
+def questions_for(qid: str, functions: set[str] | None, reached: dict[str, set[str]]) -> list[str]:
+    """The questions a bug of ``qid`` that edits ``functions`` (``edited_functions``) is graded on (see the module
+    docstring), in order."""
+    return [q for q in MAXIMUM if functions is None or q == qid or reached[q] & functions]
 
 
 def _case(name: str):
@@ -143,8 +139,9 @@ def test_no_code_the_probes_enter_starts_a_process(reached):
 @pytest.mark.parametrize("name", [_case(name) for name in BUGS])
 def test_a_bug_costs_its_own_question_only(tmp_path, reached, name):
     bug = catalogue()[name]
-    qid, questions = bug.qid, questions_for(bug, reached)
-    assert reached[qid] & edited_functions(bug), f"{name}: the {qid} probes never enter the functions it edits"
+    qid, functions = bug.qid, edited_functions(bug)
+    questions = questions_for(qid, functions, reached)
+    assert reached[qid] & functions, f"{name}: the {qid} probes never enter the functions it edits"
     got = scores(bug.build(tmp_path), questions)
     if got[qid] >= MAXIMUM[qid]:
         pytest.fail(f"{name}: the {qid} graders did not notice the bug")
