@@ -225,3 +225,24 @@ def test_detokenised_bleu_scores_the_raw_references():
     assert scores["cased"][0] < 100.0 and "tok:13a" in scores["cased"][1] and "case:mixed" in scores["cased"][1]
     worse = runner.detokenised_bleu([tokens[:-2] for tokens in exact], data, "test")
     assert worse["lowercased"][0] < scores["lowercased"][0]
+
+
+def test_a_cased_model_reads_and_writes_capitals(tmp_path, monkeypatch, capsys):
+    """``lowercase=False``: the tokens keep their case, ``translate`` reads capitals and writes them, detokenised
+    (what a person would write), and evaluation gives the lower-cased token BLEU beside the cased one."""
+    from seq2seq.data import Corpus
+    pairs = [("Ein Mann läuft.", "A man runs."), ("Zwei Hunde spielen im Park!", "Two dogs play in the park!"),
+             ("Die Frau lacht.", "The woman laughs.")] * 8
+    monkeypatch.setattr(runner, "load_corpus", lambda config: Corpus("cased", "de", "en", pairs, pairs[:3], pairs[:3]))
+    config = runner.RunConfig(**{**TINY, "emb_dim": 32, "hidden_size": 32, "dec_hidden": 32, "batch_size": 8,
+                                 "lr_decay_after": 0, "lr": 0.05}, corpus="multi30k", lowercase=False, epochs=4,
+                              out_dir=str(tmp_path))
+    run = runner.train(config)
+    assert ["A", "man", "runs", "."] in [tgt for _, tgt in run["data"].tokens["train"]]
+    results = runner.evaluate_checkpoint(run["best"], beams=(1,), device="cpu", data=run["data"])
+    said = capsys.readouterr().out
+    assert "lower-cased tokens: " in said and "(cased tokens, joined by spaces)" in said
+    assert results[1]["bleu"] == pytest.approx(100.0) and results[1]["lowercased"][0] == pytest.approx(100.0)
+    assert "case:lc" in results[1]["lowercased"][1] and results[1]["detokenised"]["cased"][0] == pytest.approx(100.0)
+    assert runner.translate_sentences(run["best"], ["Die Frau lacht.", "Ein Mann läuft."], beam_size=1,
+                                      device="cpu") == ["The woman laughs.", "A man runs."]

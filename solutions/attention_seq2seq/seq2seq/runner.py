@@ -130,7 +130,8 @@ def tokenizer_for(corpus_name: str):
 def prepare_data(config: RunConfig) -> Data:
     """The run's corpus, tokenised into words, with word vocabularies (``min_freq``) or, with ``subwords``,
     SentencePiece vocabularies learnt on the training split (:mod:`seq2seq.subwords`; the tokens stay words)."""
-    data = prepare(load_corpus(config), min_freq=config.min_freq, tokenizer=tokenizer_for(config.corpus))
+    data = prepare(load_corpus(config), min_freq=config.min_freq, lower=config.lowercase,
+                   tokenizer=tokenizer_for(config.corpus))
     if not config.subwords:
         return data
     train = data.tokens["train"]
@@ -145,10 +146,18 @@ def true_references(data: Data, split: str) -> list[list[str]]:
     return [tgt for _, tgt in data.tokens[split]]
 
 
+def lowercased_bleu(hypotheses: list[list[str]], references: list[list[str]]) -> tuple[float, str]:
+    """A cased model's BLEU on lower-cased tokens (``tok:none``, ``-lc``): the figure of lower-cased models, so
+    that the two kinds compare. Returns ``(bleu, signature)``."""
+    metric = sacrebleu.metrics.BLEU(tokenize="none", lowercase=True, force=True)
+    score = metric.corpus_score([" ".join(h) for h in hypotheses], [[" ".join(r) for r in references]])
+    return score.score, str(metric.get_signature())
+
+
 def detokenised_bleu(hypotheses: list[list[str]], data: Data, split: str) -> dict[str, tuple[float, str]]:
     """BLEU as others report it: the hypotheses detokenised against the split's raw target sentences, with
-    sacrebleu's default settings (13a tokenisation, case-sensitive; the model writes lower case, so every
-    capital letter of a reference counts against it) and case-insensitive (``-lc``).
+    sacrebleu's default settings (13a tokenisation, case-sensitive: a lower-cased model's every missing capital
+    counts against it) and case-insensitive (``-lc``).
 
     Returns ``{"cased": (bleu, signature), "lowercased": (bleu, signature)}``."""
     outputs = [detokenize(tokens, data.corpus.tgt_lang) for tokens in hypotheses]
@@ -435,11 +444,16 @@ def evaluate_checkpoint(path: str | Path, *, split: str = "test", beams: tuple[i
         _say(f"{split} BLEU {'greedy' if beam == 1 else f'beam {beam} (length penalty {alpha})'}: "
              f"{results[beam]['bleu']:.2f}  "
              f"(loss {results[beam]['loss']:.3f}, {time.perf_counter() - started:.1f}s)")
+        if not config.lowercase:  # a cased model: its tokens' BLEU is cased; the lower-cased one beside it
+            lowered = lowercased_bleu(results[beam]["hypotheses"], true_references(data, split))
+            results[beam]["lowercased"] = lowered
+            _say(f"  lower-cased tokens: {lowered[0]:.2f} ({lowered[1]})")
         if not data.corpus.name.startswith("synthetic"):  # real corpora: the figure others report too
             detok = detokenised_bleu(results[beam]["hypotheses"], data, split)
             results[beam]["detokenised"] = detok
             _say("  detokenised: " + "; ".join(f"{bleu:.2f} ({signature})" for bleu, signature in detok.values()))
-    _say(f"sacrebleu signature: {bleu_signature()} (lower-cased tokens, joined by spaces)")
+    _say(f"sacrebleu signature: {bleu_signature()} ({'lower-cased' if config.lowercase else 'cased'} tokens, "
+         "joined by spaces)")
     if data.corpus.alignments is not None and config.attention != "none" and not ensemble and not config.subwords:
         try:
             scores = alignment_report(model, data, split, device=dev, batch_size=batch_size or config.batch_size)
@@ -469,7 +483,7 @@ def translate_sentences(path: str | Path, sentences: list[str], *, beam_size: in
     config, src_vocab, tgt_vocab = checkpoint.config, checkpoint.src_vocab, checkpoint.tgt_vocab
     alpha = config.length_penalty if length_penalty is None else length_penalty
     tokenizer = tokenizer_for(config.corpus)
-    words = [tokenizer(sentence, checkpoint.src_lang) for sentence in sentences]
+    words = [tokenizer(sentence, checkpoint.src_lang, lower=config.lowercase) for sentence in sentences]
     pngs = heatmap_paths(Path(heatmaps), len(sentences), keep=keep_heatmaps) if heatmaps is not None else None
     _say(f"decoding: {'greedy' if beam_size == 1 else f'beam {beam_size}, length penalty {alpha}'}")
     size = batch_size or config.batch_size

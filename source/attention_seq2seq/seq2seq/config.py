@@ -48,6 +48,7 @@ class RunConfig(ModelOptions):
     min_freq: int = 2                  # word vocabularies: the fewest training occurrences a word needs
     subwords: int = 0                  # >0: SentencePiece vocabularies of about this many pieces per language
     subword_model: str = "unigram"     # unigram | bpe (seq2seq.subwords)
+    lowercase: bool = True             # False: a cased model (it reads and writes capitals; BLEU is then cased)
     synthetic_train: int = 8000        # sizes of the synthetic corpus
     synthetic_eval: int = 500
     # training
