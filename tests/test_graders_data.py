@@ -5,6 +5,7 @@ from __future__ import annotations
 import pytest
 
 from autograder.harness import grade
+from tests.bug_reach import MAXIMUM, graded_where_it_reaches
 from tests.helpers import SOLUTION, STUB, Mutant, assert_hint, graded, scores
 
 # Grading (or a whole run) in every test: the full tier only (make test), not make check.
@@ -98,9 +99,9 @@ MUTANTS: dict[str, Mutant] = {
         ("            indices.sort(key=lambda index: self.lengths[index])\n", "            pass\n"),
     ]}, hint="sort the shuffled indices by length before cutting batches"),
 }
-# The mistakes the issue names, plus one more per question, are graded on all four questions: they must lose points
-# on their own question and nowhere else. The others are graded on their own question only (a child process per
-# question costs seconds: torch and spaCy load in each).
+# The mistakes the issue names, plus one more per question, must lose points on their own question and nowhere else:
+# they are graded on every question whose probes enter a function they edit (tests/bug_reach.py). The others are
+# graded on their own question only.
 EVERYWHERE = ["Q5 unseeded shuffle", "Q5 split before shuffling", "Q5 bad lines dropped silently",
               "Q6 forgets <eos>", "Q6 unknown becomes <pad>", "Q6 curly apostrophes kept",
               "Q7 specials after the tokens", "Q7 min_freq off by one", "Q7 decode runs past <eos>",
@@ -147,13 +148,13 @@ def _partial(got: float, name: str, maximum: dict[str, float]) -> None:
 
 @pytest.mark.slow
 @pytest.mark.parametrize("name", EVERYWHERE)
-def test_mistake_loses_points_on_its_question_only(tmp_path, maximum, name):
+def test_mistake_loses_points_on_its_question_only(tmp_path, maximum, reached, name):
     m = MUTANTS[name]
-    got, feedback = graded(m.build(tmp_path), QUESTIONS)
+    got, feedback = graded_where_it_reaches(m, tmp_path, reached)
     _partial(got[m.qid], name, maximum)
     assert_hint(feedback, m.qid, m.hint, name)
-    others = {q: got[q] for q in QUESTIONS if q != m.qid}
-    assert others == {q: maximum[q] for q in others}, f"{name!r} also cost points elsewhere: {got}"
+    others = {q: got[q] for q in got if q != m.qid}
+    assert others == {q: MAXIMUM[q] for q in others}, f"{name!r} also cost points elsewhere: {got}"
 
 
 @pytest.mark.slow

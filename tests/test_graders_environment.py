@@ -13,8 +13,9 @@ import pytest
 
 from autograder import isolation, landlock
 from autograder.harness import GraderError, grade
+from tests.bug_reach import assert_costs_only_its_question
 from tests.helpers import (
-    REPO, SOLUTION, STUB, Mutant, assert_costs_only, assert_hint, full_marks, graded, inject, mutant, scores,
+    REPO, SOLUTION, STUB, Mutant, assert_hint, full_marks, inject, mutant, scores,
 )
 
 # Grading (or a whole run) in every test: the full tier only (make test), not make check.
@@ -113,12 +114,10 @@ def test_every_mutant_has_a_hint():
 
 
 @pytest.mark.parametrize("name", MUTANTS)
-def test_mutant_loses_points_on_its_question_only(name, tmp_path, maximum):
+def test_mutant_loses_points_on_its_question_only(name, tmp_path, reached):
     """... and its feedback names the likely cause (the mutant's hint)."""
     m = MUTANTS[name]
-    got, feedback = graded(m.build(tmp_path), QUESTIONS)
-    assert_costs_only(got, m.qid, maximum, name)
-    assert_hint(feedback, m.qid, m.hint, name)
+    assert_hint(assert_costs_only_its_question(m, tmp_path, reached, name), m.qid, m.hint, name)
 
 
 ALTERNATIVE = '''

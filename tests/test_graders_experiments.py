@@ -11,7 +11,8 @@ import csv
 
 import pytest
 
-from tests.helpers import SOLUTION, STUB, Mutant, assert_costs_only, full_marks, mutant, run_seq2seq, scores
+from tests.bug_reach import assert_costs_only_its_question
+from tests.helpers import SOLUTION, STUB, Mutant, full_marks, mutant, run_seq2seq, scores
 
 # Grading (or a whole run) in every test: the full tier only (make test), not make check.
 pytestmark = pytest.mark.slow
@@ -117,9 +118,8 @@ def test_every_question_has_two_mutants():
 
 @pytest.mark.slow
 @pytest.mark.parametrize("name", list(MUTANTS))
-def test_mutant_loses_points_on_its_question_only(name, tmp_path, maximum):
-    m = MUTANTS[name]
-    assert_costs_only(scores(m.build(tmp_path), QUESTIONS), m.qid, maximum, name)
+def test_mutant_loses_points_on_its_question_only(name, tmp_path, reached):
+    assert_costs_only_its_question(MUTANTS[name], tmp_path, reached, name)
 
 
 ALTERNATIVE = '''

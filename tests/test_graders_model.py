@@ -7,7 +7,8 @@ from __future__ import annotations
 import pytest
 
 from autograder.harness import grade, question_maxima
-from tests.helpers import SOLUTION, STUB, Mutant, assert_costs_only, assert_hint, graded, scores
+from tests.bug_reach import assert_costs_only_its_question
+from tests.helpers import SOLUTION, STUB, Mutant, assert_hint, graded, scores
 
 # Grading (or a whole run) in every test: the full tier only (make test), not make check.
 pytestmark = pytest.mark.slow
@@ -265,11 +266,9 @@ def test_every_question_has_two_mutants():
 
 @pytest.mark.slow
 @pytest.mark.parametrize("name", EVERYWHERE)
-def test_mutant_loses_points_in_its_question_only(tmp_path, name):
+def test_mutant_loses_points_in_its_question_only(tmp_path, reached, name):
     m = MUTANTS[name]
-    got, feedback = graded(m.build(tmp_path), QUESTIONS)
-    assert_costs_only(got, m.qid, POINTS, name)
-    assert_hint(feedback, m.qid, m.hint, name)
+    assert_hint(assert_costs_only_its_question(m, tmp_path, reached, name), m.qid, m.hint, name)
 
 
 @pytest.mark.parametrize("name", OWN_ONLY)

@@ -1,21 +1,21 @@
 """Validity of the Q21-Q27 graders: stub 0, solution full, realistic bugs caught, alternatives pass.
 
-Q23 and Q27 train small models (10-20 s each on a quiet machine), so a mutant is graded on its own question and
-on the cheap ones (CHEAP); that a bug elsewhere cannot cost Q23 or Q27 points (they inject the grader's own
-loss, loop and evaluation) is shown once, by test_bugs_elsewhere_keep_training_questions.
+A mutant is graded on its own question and every question whose probes enter a function it edits
+(tests/bug_reach.py); that a bug elsewhere cannot cost Q23 or Q27 points (they inject the grader's own loss, loop
+and evaluation) is also shown directly, by test_bugs_elsewhere_keep_training_questions.
 """
 from __future__ import annotations
 
 import pytest
 
 from autograder.harness import grade
-from tests.helpers import SOLUTION, STUB, Mutant, assert_costs_only, assert_hint, full_marks, graded, mutant, scores
+from tests.bug_reach import assert_costs_only_its_question
+from tests.helpers import SOLUTION, STUB, Mutant, assert_hint, full_marks, mutant, scores
 
 # Grading (or a whole run) in every test: the full tier only (make test), not make check.
 pytestmark = pytest.mark.slow
 
 QUESTIONS = ["Q21", "Q22", "Q23", "Q24", "Q25", "Q26", "Q27"]
-CHEAP = ["Q21", "Q22", "Q24", "Q25", "Q26"]
 TRAIN, EVAL = "seq2seq/training.py", "seq2seq/evaluation.py"
 
 
@@ -174,16 +174,10 @@ def test_every_mutant_has_a_hint():
     assert [name for name, m in MUTANTS.items() if not m.hint or m.qid not in QUESTIONS] == []
 
 
-def graded_with(broken: str) -> list[str]:
-    return sorted(set(CHEAP) | {broken}, key=lambda q: int(q[1:]))
-
-
 @pytest.mark.parametrize("name", MUTANTS)
-def test_mutant_loses_points_on_its_question_only(name, tmp_path, maximum):
+def test_mutant_loses_points_on_its_question_only(name, tmp_path, reached):
     m = MUTANTS[name]
-    got, feedback = graded(m.build(tmp_path), graded_with(m.qid))
-    assert_costs_only(got, m.qid, maximum, name)
-    assert_hint(feedback, m.qid, m.hint, name)
+    assert_hint(assert_costs_only_its_question(m, tmp_path, reached, name), m.qid, m.hint, name)
 
 
 def test_bugs_elsewhere_keep_training_questions(tmp_path, maximum):

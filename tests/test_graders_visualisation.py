@@ -3,7 +3,8 @@ from __future__ import annotations
 
 import pytest
 
-from tests.helpers import SOLUTION, STUB, Mutant, assert_costs_only, assert_hint, full_marks, graded, mutant, scores
+from tests.bug_reach import assert_costs_only_its_question
+from tests.helpers import SOLUTION, STUB, Mutant, assert_hint, full_marks, graded, mutant, scores
 
 # Grading (or a whole run) in every test: the full tier only (make test), not make check.
 pytestmark = pytest.mark.slow
@@ -147,10 +148,8 @@ def test_matshow_implementation_scores_full_marks(tmp_path, maximum):
 
 
 @pytest.mark.parametrize("name", _of("Q29"))
-def test_q29_mutant_loses_points(name, tmp_path):
-    best = full_marks(["Q28", "Q29"])
-    got, feedback = graded(MUTANTS[name].build(tmp_path), ["Q28", "Q29"])
-    assert_costs_only(got, "Q29", best, name)
+def test_q29_mutant_loses_points(name, tmp_path, reached):
+    feedback = assert_costs_only_its_question(MUTANTS[name], tmp_path, reached, name)
     assert_hint(feedback, "Q29", MUTANTS[name].hint, name)
 
 
@@ -166,10 +165,8 @@ def test_q29_partial_credit_for_finished_functions(tmp_path):
 
 
 @pytest.mark.parametrize("name", _of("Q30"))
-def test_q30_mutant_loses_points(name, tmp_path):
-    best = full_marks(["Q29", "Q30"])
-    got, feedback = graded(MUTANTS[name].build(tmp_path), ["Q29", "Q30"])
-    assert_costs_only(got, "Q30", best, name)
+def test_q30_mutant_loses_points(name, tmp_path, reached):
+    feedback = assert_costs_only_its_question(MUTANTS[name], tmp_path, reached, name)
     assert_hint(feedback, "Q30", MUTANTS[name].hint, name)
 
 

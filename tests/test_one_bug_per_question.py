@@ -25,17 +25,12 @@ stand-in models on tasks of the grader's own (``autograder/probes/standins.py``)
 """
 from __future__ import annotations
 
-import ast
-import difflib
-import json
 import re
-import subprocess
-import sys
 
 import pytest
 
-from autograder.harness import question_maxima
-from tests.helpers import HANG_GUARD, REPO, SOLUTION, Mutant, catalogue, edited, scores
+from tests.bug_reach import MAXIMUM, edited_functions, questions_for
+from tests.helpers import SOLUTION, catalogue, scores
 
 # Grading (or a whole run) in every test: the full tier only (make test), not make check.
 pytestmark = pytest.mark.slow
@@ -56,54 +51,8 @@ BUGS = [
     "Q32 only the encoder's size", "Q33 ratio inverted", "Q34 method ignored",
 ]
 
-MAXIMUM = question_maxima()
 # What would start a process that the trace does not follow (tests/reach.py's argument needs none).
 STARTS_PROCESSES = re.compile(r"\b(subprocess|multiprocessing|os\.(fork|exec\w*|spawn\w*|system|popen|posix_spawn))\b")
-
-
-@pytest.fixture(scope="module")
-def reached() -> dict[str, set[str]]:
-    """``{question: the solution's functions its probes enter}`` (tests/reach.py), traced once for the file."""
-    done = subprocess.run([sys.executable, str(REPO / "tests" / "reach.py"), str(SOLUTION)], capture_output=True,
-                          text=True, timeout=HANG_GUARD)
-    assert done.returncode == 0, done.stderr
-    return {qid: set(functions) for qid, functions in json.loads(done.stdout).items()}
-
-
-def _function_at(tree: ast.Module, first: int, last: int) -> int | None:
-    """The first line of the innermost function (its first decorator's line) holding lines first..last."""
-    best = None
-    for node in ast.walk(tree):
-        if isinstance(node, ast.FunctionDef | ast.AsyncFunctionDef | ast.Lambda):
-            start = min([node.lineno, *(d.lineno for d in getattr(node, "decorator_list", []))])
-            if start <= first and last <= node.end_lineno and (best is None or start > best):
-                best = start
-    return best
-
-
-def edited_functions(bug: Mutant) -> set[str] | None:
-    """The solution's functions the bug edits, as tests/reach.py names them ("seq2seq/data.py:228"); None where
-    an edit lies outside every function (module-level code: every question could see it)."""
-    functions = set()
-    for rel, replacements in bug.edits.items():
-        text = (SOLUTION / rel).read_text(encoding="utf-8")
-        tree, lines = ast.parse(text), text.splitlines()
-        matcher = difflib.SequenceMatcher(None, lines, edited(text, rel, replacements).splitlines(), autojunk=False)
-        for tag, i1, i2, _, _ in matcher.get_opcodes():
-            if tag == "equal":
-                continue
-            first, last = (i1 + 1, i2) if i2 > i1 else (i1, i1 + 1)  # an insertion: the lines around it
-            start = _function_at(tree, first, last)
-            if start is None:
-                return None
-            functions.add(f"{rel}:{start}")
-    return functions
-
-
-def questions_for(qid: str, functions: set[str] | None, reached: dict[str, set[str]]) -> list[str]:
-    """The questions a bug of ``qid`` that edits ``functions`` (``edited_functions``) is graded on (see the module
-    docstring), in order."""
-    return [q for q in MAXIMUM if functions is None or q == qid or reached[q] & functions]
 
 
 def _case(name: str):
