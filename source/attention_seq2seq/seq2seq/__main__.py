@@ -99,6 +99,8 @@ def build_parser(run_config: bool = True) -> argparse.ArgumentParser:
     demo = commands.add_parser("demo", help="train, evaluate and translate on the synthetic corpus")
     demo.add_argument("--device", default="cpu", help="auto | cpu | cuda | cuda:N (default: cpu)")
     demo.add_argument("--out-dir", default=None, help="default: runs/demo (the repository's runs/ inside it)")
+    demo.add_argument("--threads", type=_positive, default=None,
+                      help="torch CPU threads (default 2; 1 where other work shares the cores)")
     train = commands.add_parser("train", help="train a model (under torchrun: on several processes)")
     if run_config:
         _config_flags(train)
@@ -163,7 +165,7 @@ def _submit(args: argparse.Namespace) -> int:
 def _demo(args: argparse.Namespace) -> int:
     from seq2seq.runner import demo
 
-    demo(args.device, args.out_dir)
+    demo(args.device, args.out_dir, **({"threads": args.threads} if args.threads else {}))
     return 0
 
 
