@@ -149,17 +149,29 @@ class Breakdown:
 
     @property
     def score(self) -> float:
-        total = self.material_a + self.material_b
-        return min(1.0, round(2 * self.evidence / total, 4)) if total else 0.0
+        return float(pair_score(self.evidence, self.material_a, self.material_b))
 
     @property
     def judged(self) -> bool:
-        return min(self.material_a, self.material_b) >= self.settings.min_shared
+        return bool(rule(self.score, self.evidence, self.material_a, self.material_b, self.settings)[0])
 
     @property
     def flagged(self) -> bool:
-        return (self.judged and self.score >= self.settings.threshold
-                and self.evidence >= self.settings.min_shared - 1e-6)
+        return bool(rule(self.score, self.evidence, self.material_a, self.material_b, self.settings)[1])
+
+
+def pair_score(evidence, material_a, material_b):
+    """2 × evidence / (material of one + of the other), at most 1, to 4 decimals; 0 without material. For numbers
+    or numpy arrays alike: the pair pages and the tables use this one formula."""
+    total = np.asarray(material_a, dtype=np.float64) + material_b
+    return np.minimum(np.round(2 * np.asarray(evidence, dtype=np.float64) / np.maximum(total, 1e-12), 4), 1.0)
+
+
+def rule(score, evidence, material_a, material_b, settings: Settings):
+    """``(judged, flagged)`` of a pair on a question (module docstring), for numbers or numpy arrays alike: the one
+    place the rule is written."""
+    judged = np.minimum(material_a, material_b) >= settings.min_shared
+    return judged, judged & (score >= settings.threshold) & (evidence >= settings.min_shared - 1e-6)
 
 
 def breakdown(a: frozenset[int], b: frozenset[int], question: str, basis: Basis) -> Breakdown:
@@ -206,9 +218,8 @@ def _figures(evidence: np.ndarray, shared: np.ndarray, material: np.ndarray, set
     a, b = np.nonzero(np.triu(shared, k=1))
     ev = evidence[a, b].astype(np.float64)
     mat_a, mat_b = material[a], material[b]
-    score = np.minimum(np.round(2 * ev / np.maximum(mat_a + mat_b, 1e-12), 4), 1.0)
-    judged = np.minimum(mat_a, mat_b) >= settings.min_shared
-    flagged = judged & (score >= settings.threshold) & (ev >= settings.min_shared - 1e-6)
+    score = pair_score(ev, mat_a, mat_b)
+    judged, flagged = rule(score, ev, mat_a, mat_b, settings)
     return {"a": a, "b": b, "score": score, "evidence": ev, "shared": shared[a, b], "material_a": mat_a,
             "material_b": mat_b, "judged": judged, "flagged": flagged, "matching": np.zeros(len(a))}
 

@@ -146,14 +146,6 @@ def true_references(data: Data, split: str) -> list[list[str]]:
     return [tgt for _, tgt in data.tokens[split]]
 
 
-def lowercased_bleu(hypotheses: list[list[str]], references: list[list[str]]) -> tuple[float, str]:
-    """A cased model's BLEU on lower-cased tokens (``tok:none``, ``-lc``): the figure of lower-cased models, so
-    that the two kinds compare. Returns ``(bleu, signature)``."""
-    metric = sacrebleu.metrics.BLEU(tokenize="none", lowercase=True, force=True)
-    score = metric.corpus_score([" ".join(h) for h in hypotheses], [[" ".join(r) for r in references]])
-    return score.score, str(metric.get_signature())
-
-
 def detokenised_bleu(hypotheses: list[list[str]], data: Data, split: str) -> dict[str, tuple[float, str]]:
     """BLEU as others report it: the hypotheses detokenised against the split's raw target sentences, with
     sacrebleu's default settings (13a tokenisation, case-sensitive: a lower-cased model's every missing capital
@@ -444,10 +436,12 @@ def evaluate_checkpoint(path: str | Path, *, split: str = "test", beams: tuple[i
         _say(f"{split} BLEU {'greedy' if beam == 1 else f'beam {beam} (length penalty {alpha})'}: "
              f"{results[beam]['bleu']:.2f}  "
              f"(loss {results[beam]['loss']:.3f}, {time.perf_counter() - started:.1f}s)")
-        if not config.lowercase:  # a cased model: its tokens' BLEU is cased; the lower-cased one beside it
-            lowered = lowercased_bleu(results[beam]["hypotheses"], true_references(data, split))
-            results[beam]["lowercased"] = lowered
-            _say(f"  lower-cased tokens: {lowered[0]:.2f} ({lowered[1]})")
+        if not config.lowercase:  # a cased model: its tokens' BLEU is cased; lower-cased models' figure beside it
+            lowered = sacrebleu.metrics.BLEU(tokenize="none", lowercase=True, force=True)
+            score = lowered.corpus_score([" ".join(h) for h in results[beam]["hypotheses"]],
+                                         [[" ".join(r) for r in true_references(data, split)]])
+            results[beam]["lowercased"] = (score.score, str(lowered.get_signature()))
+            _say(f"  lower-cased tokens: {score.score:.2f} ({lowered.get_signature()})")
         if not data.corpus.name.startswith("synthetic"):  # real corpora: the figure others report too
             detok = detokenised_bleu(results[beam]["hypotheses"], data, split)
             results[beam]["detokenised"] = detok
