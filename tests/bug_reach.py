@@ -21,7 +21,7 @@ import sys
 from pathlib import Path
 
 from autograder.harness import question_maxima
-from tests.helpers import HANG_GUARD, REPO, SOLUTION, Mutant, edited, graded
+from tests.helpers import HANG_GUARD, REPO, SOLUTION, Mutant, assert_costs_only, edited, graded
 
 MAXIMUM = question_maxima()
 
@@ -89,7 +89,5 @@ def graded_where_it_reaches(bug: Mutant, tmp: Path, reached: dict[str, set[str]]
 def assert_costs_only_its_question(bug: Mutant, tmp: Path, reached: dict[str, set[str]], name: str) -> dict[str, str]:
     """``bug`` loses points on its question and nowhere else (graded where it reaches); returns the feedback."""
     got, feedback = graded_where_it_reaches(bug, tmp, reached)
-    assert got[bug.qid] < MAXIMUM[bug.qid], f"{name}: the {bug.qid} graders did not notice"
-    others = {q: score for q, score in got.items() if q != bug.qid and score != MAXIMUM[q]}
-    assert not others, f"{name}: other questions lost points: {others}"
+    assert_costs_only(got, bug.qid, MAXIMUM, name)
     return feedback

@@ -29,8 +29,8 @@ import re
 
 import pytest
 
-from tests.bug_reach import MAXIMUM, edited_functions, questions_for
-from tests.helpers import SOLUTION, catalogue, scores
+from tests.bug_reach import MAXIMUM, edited_functions, graded_where_it_reaches
+from tests.helpers import SOLUTION, catalogue
 
 # Grading (or a whole run) in every test: the full tier only (make test), not make check.
 pytestmark = pytest.mark.slow
@@ -88,10 +88,9 @@ def test_no_code_the_probes_enter_starts_a_process(reached):
 @pytest.mark.parametrize("name", [_case(name) for name in BUGS])
 def test_a_bug_costs_its_own_question_only(tmp_path, reached, name):
     bug = catalogue()[name]
-    qid, functions = bug.qid, edited_functions(bug)
-    questions = questions_for(qid, functions, reached)
-    assert reached[qid] & functions, f"{name}: the {qid} probes never enter the functions it edits"
-    got = scores(bug.build(tmp_path), questions)
+    qid = bug.qid
+    got, _ = graded_where_it_reaches(bug, tmp_path, reached)  # fails where qid never enters what the bug edits
+    questions = list(got)
     if got[qid] >= MAXIMUM[qid]:
         pytest.fail(f"{name}: the {qid} graders did not notice the bug")
     lost = [q for q in questions if q != qid and got[q] != MAXIMUM[q]]
