@@ -17,7 +17,7 @@ from seq2seq.checkpoint import average_weights, load_checkpoint  # noqa: E402
 from seq2seq.ensemble import Ensemble  # noqa: E402
 from seq2seq.model import ModelConfig  # noqa: E402
 from seq2seq.search import translate  # noqa: E402
-from seq2seq.subwords import SubwordVocab  # noqa: E402
+from seq2seq.subwords import SubwordVocab, vocabularies  # noqa: E402
 from seq2seq.variants import AttentionalOutputDecoder, build  # noqa: E402
 
 SIZES = dict(src_vocab=30, tgt_vocab=40, emb_dim=8, hidden_size=8, dec_hidden=8)
@@ -81,6 +81,24 @@ def test_impossible_output_options_are_refused(options, message):
         build(ModelConfig(**{**SIZES, **options}))
 
 
+def test_tied_embeddings_are_one_matrix_for_both_languages_and_the_output():
+    shared = dict(SIZES, tgt_vocab=30)
+    three_way = build(ModelConfig(**shared, output="tied", tie_embeddings=True))
+    weight = three_way.decoder.embedding.weight
+    assert three_way.encoder.embedding.weight is weight and three_way.decoder.out.weight is weight
+    assert n_params(build(ModelConfig(**shared, output="tied"))) - n_params(three_way) == 30 * 8
+    source = three_way.encoder(torch.tensor([[5, 6, 7]]), torch.tensor([3]))[0]
+    source.sum().backward()
+    assert weight.grad[[5, 6, 7]].abs().sum() > 0, "the source side trains the one matrix"
+    two_way = build(ModelConfig(**shared, tie_embeddings=True))  # the course's output layer, embeddings shared
+    assert two_way.encoder.embedding.weight is two_way.decoder.embedding.weight
+    with pytest.raises(ValueError, match="one vocabulary for both languages"):
+        build(ModelConfig(**SIZES, tie_embeddings=True))  # 30 source entries, 40 target
+    for options in (dict(shared_vocab=True), dict(subwords=60, tie_embeddings=True)):
+        with pytest.raises(ValueError, match="shared_vocab needs subwords"):
+            runner.RunConfig(**options)
+
+
 SENTENCES = [s.split() for s in ["the cat sat on the mat .", "the dog sat on the cat .", "a cat and a dog .",
                                  "the mats are on the dogs .", "cats and dogs sat ."] * 4]
 
@@ -98,6 +116,29 @@ def test_subword_vocab_gives_words_back_and_knows_every_seen_character():
     assert vocab != SubwordVocab.train(SENTENCES, 30, model_type="bpe")
     with pytest.raises(ValueError, match="unknown subword model"):
         SubwordVocab.train(SENTENCES, 40, model_type="wordpiece")
+
+
+def test_a_shared_vocabulary_is_learnt_on_both_languages():
+    german = [s.split() for s in ["die katze sitzt .", "der hund und die katze ."] * 4]
+    src, tgt = vocabularies(list(zip(german, SENTENCES)), 60, model_type="bpe", shared=True)
+    assert src is tgt
+    for words in (["die", "katze", "sat", "on", "the", "mat"], ["dogs", "sitzt"]):
+        assert UNK not in src.encode(words) and src.decode(src.encode(words)) == words
+    apart = vocabularies(list(zip(german, SENTENCES)), 60, model_type="bpe")
+    assert apart[0] != apart[1] and UNK in apart[0].encode(["mat"]), "apart, the source never saw English"
+
+
+def test_a_three_way_tied_run_keeps_its_tie_through_checkpoints(tmp_path):
+    config = runner.RunConfig(**TINY, epochs=2, out_dir=str(tmp_path), subwords=60, subword_model="bpe",
+                              shared_vocab=True, tie_embeddings=True, output="tied", average_last=2)
+    data = runner.train(config)["data"]
+    assert data.src_vocab is data.tgt_vocab
+    for name in ("last.pt", "averaged.pt"):
+        checkpoint = load_checkpoint(tmp_path / name)
+        model = checkpoint.model
+        assert model.encoder.embedding.weight is model.decoder.embedding.weight is model.decoder.out.weight, name
+        assert checkpoint.src_vocab == checkpoint.tgt_vocab == data.tgt_vocab
+    assert runner.translate_sentences(tmp_path / "last.pt", [data.corpus.test[0][0]], device="cpu")
 
 
 @pytest.fixture(scope="module")

@@ -53,7 +53,7 @@ from seq2seq.model import ModelConfig
 from seq2seq.precision import mixed_precision
 from seq2seq.search import translate
 from seq2seq.stopping import CappedLoader, StopGuard, ctrl_c_stops
-from seq2seq.subwords import SubwordVocab
+from seq2seq.subwords import SubwordVocab, vocabularies
 from seq2seq.training import EarlyStopping, History, diverged, make_optimizer, smooth, train_epoch
 from seq2seq.variants import build
 from seq2seq.visualisation import alignment_report
@@ -135,8 +135,8 @@ def prepare_data(config: RunConfig) -> Data:
     if not config.subwords:
         return data
     train = data.tokens["train"]
-    src_vocab, tgt_vocab = (SubwordVocab.train((pair[side] for pair in train), config.subwords,
-                                               model_type=config.subword_model) for side in (0, 1))
+    src_vocab, tgt_vocab = vocabularies(train, config.subwords, model_type=config.subword_model,
+                                        shared=config.shared_vocab)
     datasets = {split: TranslationDataset(pairs, src_vocab, tgt_vocab) for split, pairs in data.tokens.items()}
     return Data(data.corpus, src_vocab, tgt_vocab, data.tokens, datasets)
 

@@ -104,6 +104,19 @@ class SubwordVocab(Vocab):
         return words
 
 
+def vocabularies(pairs: Sequence[tuple[Sequence[str], Sequence[str]]], size: int, *, model_type: str = "unigram",
+                 shared: bool = False) -> tuple[SubwordVocab, SubwordVocab]:
+    """``(source, target)`` vocabularies of about ``size`` pieces each, learnt on tokenised training pairs; with
+    ``shared``, one vocabulary of about ``size`` pieces learnt on both languages serves both (the same object),
+    so that the encoder and the decoder can share one embedding matrix (``ModelConfig.tie_embeddings``): words
+    spelt alike in both languages (names, numbers, "restaurant") get one vector."""
+    if shared:
+        vocab = SubwordVocab.train((sentence for pair in pairs for sentence in pair), size, model_type=model_type)
+        return vocab, vocab
+    src, tgt = (SubwordVocab.train((pair[side] for pair in pairs), size, model_type=model_type) for side in (0, 1))
+    return src, tgt
+
+
 def vocab_from(tokens: Sequence[str], model: bytes | None) -> Vocab:
     """A checkpoint's vocabulary back: a :class:`SubwordVocab` when it stored a SentencePiece model."""
     return Vocab(tokens) if model is None else SubwordVocab(tokens, model)

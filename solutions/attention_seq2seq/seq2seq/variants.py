@@ -68,21 +68,28 @@ class AttentionalOutputDecoder(AttentionDecoder):
 def build(config: ModelConfig) -> Seq2Seq:
     """The model of ``config``: Q18's :func:`seq2seq.model.build_model`, its decoder replaced by an
     :class:`AttentionalOutputDecoder` around the same attention module unless the output is the course's own
-    (``"linear"`` without ``output_dropout``).
+    (``"linear"`` without ``output_dropout``); with ``tie_embeddings``, the encoder's embedding is the decoder's
+    (a shared source-target vocabulary: one matrix for both languages, and with ``output="tied"`` for the
+    output layer too, three-way tying as in Press & Wolf, 2017, section 3).
 
     Raises:
-        ValueError: an unknown ``output``, or a variant asked of the decoder without attention.
+        ValueError: an unknown ``output``, a variant asked of the decoder without attention, or tied embeddings
+            with two vocabularies.
     """
     if config.output not in OUTPUTS:
         raise ValueError(f"unknown output {config.output!r}: use one of {', '.join(OUTPUTS)}")
+    if config.tie_embeddings and config.src_vocab != config.tgt_vocab:
+        raise ValueError(f"tie_embeddings needs one vocabulary for both languages (shared_vocab), got "
+                         f"{config.src_vocab} source and {config.tgt_vocab} target entries")
     model = build_model(config)
-    if config.output == "linear" and not config.output_dropout:
-        return model
-    if config.attention == "none":
-        raise ValueError(f"output={config.output!r} and output_dropout need attention (the vanilla decoder of Q27 "
-                         "keeps the course's output layer)")
-    enc_hidden = config.hidden_size * (2 if config.bidirectional else 1)
-    model.decoder = AttentionalOutputDecoder(config.tgt_vocab, config.emb_dim, enc_hidden, config.dec_hidden,
-                                             model.decoder.attention, config.dropout, mode=config.output,
-                                             output_dropout=config.output_dropout)
+    if config.output != "linear" or config.output_dropout:
+        if config.attention == "none":
+            raise ValueError(f"output={config.output!r} and output_dropout need attention (the vanilla decoder of "
+                             "Q27 keeps the course's output layer)")
+        enc_hidden = config.hidden_size * (2 if config.bidirectional else 1)
+        model.decoder = AttentionalOutputDecoder(config.tgt_vocab, config.emb_dim, enc_hidden, config.dec_hidden,
+                                                 model.decoder.attention, config.dropout, mode=config.output,
+                                                 output_dropout=config.output_dropout)
+    if config.tie_embeddings:
+        model.encoder.embedding.weight = model.decoder.embedding.weight  # one Parameter, in both state dict keys
     return model

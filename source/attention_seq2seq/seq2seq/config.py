@@ -46,8 +46,9 @@ class RunConfig(ModelOptions):
     tgt: str | None = None
     data_dir: str | None = None        # None: $SEQ2SEQ_DATA_DIR
     min_freq: int = 2                  # word vocabularies: the fewest training occurrences a word needs
-    subwords: int = 0                  # >0: SentencePiece vocabularies of about this many pieces per language
+    subwords: int = 0                  # >0: SentencePiece vocabularies of about this many pieces (per language)
     subword_model: str = "unigram"     # unigram | bpe (seq2seq.subwords)
+    shared_vocab: bool = False         # one subword vocabulary for both languages (needed by tie_embeddings)
     lowercase: bool = True             # False: a cased model (it reads and writes capitals; BLEU is then cased)
     synthetic_train: int = 8000        # sizes of the synthetic corpus
     synthetic_eval: int = 500
@@ -90,6 +91,8 @@ class RunConfig(ModelOptions):
         for name in ("max_steps", "max_minutes"):
             if getattr(self, name) is not None and getattr(self, name) <= 0:
                 raise ValueError(f"{name} must be positive (None: no cap), got {getattr(self, name)}")
+        if self.shared_vocab and not self.subwords or self.tie_embeddings and not self.shared_vocab:
+            raise ValueError("shared_vocab needs subwords (> 0), and tie_embeddings needs shared_vocab")
         if self.average_last < 0:
             raise ValueError(f"average_last must be >= 0 (0: no averaging), got {self.average_last}")
         for name in ("epochs", "batch_size", "emb_dim", "hidden_size", "dec_hidden", "n_layers", "beam_size"):

@@ -39,9 +39,11 @@ class ModelConfig:
     dropout: float = 0.1
     # The system's output layer (seq2seq.variants.build; build_model, Q18, leaves these to it): "linear" is
     # Q17's out([s_t; c_t]); "attentional" and "tied" are Luong et al.'s tanh layer, the latter tied to the
-    # target embedding. output_dropout: dropout before that layer's vocabulary projection.
+    # target embedding. output_dropout: dropout before that layer's vocabulary projection. tie_embeddings: the
+    # encoder's embedding is the decoder's (one matrix; needs one vocabulary for both languages).
     output: str = "linear"
     output_dropout: float = 0.0
+    tie_embeddings: bool = False
 
 
 class Seq2Seq(nn.Module):
