@@ -9,7 +9,7 @@ import sys
 import pytest
 import torch
 
-from tests.helpers import SOLUTION
+from tests.helpers import REPO, SOLUTION
 
 sys.path.insert(0, str(SOLUTION))
 from seq2seq import EOS, SOS, UNK, runner  # noqa: E402
@@ -265,3 +265,12 @@ def test_average_last_writes_the_mean_of_the_last_epochs_weights(tmp_path):
     again = load_checkpoint(resumed["averaged"]).state["model"]
     for key, value in averaged.items():
         torch.testing.assert_close(again[key], value)
+
+
+def test_every_benchmark_recipe_is_a_valid_run_config():
+    """The recipes the benchmarks README quotes load as they are (a misspelt key is an error, not a default)."""
+    recipes = sorted((REPO / "benchmarks").glob("*.json"))
+    assert len(recipes) >= 5
+    for recipe in recipes:
+        config = runner.RunConfig.from_json(recipe)
+        assert config.corpus == "multi30k", recipe.name
