@@ -94,8 +94,9 @@ def test_tied_embeddings_are_one_matrix_for_both_languages_and_the_output():
     assert two_way.encoder.embedding.weight is two_way.decoder.embedding.weight
     with pytest.raises(ValueError, match="one vocabulary for both languages"):
         build(ModelConfig(**SIZES, tie_embeddings=True))  # 30 source entries, 40 target
-    for options in (dict(shared_vocab=True), dict(subwords=60, tie_embeddings=True)):
-        with pytest.raises(ValueError, match="shared_vocab needs subwords"):
+    for options, message in ((dict(shared_vocab=True), "shared_vocab needs subwords"),
+                             (dict(subwords=60, tie_embeddings=True), "tie_embeddings needs shared_vocab")):
+        with pytest.raises(ValueError, match=message):
             runner.RunConfig(**options)
 
 

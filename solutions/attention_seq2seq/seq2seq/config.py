@@ -91,8 +91,10 @@ class RunConfig(ModelOptions):
         for name in ("max_steps", "max_minutes"):
             if getattr(self, name) is not None and getattr(self, name) <= 0:
                 raise ValueError(f"{name} must be positive (None: no cap), got {getattr(self, name)}")
-        if self.shared_vocab and not self.subwords or self.tie_embeddings and not self.shared_vocab:
-            raise ValueError("shared_vocab needs subwords (> 0), and tie_embeddings needs shared_vocab")
+        if self.shared_vocab and not self.subwords:
+            raise ValueError("shared_vocab needs subwords (> 0): it is one subword vocabulary for both languages")
+        if self.tie_embeddings and not self.shared_vocab:
+            raise ValueError("tie_embeddings needs shared_vocab: one embedding matrix needs one vocabulary")
         if self.average_last < 0:
             raise ValueError(f"average_last must be >= 0 (0: no averaging), got {self.average_last}")
         for name in ("epochs", "batch_size", "emb_dim", "hidden_size", "dec_hidden", "n_layers", "beam_size"):
