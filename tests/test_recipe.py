@@ -14,11 +14,13 @@ from tests.helpers import REPO, SOLUTION
 sys.path.insert(0, str(SOLUTION))
 from seq2seq import EOS, SOS, UNK, runner  # noqa: E402
 from seq2seq.checkpoint import average_weights, load_checkpoint  # noqa: E402
+from seq2seq.data import collate_batch  # noqa: E402
 from seq2seq.ensemble import Ensemble  # noqa: E402
 from seq2seq.model import ModelConfig  # noqa: E402
 from seq2seq.search import translate  # noqa: E402
 from seq2seq.subwords import SubwordVocab, vocabularies  # noqa: E402
-from seq2seq.variants import AttentionalOutputDecoder, build  # noqa: E402
+from seq2seq.training import sequence_loss, train_epoch  # noqa: E402
+from seq2seq.variants import AttentionalOutputDecoder, WordDropout, build, trained  # noqa: E402
 
 SIZES = dict(src_vocab=30, tgt_vocab=40, emb_dim=8, hidden_size=8, dec_hidden=8)
 TINY = dict(synthetic_train=160, synthetic_eval=16, emb_dim=8, hidden_size=8, dec_hidden=8, dropout=0.0,
@@ -266,6 +268,65 @@ def test_average_last_writes_the_mean_of_the_last_epochs_weights(tmp_path):
     again = load_checkpoint(resumed["averaged"]).state["model"]
     for key, value in averaged.items():
         torch.testing.assert_close(again[key], value)
+
+
+class _Spy(torch.nn.Module):
+    """A model that records the inputs it is given and predicts every target token uniformly."""
+
+    def __init__(self, vocab: int) -> None:
+        super().__init__()
+        self.bias, self.vocab, self.seen = torch.nn.Parameter(torch.zeros(vocab)), vocab, []
+
+    def forward(self, src, src_lengths, tgt, teacher_forcing_ratio=1.0):
+        self.seen.append((src.clone(), tgt.clone()))
+        return self.bias.expand(tgt.shape[0], tgt.shape[1], self.vocab), None  # position 0 never scored
+
+
+def test_word_dropout_drops_input_words_only_never_specials_nor_the_targets():
+    torch.manual_seed(0)
+    src = torch.randint(4, 50, (64, 20))
+    src[:, 0], src[:, -3:] = SOS, torch.tensor([EOS, 0, 0])  # <sos> ... <eos> <pad> <pad>
+    tgt = src.flip(0)
+    spy = _Spy(50)
+    dropped = WordDropout(spy, 0.3)
+    dropped.train()
+    dropped(src, torch.full((64,), 18), tgt)
+    seen_src, seen_tgt = spy.seen[-1]
+    words = src >= 4
+    assert torch.equal(seen_src[~words], src[~words]) and torch.equal(seen_tgt[tgt < 4], tgt[tgt < 4])
+    for seen, original in ((seen_src, src), (seen_tgt, tgt)):
+        changed = seen != original
+        assert (seen[changed] == UNK).all()
+        assert 0.25 < changed.sum() / (original >= 4).sum() < 0.35, "about p of the words"
+    assert not torch.equal(seen_src, seen_tgt.flip(0)), "source and target drawn apart"
+    dropped.eval()
+    dropped(src, torch.full((64,), 18), tgt)
+    assert torch.equal(spy.seen[-1][0], src) and torch.equal(spy.seen[-1][1], tgt), "nothing dropped in eval"
+    assert trained(spy, 0.0) is spy and isinstance(trained(spy, 0.1), WordDropout)
+    # train_epoch scores the model against the batch's own targets: with the model's inputs dropped, the loss
+    # is the same as without (the spy's logits do not depend on its inputs)
+    batch = collate_batch([(s[s != 0], t[t != 0]) for s, t in zip(src[:8], tgt[:8])])
+    expected = sequence_loss(spy(batch.src, batch.src_lengths, batch.tgt)[0], batch.tgt).item()
+    loss = train_epoch(WordDropout(spy, 0.5), [batch], torch.optim.SGD(spy.parameters(), lr=0.0), clip=None)
+    assert loss == pytest.approx(expected)
+    assert not torch.equal(spy.seen[-1][1], batch.tgt), "the model was fed dropped words"
+
+
+@pytest.mark.parametrize("p", [-0.1, 1.0])
+def test_word_dropout_outside_0_1_is_refused(p):
+    with pytest.raises(ValueError, match="word_dropout must be in"):
+        runner.RunConfig(word_dropout=p)
+    with pytest.raises(ValueError, match="word dropout must be in"):
+        WordDropout(torch.nn.Linear(1, 1), p)
+
+
+def test_a_run_with_word_dropout_saves_the_plain_model(tmp_path):
+    config = runner.RunConfig(**TINY, epochs=1, out_dir=str(tmp_path), word_dropout=0.2, seed=7)
+    run = runner.start_run(config)
+    assert isinstance(run.trainer, WordDropout) and run.trainer.model is run.model
+    result = runner.train(config)
+    state = load_checkpoint(result["last"]).state["model"]
+    assert set(state) == set(run.model.state_dict()), "the checkpoint holds the model's own keys"
 
 
 def test_every_benchmark_recipe_is_a_valid_run_config():

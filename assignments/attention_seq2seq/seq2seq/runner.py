@@ -55,7 +55,7 @@ from seq2seq.search import translate
 from seq2seq.stopping import CappedLoader, StopGuard, ctrl_c_stops
 from seq2seq.subwords import SubwordVocab, vocabularies
 from seq2seq.training import EarlyStopping, History, diverged, make_optimizer, smooth, train_epoch
-from seq2seq.variants import build
+from seq2seq.variants import build, trained
 from seq2seq.visualisation import alignment_report
 
 
@@ -211,7 +211,7 @@ def start_run(config: RunConfig, data: Data | None = None, *, resume: bool = Fal
                       guard=StopGuard(config.max_steps, config.max_minutes))
     if resume:
         _resume(run, Path(config.out_dir) / "last.pt")
-    run.trainer = group.wrap(model, device)
+    run.trainer = group.wrap(trained(model, config.word_dropout), device)
     return run
 
 

@@ -15,12 +15,16 @@ both what a word means as input and when to say it, which regularises a small co
 for :class:`AttentionalOutputDecoder` otherwise. Training, checkpoints, evaluation and search see the same decoder
 interface either way (``precompute``, ``step`` returning ``(hidden, context, weights)``, ``project``, and
 ``forward_step`` returning ``(logits, hidden, weights)``: see :mod:`seq2seq.decoder`).
+
+:class:`WordDropout` is what training feeds the model with ``word_dropout``: whole input words replaced by
+``<unk>`` (a regulariser for small corpora), the targets it is scored on left as they are.
 """
 from __future__ import annotations
 
 import torch
 from torch import Tensor, nn
 
+from seq2seq import SPECIALS, UNK
 from seq2seq.decoder import AttentionDecoder
 from seq2seq.model import ModelConfig, Seq2Seq, build_model
 
@@ -93,3 +97,39 @@ def build(config: ModelConfig) -> Seq2Seq:
     if config.tie_embeddings:
         model.encoder.embedding.weight = model.decoder.embedding.weight  # one Parameter, in both state dict keys
     return model
+
+
+class WordDropout(nn.Module):
+    """The model, trained on inputs in which each word is ``<unk>`` with probability ``p``: the source tokens and
+    the decoder's teacher-forced inputs, never a special token (``<pad> <sos> <eos> <unk>``), and only in training
+    mode. Dropping whole words, not embedding features, makes the model read a sentence without leaning on any
+    one word: Sennrich et al. (2016, "Edinburgh Neural Machine Translation Systems for WMT 16") drop full words
+    on both sides for their small English-Romanian corpus; Gal & Ghahramani (2016, "A Theoretically Grounded
+    Application of Dropout in Recurrent Neural Networks") drop word types, every occurrence at once, where each
+    occurrence is dropped alone here. The loss is
+    still computed on the batch's own targets: ``train_epoch`` scores ``logits`` against ``batch.tgt``, and the
+    model reads ``tgt`` only as its next inputs (``tgt[:, :-1]``), so only the inputs lose words."""
+
+    def __init__(self, model: nn.Module, p: float) -> None:
+        super().__init__()
+        if not 0.0 <= p < 1.0:
+            raise ValueError(f"word dropout must be in [0, 1), got {p}")
+        self.model, self.p = model, p
+
+    def forward(self, src: Tensor, src_lengths: Tensor, tgt: Tensor,
+                teacher_forcing_ratio: float = 1.0) -> tuple[Tensor, Tensor]:
+        """``(logits, attention)`` of the wrapped model, on ``src`` ``(batch, src_len)`` and ``tgt`` ``(batch,
+        tgt_len)`` with words dropped in training mode."""
+        if self.training and self.p > 0:
+            src, tgt = self.drop(src), self.drop(tgt)
+        return self.model(src, src_lengths, tgt, teacher_forcing_ratio)
+
+    def drop(self, tokens: Tensor) -> Tensor:
+        """``tokens`` (any shape) with each non-special index replaced by ``UNK`` with probability ``p``."""
+        hit = (torch.rand(tokens.shape, device=tokens.device) < self.p) & (tokens >= len(SPECIALS))
+        return tokens.masked_fill(hit, UNK)
+
+
+def trained(model: nn.Module, word_dropout: float = 0.0) -> nn.Module:
+    """What ``train_epoch`` trains: ``model`` itself, or a :class:`WordDropout` around it (same parameters)."""
+    return WordDropout(model, word_dropout) if word_dropout else model

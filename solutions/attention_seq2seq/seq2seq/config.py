@@ -62,6 +62,7 @@ class RunConfig(ModelOptions):
     clip: float = 1.0
     teacher_forcing_ratio: float = 1.0
     label_smoothing: float = 0.0
+    word_dropout: float = 0.0          # each input word is <unk> with this probability in training (variants)
     patience: int = 3                  # early stopping on the validation loss
     average_last: int = 0              # >0: also write averaged.pt, the mean weights of the last N epochs (runner)
     seed: int = 1234
@@ -95,6 +96,8 @@ class RunConfig(ModelOptions):
             raise ValueError("shared_vocab needs subwords (> 0): it is one subword vocabulary for both languages")
         if self.tie_embeddings and not self.shared_vocab:
             raise ValueError("tie_embeddings needs shared_vocab: one embedding matrix needs one vocabulary")
+        if not 0.0 <= self.word_dropout < 1.0:
+            raise ValueError(f"word_dropout must be in [0, 1), got {self.word_dropout}")
         if self.average_last < 0:
             raise ValueError(f"average_last must be >= 0 (0: no averaging), got {self.average_last}")
         for name in ("epochs", "batch_size", "emb_dim", "hidden_size", "dec_hidden", "n_layers", "beam_size"):
