@@ -339,7 +339,7 @@ def build_class(root: Path, n_students: int, *, whole: int = 4, seed: int = 0) -
 
 # ---------------------------------------------------------------------------------------------- the independent class
 INDEPENDENT = ROOT / "tests" / "similarity_independent"
-AUTHORS = ("solution", "a", "b", "c", "d", "e", "f", "g", "h")  # solution: source/'s answers; the others: INDEPENDENT/<author>/ (NOTES.md)
+AUTHORS = ("solution", *"abcdefghijklmnop")  # solution: source/'s answers; the others: INDEPENDENT/<author>/ (NOTES.md)
 _Fn = ast.FunctionDef | ast.AsyncFunctionDef
 
 
