@@ -168,9 +168,9 @@ def _say(message: str) -> None:
 @dataclass
 class TrainingRun:
     """What a training run carries from epoch to epoch; ``epoch`` is the last one done (0 before the first).
-    ``guard`` stops it early (:mod:`seq2seq.stopping`). ``trainer`` is what ``train_epoch`` trains: the model
-    itself, or DDP around it under torchrun (:mod:`seq2seq.distributed`); ``model`` is always the plain model
-    (evaluated, saved)."""
+    ``guard`` stops it early (:mod:`seq2seq.stopping`). ``trainer`` is what ``train_epoch`` trains: the model, in
+    a ``variants.WordDropout`` with ``word_dropout``, in DDP under torchrun (:mod:`seq2seq.distributed`); ``model``
+    is always the plain model (evaluated, saved)."""
 
     config: RunConfig
     data: Data
