@@ -106,9 +106,9 @@ class WordDropout(nn.Module):
     one word: Sennrich et al. (2016, "Edinburgh Neural Machine Translation Systems for WMT 16") drop full words
     on both sides for their small English-Romanian corpus; Gal & Ghahramani (2016, "A Theoretically Grounded
     Application of Dropout in Recurrent Neural Networks") drop word types, every occurrence at once, where each
-    occurrence is dropped alone here. The loss is
-    still computed on the batch's own targets: ``train_epoch`` scores ``logits`` against ``batch.tgt``, and the
-    model reads ``tgt`` only as its next inputs (``tgt[:, :-1]``), so only the inputs lose words."""
+    occurrence is dropped alone here. The loss is still computed on the batch's own targets: ``train_epoch``
+    scores ``logits`` against ``batch.tgt``, and the model reads ``tgt`` only as its next inputs (``tgt[:, :-1]``),
+    so only the inputs lose words."""
 
     def __init__(self, model: nn.Module, p: float) -> None:
         super().__init__()
